@@ -1,0 +1,36 @@
+"""A base for releasegate's dynamic providers: diff on declared inputs only.
+
+Pulumi's default diff compares every input including the pickled `__provider`, and the
+default `update` returns no outputs (wiping state). Every provider here declares which inputs
+it owns and which of them force a replacement, and implements `update` itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pulumi.dynamic import DiffResult, ResourceProvider
+
+
+def utc_now() -> str:
+    """An ISO-8601 UTC timestamp with seconds, as recorded in evidence and the ledger."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+class GateProvider(ResourceProvider):
+    """Diffs only `INPUTS`; a change to any of `REPLACE_ON` replaces the resource."""
+
+    INPUTS: ClassVar[tuple[str, ...]] = ()
+    REPLACE_ON: ClassVar[tuple[str, ...]] = ()
+    # The providers capture no credentials; only secret inputs need encrypting in state.
+    serialize_as_secret_always = False
+
+    def changed_inputs(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+        return [key for key in self.INPUTS if olds.get(key) != news.get(key)]
+
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
+        changes = self.changed_inputs(_olds, _news)
+        replaces = [key for key in changes if key in self.REPLACE_ON]
+        return DiffResult(changes=bool(changes), replaces=replaces, delete_before_replace=False)

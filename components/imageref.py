@@ -1,0 +1,64 @@
+"""Image references as the release pins them: an immutable tag or a sha256 digest.
+
+Shared by config validation (before any resource exists) and the image-pin provider (which
+re-checks at deploy time), so both refuse the same things with the same words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DIGEST_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
+# The OCI distribution spec's tag grammar.
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+# Tags that by convention move to new images; pinning one makes a rollback target drift.
+MUTABLE_TAGS = frozenset({"latest", "stable", "edge", "nightly", "main", "master", "head"})
+
+ALLOWED = "an immutable tag such as v1.4.2 or a digest sha256:<64 hex>"
+
+
+class ImageRefError(ValueError):
+    """A pin that cannot be used; the message says what was wrong and what is allowed."""
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One pin: exactly one of `tag` or `digest` is set."""
+
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def reference(self) -> str:
+        """The string the registry API takes after `/manifests/`."""
+        return self.digest if self.digest is not None else str(self.tag)
+
+    @property
+    def is_digest(self) -> bool:
+        return self.digest is not None
+
+
+def parse_image_ref(value: object) -> ImageRef:
+    """Parse a pin, refusing empty values, mutable tags and malformed digests."""
+    if not isinstance(value, str):
+        raise ImageRefError(f"must be a string, got {type(value).__name__}; allowed: {ALLOWED}")
+    text = value.strip()
+    if not text:
+        raise ImageRefError(f"is empty; allowed: {ALLOWED}")
+    if text.startswith("sha256:") or "@" in text:
+        digest = text.split("@", 1)[-1]
+        if not DIGEST_PATTERN.match(digest):
+            raise ImageRefError(
+                f"{value!r} is not a valid digest (sha256: followed by 64 lowercase hex); "
+                f"allowed: {ALLOWED}"
+            )
+        return ImageRef(digest=digest)
+    if text.lower() in MUTABLE_TAGS:
+        raise ImageRefError(
+            f"{value!r} is a mutable tag: it moves to new images, so a rollback to it is not "
+            f"reproducible; allowed: {ALLOWED}"
+        )
+    if not TAG_PATTERN.match(text):
+        raise ImageRefError(f"{value!r} is not a valid image tag; allowed: {ALLOWED}")
+    return ImageRef(tag=text)
