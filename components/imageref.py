@@ -19,7 +19,7 @@ ALLOWED = "an immutable tag such as v1.4.2 or a digest sha256:<64 hex>"
 
 
 class ImageRefError(ValueError):
-    """A pin that cannot be used; the message says what was wrong and what is allowed."""
+    """A pin that cannot be used. The message reads after the value: "'latest' <message>"."""
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,14 @@ def parse_image_ref(value: object) -> ImageRef:
         digest = text.split("@", 1)[-1]
         if not DIGEST_PATTERN.match(digest):
             raise ImageRefError(
-                f"{value!r} is not a valid digest (sha256: followed by 64 lowercase hex); "
-                f"allowed: {ALLOWED}"
+                f"is not a valid digest (sha256: followed by 64 lowercase hex); allowed: {ALLOWED}"
             )
         return ImageRef(digest=digest)
     if text.lower() in MUTABLE_TAGS:
         raise ImageRefError(
-            f"{value!r} is a mutable tag: it moves to new images, so a rollback to it is not "
+            "is a mutable tag: it moves to new images, so a rollback to it is not "
             f"reproducible; allowed: {ALLOWED}"
         )
     if not TAG_PATTERN.match(text):
-        raise ImageRefError(f"{value!r} is not a valid image tag; allowed: {ALLOWED}")
+        raise ImageRefError(f"is not a valid image tag; allowed: {ALLOWED}")
     return ImageRef(tag=text)

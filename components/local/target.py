@@ -1,0 +1,131 @@
+"""The local Docker target: everything on one Docker engine, for laptops and CI."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from components.local.database import LocalDatabase, LocalDatabaseArgs
+from components.local.image_build import ImageBuild, ImageBuildArgs
+from components.local.platform import LocalPlatform, LocalPlatformArgs
+from components.local.service import LocalService, LocalServiceArgs
+from components.target import DatabaseEndpoint, ImageSource, ServiceRollout
+from infra.config import LocalSpec, ServiceSpec, Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class LocalTarget:
+    """Implements `components.target.Target` with pulumi-docker and the Docker API."""
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.local is None:  # config validation guarantees it for cloud: local
+            raise ValueError("the local target needs releasegate:local settings")
+        self.settings = settings
+        self.local: LocalSpec = settings.local
+        self.prefix = settings.resource_prefix
+        self.platform = LocalPlatform(
+            "local", LocalPlatformArgs(prefix=self.prefix, registry_port=self.local.registry_port)
+        )
+        self._builds: dict[tuple[str, str], ImageBuild] = {}
+        self._database: LocalDatabase | None = None
+        self._services: dict[str, LocalService] = {}
+
+    def image_source(self, image: str, repository: str, tag: str | None) -> ImageSource:
+        build = None
+        if self.local.build_context is not None and tag is not None:
+            build = self._build(image, repository, tag)
+        return ImageSource(
+            registry=self.platform.registry_host,
+            repository=repository,
+            insecure=True,
+            expected_digest=build.digest if build is not None else None,
+            depends_on=(build,) if build is not None else (self.platform,),
+        )
+
+    def _build(self, image: str, repository: str, tag: str) -> ImageBuild:
+        key = (repository, tag)
+        if key not in self._builds:
+            assert self.local.build_context is not None  # noqa: S101 - checked by the caller
+            self._builds[key] = ImageBuild(
+                f"build-{image}",
+                ImageBuildArgs(
+                    # The engine runs the program from infra/; a relative context is relative
+                    # to the project root, where Pulumi.yaml is.
+                    context=str(PROJECT_ROOT / self.local.build_context),
+                    registry_host=self.platform.registry_host,
+                    repository=repository,
+                    tag=tag,
+                    role=image if image != "migrations" else "migrate",
+                ),
+                opts=pulumi.ResourceOptions(depends_on=[self.platform]),
+            )
+        return self._builds[key]
+
+    def database(self, password: pulumi.Output[str]) -> DatabaseEndpoint:
+        spec = self.settings.database
+        self._database = LocalDatabase(
+            "database",
+            LocalDatabaseArgs(
+                prefix=self.prefix,
+                network_name=self.platform.network_name,
+                engine_version=spec.engine_version,
+                database=spec.name,
+                username=spec.username,
+                password=password,
+                protect=spec.deletion_protection,
+                restore_from_snapshot=spec.restore_from_snapshot,
+            ),
+        )
+        backend = self._database.snapshot_backend.apply(
+            lambda settings: {**settings, "docker_host": self.local.docker_host}
+        )
+        return DatabaseEndpoint(
+            url=self._database.url, snapshot_backend=backend, resource=self._database
+        )
+
+    def migration_backend(self) -> pulumi.Input[Mapping[str, Any]]:
+        return self.platform.network_name.apply(
+            lambda network: {"kind": "docker", "docker_host": self.local.docker_host,
+                             "network": network}
+        )
+
+    def deploy_service(
+        self,
+        spec: ServiceSpec,
+        image_ref: pulumi.Input[str],
+        secrets: Mapping[str, pulumi.Output[str]],
+        depends_on: Sequence[pulumi.Resource],
+    ) -> ServiceRollout:
+        pin = self.settings.release.pins[spec.name]
+        service = LocalService(
+            f"service-{spec.name}",
+            LocalServiceArgs(
+                prefix=self.prefix,
+                service=spec.name,
+                image_ref=image_ref,
+                release=pin.reference,
+                network_name=self.platform.network_name,
+                port=spec.port,
+                host_port=self.local.host_ports.get(spec.name),
+                health_path=spec.health_path,
+                command=spec.command,
+                env=spec.env,
+                secrets=secrets,
+                docker_host=self.local.docker_host,
+                depends_on=depends_on,
+            ),
+        )
+        self._services[spec.name] = service
+        return ServiceRollout(
+            resource=service, health_url=service.health_url, platform=service.platform
+        )
+
+    def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
+        endpoints = {
+            name: f"http://127.0.0.1:{port}" for name, port in self.local.host_ports.items()
+        }
+        return {"endpoints": endpoints, "registry": self.platform.registry_host}

@@ -1,0 +1,77 @@
+"""The small interface every deployment target implements (local Docker, AWS, Azure).
+
+The release graph in `infra.release` is written once against this interface: a target
+supplies where images resolve, the database, how a migration runs and how a service rolls
+out; the graph supplies the order, the pins, the snapshot, the gates and the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pulumi
+
+from infra.config import ServiceSpec
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """Where one image's pin resolves, and what must exist before it can."""
+
+    registry: pulumi.Input[str]
+    """Registry host[:port] as the image-pin provider and the platform reach it."""
+    repository: str
+    insecure: bool = False
+    resolver: str = "oci"
+    expected_digest: pulumi.Input[str] | None = None
+    """Set when the stack itself built and pushed the image: the pin must find exactly it."""
+    depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class DatabaseEndpoint:
+    url: pulumi.Output[str]
+    """`postgresql://...` including the password: always a Pulumi secret."""
+    snapshot_backend: pulumi.Input[Mapping[str, Any]]
+    """Settings for the pre-migration snapshot backend (`kind` plus target settings)."""
+    resource: pulumi.Resource
+    """The resource a snapshot and the migration wait for (the running database)."""
+
+
+@dataclass(frozen=True)
+class ServiceRollout:
+    """A service's rollout as the gate sees it."""
+
+    resource: pulumi.Resource
+    health_url: pulumi.Input[str] | None
+    """Where the HTTP gate probes; None for workers."""
+    platform: pulumi.Input[Mapping[str, Any]] | None
+    """Platform identity check settings for the gate (`kind` plus target settings)."""
+
+
+class Target(Protocol):
+    """What a cloud supplies to the release graph; one instance per stack."""
+
+    def image_source(self, image: str, repository: str, tag: str | None) -> ImageSource:
+        """Where the image `image` (a service name or "migrations") resolves."""
+        ...
+
+    def database(self, password: pulumi.Output[str]) -> DatabaseEndpoint: ...
+
+    def migration_backend(self) -> pulumi.Input[Mapping[str, Any]]:
+        """Settings for the migration-run backend (`kind` plus target settings)."""
+        ...
+
+    def deploy_service(
+        self,
+        spec: ServiceSpec,
+        image_ref: pulumi.Input[str],
+        secrets: Mapping[str, pulumi.Output[str]],
+        depends_on: Sequence[pulumi.Resource],
+    ) -> ServiceRollout: ...
+
+    def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
+        """Target-specific stack outputs (endpoints), exported next to the ledger."""
+        ...

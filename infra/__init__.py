@@ -1,0 +1,1 @@
+"""releasegate's program: config validation, the release graph, and the command line."""

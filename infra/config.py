@@ -1,0 +1,763 @@
+"""Stack config -> typed, frozen settings, validated in full before any resource is registered.
+
+Every problem is collected and reported together in one message that names the key, the value
+and what is allowed, so a user fixes a stack file in one pass. `ConfigError` is a
+`pulumi.RunError`, which the Pulumi runtime prints without a Python traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+import pulumi
+
+from components.imageref import ImageRef, ImageRefError, parse_image_ref
+
+NAMESPACE = "releasegate"
+
+SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+SECRET_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Environment names that look like credentials must not be given as plain `env`.
+SECRET_LOOKING_ENV = re.compile(r"(?i)(password|passwd|secret|token|private_key|api_key|credential)")
+DATABASE_URL = "DATABASE_URL"
+
+
+class ConfigError(pulumi.RunError):
+    """Invalid stack config; the message lists every problem found."""
+
+    def __init__(self, stack: str, problems: list[str]) -> None:
+        self.problems = problems
+        noun = "problem" if len(problems) == 1 else "problems"
+        body = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"invalid stack config for stack {stack!r} ({len(problems)} {noun}); "
+            f"nothing was changed:\n{body}"
+        )
+
+
+class Cloud(StrEnum):
+    AWS = "aws"
+    AZURE = "azure"
+    LOCAL = "local"
+
+
+class SecretValue:
+    """A config secret that cannot be printed by accident (repr and str mask it)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SecretValue([secret])"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretValue) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One entry of `releasegate:services`: an HTTP service (port + healthPath) or a worker."""
+
+    name: str
+    repository: str
+    port: int | None
+    health_path: str | None
+    replicas: int
+    cpu: int
+    memory: int
+    command: tuple[str, ...] | None
+    after: tuple[str, ...]
+    env: Mapping[str, str]
+    secrets: tuple[str, ...]
+
+    @property
+    def is_worker(self) -> bool:
+        """Workers have no ingress; their gate is the platform's own state of the new version."""
+        return self.port is None
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    """`releasegate:release`: what runs. A rollback is a re-pin here."""
+
+    pins: Mapping[str, ImageRef]
+    migrations: ImageRef
+    allow_migrations_rollback: bool
+
+
+@dataclass(frozen=True)
+class MigrationSpec:
+    repository: str
+    command: tuple[str, ...]
+    timeout_seconds: int
+    after: tuple[str, ...]
+    """Services rolled out (and gated) before the migration; the rest wait for it."""
+
+
+@dataclass(frozen=True)
+class DatabaseSpec:
+    engine_version: str
+    size: str
+    storage_gb: int
+    backup_retention_days: int
+    high_availability: bool
+    deletion_protection: bool
+    name: str
+    username: str
+    restore_from_snapshot: str | None
+
+
+@dataclass(frozen=True)
+class HealthGateSpec:
+    request_timeout_seconds: float
+    interval_seconds: float
+    success_threshold: int
+    failure_threshold: int
+    startup_seconds: float
+    deadline_seconds: float
+    expected_status: int
+    version_field: str | None
+    version_header: str | None
+
+
+@dataclass(frozen=True)
+class LocalSpec:
+    """Settings of the local Docker target (`cloud: local`)."""
+
+    docker_host: str | None
+    registry_port: int
+    host_ports: Mapping[str, int]
+    build_context: str | None
+    """When set, the stack builds every image from this folder (the sample app) and pushes it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    project: str
+    stack: str
+    cloud: Cloud
+    release: ReleaseSpec
+    services: tuple[ServiceSpec, ...]
+    """In rollout order: every service comes after the services it names in `after`."""
+    migration: MigrationSpec
+    database: DatabaseSpec
+    health_gate: HealthGateSpec
+    local: LocalSpec | None
+    app_secrets: Mapping[str, SecretValue]
+    generated_secrets: tuple[str, ...]
+    ledger_history: int
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def service(self, name: str) -> ServiceSpec:
+        return next(s for s in self.services if s.name == name)
+
+    @property
+    def resource_prefix(self) -> str:
+        return f"{self.project}-{self.stack}"
+
+
+# Config keys: every key the program reads is listed here (Pulumi.yaml declares the same set).
+KEY_CLOUD = "cloud"
+KEY_RELEASE = "release"
+KEY_SERVICES = "services"
+KEY_MIGRATION = "migration"
+KEY_DATABASE = "database"
+KEY_HEALTH_GATE = "healthGate"
+KEY_LOCAL = "local"
+KEY_APP_SECRETS = "appSecrets"
+KEY_GENERATED_SECRETS = "generatedSecrets"
+KEY_LEDGER_HISTORY = "ledgerHistory"
+KEY_TAGS = "tags"
+ALL_KEYS = (
+    KEY_CLOUD,
+    KEY_RELEASE,
+    KEY_SERVICES,
+    KEY_MIGRATION,
+    KEY_DATABASE,
+    KEY_HEALTH_GATE,
+    KEY_LOCAL,
+    KEY_APP_SECRETS,
+    KEY_GENERATED_SECRETS,
+    KEY_LEDGER_HISTORY,
+    KEY_TAGS,
+)
+
+DEFAULT_SERVICES: dict[str, dict[str, Any]] = {
+    "api": {"port": 8000, "healthPath": "/health/ready"},
+    "web": {"port": 3000, "healthPath": "/api/health/ready", "after": ["api"]},
+}
+
+RawGetter = Callable[[str], str | None]
+SecretTest = Callable[[str], bool]
+
+
+class _Problems:
+    """Collects problems with the full key path, so one run reports all of them."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, key: str, value: object, allowed: str) -> None:
+        shown = _show(value)
+        self.items.append(f"{NAMESPACE}:{key}: {shown} is not valid; allowed: {allowed}")
+
+    def raw(self, message: str) -> None:
+        self.items.append(message)
+
+
+def _show(value: object) -> str:
+    if isinstance(value, SecretValue):
+        return "[secret]"
+    if value is None:
+        return "missing"
+    return json.dumps(value) if not isinstance(value, str) else repr(value)
+
+
+_MISSING = object()
+
+
+class _Reader:
+    """Typed accessors over one config object; every failure is recorded, never raised."""
+
+    def __init__(self, problems: _Problems, key: str, raw: Mapping[str, Any], known: set[str]):
+        self.problems = problems
+        self.key = key
+        self.raw = raw
+        unknown = sorted(set(raw) - known)
+        for name in unknown:
+            problems.raw(
+                f"{NAMESPACE}:{key}.{name}: unknown setting; allowed: {', '.join(sorted(known))}"
+            )
+
+    def _get(self, name: str) -> Any:
+        return self.raw.get(name, _MISSING)
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        value = self._get(name)
+        if value is _MISSING:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.problems.add(f"{self.key}.{name}", value, f"an integer from {low} to {high}")
+            return default
+        return value
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        value = self._get(name)
+        if value is _MISSING:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            self.problems.add(f"{self.key}.{name}", value, f"a number from {low:g} to {high:g}")
+            return default
+        return float(value)
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self._get(name)
+        if value is _MISSING:
+            return default
+        if not isinstance(value, bool):
+            self.problems.add(f"{self.key}.{name}", value, "true or false")
+            return default
+        return value
+
+    def string(
+        self, name: str, default: str | None, pattern: re.Pattern[str] | None = None, allowed: str = ""
+    ) -> str | None:
+        value = self._get(name)
+        if value is _MISSING or value is None:
+            return default
+        if not isinstance(value, str) or not value or (pattern and not pattern.match(value)):
+            self.problems.add(f"{self.key}.{name}", value, allowed or "a non-empty string")
+            return default
+        return value
+
+    def string_list(self, name: str, pattern: re.Pattern[str] | None, allowed: str) -> tuple[str, ...]:
+        value = self._get(name)
+        if value is _MISSING or value is None:
+            return ()
+        if not isinstance(value, list) or not all(
+            isinstance(v, str) and v and (pattern is None or pattern.match(v)) for v in value
+        ):
+            self.problems.add(f"{self.key}.{name}", value, allowed)
+            return ()
+        return tuple(value)
+
+
+def load_settings(
+    project: str, stack: str, raw_get: RawGetter, is_secret: SecretTest
+) -> Settings:
+    """Read and validate every `releasegate:*` key; raise ConfigError listing all problems."""
+    problems = _Problems()
+
+    def obj(key: str, default: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+        text = raw_get(key)
+        if text is None:
+            return default if default is not None else {}
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        if not isinstance(value, dict):
+            problems.add(key, value, "an object (a YAML mapping)")
+            return default if default is not None else {}
+        return value
+
+    cloud = _load_cloud(problems, raw_get(KEY_CLOUD))
+    raw_services = obj(KEY_SERVICES, DEFAULT_SERVICES)
+    services = _load_services(problems, project, raw_services)
+    names = [s.name for s in services]
+    release = _load_release(problems, obj(KEY_RELEASE), names)
+    migration = _load_migration(problems, obj(KEY_MIGRATION), services)
+    database = _load_database(problems, obj(KEY_DATABASE))
+    gate = _load_health_gate(problems, obj(KEY_HEALTH_GATE))
+    local = _load_local(problems, obj(KEY_LOCAL), services) if cloud is Cloud.LOCAL else None
+    if cloud is not None and cloud is not Cloud.LOCAL and raw_get(KEY_LOCAL) is not None:
+        problems.raw(
+            f"{NAMESPACE}:{KEY_LOCAL}: only used when {NAMESPACE}:cloud is 'local' "
+            f"(this stack says {cloud.value!r}); remove it"
+        )
+    app_secrets = _load_app_secrets(problems, raw_get(KEY_APP_SECRETS), is_secret(KEY_APP_SECRETS))
+    generated = _load_generated(problems, raw_get(KEY_GENERATED_SECRETS))
+    _check_secret_references(problems, services, app_secrets, generated)
+    ledger_history = _load_int_key(problems, KEY_LEDGER_HISTORY, raw_get(KEY_LEDGER_HISTORY), 20, 2, 200)
+    tags = _load_tags(problems, obj(KEY_TAGS))
+    ordered = _rollout_order(problems, services, migration)
+    if local is not None and local.build_context is not None and release is not None:
+        for name, ref in [*release.pins.items(), ("migrations", release.migrations)]:
+            if ref.is_digest:
+                problems.raw(
+                    f"{NAMESPACE}:{KEY_RELEASE}.{name}: {ref.reference!r} is a digest, but this "
+                    f"stack builds its images ({KEY_LOCAL}.buildContext); allowed: a tag to build"
+                )
+
+    if problems.items or cloud is None:
+        if cloud is None and not problems.items:
+            problems.raw(f"{NAMESPACE}:cloud: missing; allowed: aws, azure, local")
+        raise ConfigError(stack, problems.items)
+    assert release is not None  # noqa: S101 - release is None only when problems were recorded
+    return Settings(
+        project=project,
+        stack=stack,
+        cloud=cloud,
+        release=release,
+        services=ordered,
+        migration=migration,
+        database=database,
+        health_gate=gate,
+        local=local,
+        app_secrets=MappingProxyType(app_secrets),
+        generated_secrets=generated,
+        ledger_history=ledger_history,
+        tags=MappingProxyType(tags),
+    )
+
+
+def _load_cloud(problems: _Problems, text: str | None) -> Cloud | None:
+    allowed = ", ".join(c.value for c in Cloud)
+    if text is None:
+        problems.raw(f"{NAMESPACE}:{KEY_CLOUD}: missing; allowed: {allowed}")
+        return None
+    try:
+        return Cloud(text)
+    except ValueError:
+        problems.add(KEY_CLOUD, text, allowed)
+        return None
+
+
+def _load_services(
+    problems: _Problems, project: str, raw: Mapping[str, Any]
+) -> list[ServiceSpec]:
+    known = {"port", "healthPath", "replicas", "cpu", "memory", "command", "after", "env",
+             "secrets", "repository"}
+    services: list[ServiceSpec] = []
+    if not raw:
+        problems.raw(f"{NAMESPACE}:{KEY_SERVICES}: empty; declare at least one service")
+    for name, body in raw.items():
+        key = f"{KEY_SERVICES}.{name}"
+        if not SERVICE_NAME.match(name):
+            problems.add(key, name, "a lowercase name: letters, digits and '-', up to 31 characters")
+            continue
+        if not isinstance(body, dict):
+            problems.add(key, body, "an object with port/healthPath/replicas/cpu/memory/...")
+            continue
+        r = _Reader(problems, key, body, known)
+        port_value = body.get("port")
+        port = r.integer("port", 0, 1, 65535) if port_value is not None else None
+        health_path = r.string(
+            "healthPath", None, re.compile(r"^/\S*$"), "a path starting with '/', e.g. /health/ready"
+        )
+        if port is not None and health_path is None:
+            problems.raw(
+                f"{NAMESPACE}:{key}.healthPath: missing; a service with a port is gated over HTTP "
+                "and needs its health path (e.g. /health/ready)"
+            )
+        if port is None and health_path is not None:
+            problems.raw(
+                f"{NAMESPACE}:{key}.healthPath: set on a worker (no port); allowed: "
+                "give the service a port, or remove healthPath (workers are gated on platform state)"
+            )
+        command = r.string_list("command", None, "a list of strings (the container command)")
+        env = body.get("env", {})
+        plain_env: dict[str, str] = {}
+        if not isinstance(env, dict):
+            problems.add(f"{key}.env", env, "an object of NAME: value strings")
+        else:
+            for env_name, env_value in env.items():
+                if not ENV_NAME.match(env_name) or not isinstance(env_value, str | int | float | bool):
+                    problems.add(f"{key}.env.{env_name}", env_value, "a scalar value under a valid name")
+                elif SECRET_LOOKING_ENV.search(env_name):
+                    problems.raw(
+                        f"{NAMESPACE}:{key}.env.{env_name}: looks like a secret in plain environment; "
+                        f"allowed: list it under {key}.secrets and set the value with "
+                        f"`pulumi config set --secret --path {KEY_APP_SECRETS}.{env_name}`"
+                    )
+                else:
+                    plain_env[env_name] = str(env_value)
+        services.append(
+            ServiceSpec(
+                name=name,
+                repository=r.string(
+                    "repository", f"{project}/{name}", re.compile(r"^[a-z0-9]+([._/-][a-z0-9]+)*$"),
+                    "a lowercase repository path such as team/api",
+                )
+                or f"{project}/{name}",
+                port=port,
+                health_path=health_path,
+                replicas=r.integer("replicas", 1, 1, 100),
+                cpu=r.integer("cpu", 256, 128, 16384),
+                memory=r.integer("memory", 512, 128, 122880),
+                command=command or None,
+                after=r.string_list("after", SERVICE_NAME, "a list of service names"),
+                env=MappingProxyType(plain_env),
+                secrets=r.string_list(
+                    "secrets", SECRET_NAME, "a list of secret names in UPPER_SNAKE_CASE"
+                ),
+            )
+        )
+    names = {s.name for s in services}
+    for s in services:
+        for dep in s.after:
+            if dep not in names:
+                problems.add(f"{KEY_SERVICES}.{s.name}.after", list(s.after),
+                             f"names of declared services ({', '.join(sorted(names))})")
+            elif dep == s.name:
+                problems.add(f"{KEY_SERVICES}.{s.name}.after", list(s.after),
+                             "other services (a service cannot come after itself)")
+    return services
+
+
+def _load_release(
+    problems: _Problems, raw: Mapping[str, Any], service_names: list[str]
+) -> ReleaseSpec | None:
+    if not raw:
+        problems.raw(
+            f"{NAMESPACE}:{KEY_RELEASE}: missing; allowed: an object pinning every service "
+            f"({', '.join(service_names)}) and migrations to an immutable tag or sha256 digest"
+        )
+        return None
+    known = {*service_names, "migrations", "allowMigrationsRollback"}
+    r = _Reader(problems, KEY_RELEASE, raw, known)
+    pins: dict[str, ImageRef] = {}
+    for name in [*service_names, "migrations"]:
+        key = f"{KEY_RELEASE}.{name}"
+        if name not in raw:
+            why = (
+                "the migrations image is pinned on its own so that rolling back a service never "
+                "re-runs or reverts the schema"
+                if name == "migrations"
+                else "every service runs a pinned image"
+            )
+            problems.raw(f"{NAMESPACE}:{key}: missing; {why}; allowed: an immutable tag or digest")
+            continue
+        try:
+            pins[name] = parse_image_ref(raw[name])
+        except ImageRefError as exc:
+            problems.raw(f"{NAMESPACE}:{key}: {_show(raw[name])} {exc}")
+    allow = r.boolean("allowMigrationsRollback", False)
+    migrations = pins.pop("migrations", None)
+    if migrations is None or len(pins) != len(service_names):
+        return None
+    return ReleaseSpec(pins=MappingProxyType(pins), migrations=migrations,
+                       allow_migrations_rollback=allow)
+
+
+def _load_migration(
+    problems: _Problems, raw: Mapping[str, Any], services: list[ServiceSpec]
+) -> MigrationSpec:
+    r = _Reader(problems, KEY_MIGRATION, raw, {"repository", "command", "timeoutSeconds", "after"})
+    default_repo = next((s.repository for s in services if s.name == "api"),
+                        services[0].repository if services else "app")
+    command = r.string_list("command", None, "a list of strings (the migration command)")
+    after = r.string_list("after", SERVICE_NAME, "a list of service names")
+    names = {s.name for s in services}
+    for dep in after:
+        if dep not in names:
+            problems.add(f"{KEY_MIGRATION}.after", list(after),
+                         f"names of declared services ({', '.join(sorted(names))})")
+    return MigrationSpec(
+        repository=r.string("repository", default_repo, re.compile(r"^[a-z0-9]+([._/-][a-z0-9]+)*$"),
+                            "a lowercase repository path such as team/api") or default_repo,
+        command=command or ("python", "-m", "sampleapp", "migrate"),
+        timeout_seconds=r.integer("timeoutSeconds", 900, 10, 86400),
+        after=after,
+    )
+
+
+def _load_database(problems: _Problems, raw: Mapping[str, Any]) -> DatabaseSpec:
+    known = {"engineVersion", "size", "storageGb", "backupRetentionDays", "highAvailability",
+             "deletionProtection", "name", "username", "restoreFromSnapshot"}
+    r = _Reader(problems, KEY_DATABASE, raw, known)
+    engine = raw.get("engineVersion", "16")
+    if isinstance(engine, int | float) and not isinstance(engine, bool):
+        engine = str(engine)
+    if not isinstance(engine, str) or not re.match(r"^(1[3-9])(\.\d+)?$", engine):
+        problems.add(f"{KEY_DATABASE}.engineVersion", engine, "a PostgreSQL major version 13-19")
+        engine = "16"
+    identifier = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+    return DatabaseSpec(
+        engine_version=engine,
+        size=r.string("size", "small", re.compile(r"^[A-Za-z0-9._-]+$"),
+                      "a size name (small, medium, large) or an instance class") or "small",
+        storage_gb=r.integer("storageGb", 20, 5, 65536),
+        backup_retention_days=r.integer("backupRetentionDays", 7, 1, 35),
+        high_availability=r.boolean("highAvailability", False),
+        deletion_protection=r.boolean("deletionProtection", True),
+        name=r.string("name", "app", identifier, "a lowercase SQL identifier") or "app",
+        username=r.string("username", "app", identifier, "a lowercase SQL identifier") or "app",
+        restore_from_snapshot=r.string(
+            "restoreFromSnapshot", None, re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$"),
+            "the name of a snapshot recorded by a pre-migration snapshot",
+        ),
+    )
+
+
+def _load_health_gate(problems: _Problems, raw: Mapping[str, Any]) -> HealthGateSpec:
+    known = {"requestTimeoutSeconds", "intervalSeconds", "successThreshold", "failureThreshold",
+             "startupSeconds", "deadlineSeconds", "expectedStatus", "versionField", "versionHeader"}
+    key = KEY_HEALTH_GATE
+    r = _Reader(problems, key, raw, known)
+    interval = r.number("intervalSeconds", 3.0, 0.05, 300)
+    deadline = r.number("deadlineSeconds", 600.0, 1, 7200)
+    if deadline < interval:
+        problems.add(f"{key}.deadlineSeconds", raw.get("deadlineSeconds"),
+                     f"at least intervalSeconds ({interval:g})")
+    field_name = r.string("versionField", None, re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"),
+                          "a dotted JSON path such as version or build.version")
+    header = r.string("versionHeader", None, re.compile(r"^[A-Za-z0-9-]+$"),
+                      "an HTTP header name such as X-Release-Version")
+    if field_name is not None and header is not None:
+        problems.raw(f"{NAMESPACE}:{key}: both versionField and versionHeader are set; "
+                     "allowed: exactly one (where the service reports its version)")
+    if field_name is None and header is None:
+        field_name = "version"
+    return HealthGateSpec(
+        request_timeout_seconds=r.number("requestTimeoutSeconds", 5.0, 0.05, 120),
+        interval_seconds=interval,
+        success_threshold=r.integer("successThreshold", 3, 1, 100),
+        failure_threshold=r.integer("failureThreshold", 5, 1, 1000),
+        startup_seconds=r.number("startupSeconds", 300.0, 0, 7200),
+        deadline_seconds=deadline,
+        expected_status=r.integer("expectedStatus", 200, 100, 599),
+        version_field=field_name,
+        version_header=header,
+    )
+
+
+def _load_local(
+    problems: _Problems, raw: Mapping[str, Any], services: list[ServiceSpec]
+) -> LocalSpec:
+    key = KEY_LOCAL
+    r = _Reader(problems, key, raw, {"dockerHost", "registryPort", "hostPorts", "buildContext"})
+    host_ports_raw = raw.get("hostPorts", {})
+    host_ports: dict[str, int] = {}
+    if not isinstance(host_ports_raw, dict):
+        problems.add(f"{key}.hostPorts", host_ports_raw, "an object of service: port")
+        host_ports_raw = {}
+    for s in services:
+        if s.port is None:
+            continue
+        value = host_ports_raw.get(s.name, s.port)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+            problems.add(f"{key}.hostPorts.{s.name}", value, "an integer from 1 to 65535")
+            continue
+        host_ports[s.name] = value
+    for name in host_ports_raw:
+        if name not in {s.name for s in services if s.port is not None}:
+            problems.add(f"{key}.hostPorts.{name}", host_ports_raw[name],
+                         "ports only for declared services that have a port")
+    registry_port = r.integer("registryPort", 5000, 1, 65535)
+    used: dict[int, str] = {registry_port: "the registry"}
+    for name, port in host_ports.items():
+        if port in used:
+            problems.add(f"{key}.hostPorts.{name}", port,
+                         f"a host port not already used by {used[port]}")
+        used[port] = name
+    return LocalSpec(
+        docker_host=r.string("dockerHost", None, re.compile(r"^(unix|tcp|ssh|npipe)://\S+$"),
+                             "a Docker host URL such as unix:///var/run/docker.sock"),
+        registry_port=registry_port,
+        host_ports=MappingProxyType(host_ports),
+        build_context=r.string("buildContext", None, None, "a folder holding a Dockerfile"),
+    )
+
+
+def _load_app_secrets(
+    problems: _Problems, text: str | None, secret: bool
+) -> dict[str, SecretValue]:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        problems.raw(f"{NAMESPACE}:{KEY_APP_SECRETS}: allowed: an object of NAME: secret value")
+        return {}
+    if not secret:
+        problems.raw(
+            f"{NAMESPACE}:{KEY_APP_SECRETS}: holds plain-text values ({', '.join(sorted(value))}); "
+            "allowed: secrets only, set each with "
+            f"`pulumi config set --secret --path {KEY_APP_SECRETS}.NAME VALUE`"
+        )
+        return {}
+    secrets: dict[str, SecretValue] = {}
+    for name, item in value.items():
+        if not SECRET_NAME.match(name) or not isinstance(item, str) or not item:
+            problems.raw(f"{NAMESPACE}:{KEY_APP_SECRETS}.{name}: [secret] is not valid; allowed: a "
+                         "non-empty string under an UPPER_SNAKE_CASE name")
+            continue
+        secrets[name] = SecretValue(item)
+    return secrets
+
+
+def _load_generated(problems: _Problems, text: str | None) -> tuple[str, ...]:
+    if text is None:
+        return ()
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = text
+    if not isinstance(value, list) or not all(isinstance(v, str) and SECRET_NAME.match(v)
+                                              for v in value):
+        problems.add(KEY_GENERATED_SECRETS, value, "a list of UPPER_SNAKE_CASE secret names")
+        return ()
+    return tuple(value)
+
+
+def _check_secret_references(
+    problems: _Problems, services: list[ServiceSpec], app: Mapping[str, SecretValue],
+    generated: tuple[str, ...],
+) -> None:
+    for name in sorted(set(app) & set(generated)):
+        problems.raw(f"{NAMESPACE}:{KEY_GENERATED_SECRETS}: {name!r} is also set in "
+                     f"{KEY_APP_SECRETS}; allowed: one source per secret")
+    if DATABASE_URL in app or DATABASE_URL in generated:
+        problems.raw(f"{NAMESPACE}:{KEY_APP_SECRETS}: {DATABASE_URL} is built from the managed "
+                     "database and its generated password; allowed: other names")
+    defined = {*app, *generated, DATABASE_URL}
+    for s in services:
+        for name in s.secrets:
+            if name not in defined:
+                problems.raw(
+                    f"{NAMESPACE}:{KEY_SERVICES}.{s.name}.secrets: {name!r} is not defined; allowed: "
+                    f"{DATABASE_URL}, a name under {KEY_APP_SECRETS} (set with `pulumi config set "
+                    f"--secret --path {KEY_APP_SECRETS}.{name} VALUE`) or in {KEY_GENERATED_SECRETS}"
+                )
+
+
+def _load_int_key(
+    problems: _Problems, key: str, text: str | None, default: int, low: int, high: int
+) -> int:
+    if text is None:
+        return default
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = text
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        problems.add(key, value, f"an integer from {low} to {high}")
+        return default
+    return value
+
+
+def _load_tags(problems: _Problems, raw: Mapping[str, Any]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for name, value in raw.items():
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            problems.add(f"{KEY_TAGS}.{name}", value, "a string")
+            continue
+        tags[str(name)] = str(value)
+    return tags
+
+
+def _rollout_order(
+    problems: _Problems, services: list[ServiceSpec], migration: MigrationSpec
+) -> tuple[ServiceSpec, ...]:
+    """Order services so each comes after its `after` services; report cycles and a migration
+    placement that a pre-migration service would have to wait for."""
+    by_name = {s.name: s for s in services}
+    ordered: list[ServiceSpec] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "visiting":
+            cycle = " -> ".join([*path[path.index(name):], name])
+            problems.raw(f"{NAMESPACE}:{KEY_SERVICES}: the 'after' settings form a cycle "
+                         f"({cycle}); allowed: an order without cycles")
+            return
+        state[name] = "visiting"
+        for dep in by_name[name].after:
+            if dep in by_name:
+                visit(dep, [*path, name])
+        state[name] = "done"
+        ordered.append(by_name[name])
+
+    for s in services:
+        visit(s.name, [])
+    pre = set(migration.after)
+    for name in migration.after:
+        service = by_name.get(name)
+        if service is None:
+            continue
+        for dep in service.after:
+            if dep not in pre:
+                problems.raw(
+                    f"{NAMESPACE}:{KEY_MIGRATION}.after: {name!r} ships before the migration but "
+                    f"comes after {dep!r}, which waits for the migration; allowed: also list "
+                    f"{dep!r} in {KEY_MIGRATION}.after, or remove {name!r}"
+                )
+    return tuple(ordered)
+
+
+def load_from_pulumi() -> Settings:
+    """Load settings from the running Pulumi program's config (real engine or mocks)."""
+    from pulumi.runtime.config import get_config, is_config_secret  # noqa: PLC0415
+
+    def raw_get(key: str) -> str | None:
+        value = get_config(f"{NAMESPACE}:{key}")
+        return None if value is None else str(value)
+
+    return load_settings(
+        project=pulumi.get_project(),
+        stack=pulumi.get_stack(),
+        raw_get=raw_get,
+        is_secret=lambda key: bool(is_config_secret(f"{NAMESPACE}:{key}")),
+    )

@@ -1,0 +1,356 @@
+"""The offline plan: the real program evaluated under Pulumi mocks with a stack's config.
+
+No cloud, no Docker, no credentials: the program registers its resources against a recording
+mock monitor and the plan is the list of what it registered, with inputs, parents,
+dependencies and `protect`. Secret values print as `[secret]`. Digests cannot be resolved
+offline; pins get deterministic placeholder digests derived from the reference, so two plans
+of the same config are identical and a re-pin shows up as a change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.stack import run_pulumi_func
+
+from components.gates.ledger import record_release
+from infra.config import NAMESPACE
+
+SECRET = "[secret]"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+OFFLINE_TIME = "1970-01-01T00:00:00Z"
+PLACEHOLDER_SECRET = "offline-placeholder-secret"  # noqa: S105 - stands in for `secure:` values
+INTERNAL_INPUTS = frozenset({"__provider"})
+
+
+class PlanError(Exception):
+    """A problem with the plan's own inputs (stack file, --set); printed without traceback."""
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    inputs: dict[str, Any]
+    dependencies: list[str]
+    protect: bool
+    custom: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "inputs": self.inputs,
+            "dependencies": self.dependencies,
+            "protect": self.protect,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    stack: str
+    cloud: str
+    resources: list[PlannedResource]
+    notes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "cloud": self.cloud,
+            "resources": [r.as_json() for r in self.resources],
+            "notes": self.notes,
+        }
+
+    def by_urn(self) -> dict[str, PlannedResource]:
+        return {r.urn: r for r in self.resources}
+
+
+# ---------------------------------------------------------------------------------------------
+# Stack config: Pulumi.yaml + Pulumi.<stack>.yaml (+ --set), the way the engine would pass it.
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    project: str
+    stack: str
+    values: dict[str, Any]
+    """Fully qualified key -> value (objects stay objects)."""
+    secret_keys: frozenset[str]
+
+
+def load_stack_config(
+    stack: str, config_file: Path | None = None, root: Path = PROJECT_ROOT
+) -> StackConfig:
+    project_file = root / "Pulumi.yaml"
+    project_doc = _read_yaml(project_file)
+    project = project_doc.get("name")
+    if not isinstance(project, str):
+        raise PlanError(f"{project_file}: no project name")
+    path = config_file or root / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+        raise PlanError(f"no stack file {path}; stacks with a file here: {', '.join(known)}")
+    stack_doc = _read_yaml(path)
+    values: dict[str, Any] = {}
+    for key, decl in (project_doc.get("config") or {}).items():
+        if isinstance(decl, dict) and "default" in decl:
+            values[_qualify(project, key)] = decl["default"]
+        elif isinstance(decl, dict) and "value" in decl:
+            values[_qualify(project, key)] = decl["value"]
+    secret_keys: set[str] = set()
+    for key, value in (stack_doc.get("config") or {}).items():
+        full = _qualify(project, str(key))
+        cleaned, had_secret = _strip_secure(value)
+        values[full] = cleaned
+        if had_secret:
+            secret_keys.add(full)
+    return StackConfig(project=project, stack=stack, values=values,
+                       secret_keys=frozenset(secret_keys))
+
+
+def apply_sets(config: StackConfig, assignments: list[str]) -> StackConfig:
+    """Apply `--set path=value` like `pulumi config set --path`: `release.api=v1.4.1`."""
+    values = copy.deepcopy(config.values)
+    for assignment in assignments:
+        path, sep, text = assignment.partition("=")
+        if not sep or not path:
+            raise PlanError(f"--set {assignment!r}: expected PATH=VALUE, e.g. release.api=v1.4.1")
+        key, _, rest = path.partition(".")
+        full = _qualify(config.project, key)
+        value = _parse_value(text)
+        if not rest:
+            values[full] = value
+            continue
+        node = values.setdefault(full, {})
+        parts = rest.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node, dict):
+                raise PlanError(f"--set {assignment!r}: {part!r} is inside a non-object value")
+            node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise PlanError(f"--set {assignment!r}: {path!r} is inside a non-object value")
+        node[parts[-1]] = value
+    return StackConfig(config.project, config.stack, values, config.secret_keys)
+
+
+def _qualify(project: str, key: str) -> str:
+    return key if ":" in key else f"{project}:{key}"
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    # Tags such as 1.10 would turn into floats; keep them as written.
+    if isinstance(value, float) or value is None:
+        return text
+    return value
+
+
+def _strip_secure(value: Any) -> tuple[Any, bool]:
+    """Replace encrypted `secure:` values (undecryptable offline) with a placeholder."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return PLACEHOLDER_SECRET, True
+        found = False
+        out = {}
+        for k, v in value.items():
+            out[k], secret = _strip_secure(v)
+            found = found or secret
+        return out, found
+    if isinstance(value, list):
+        items = [_strip_secure(v) for v in value]
+        return [v for v, _ in items], any(s for _, s in items)
+    return value, False
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise PlanError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise PlanError(f"{path}: expected a YAML mapping at the top level")
+    return doc
+
+
+# ---------------------------------------------------------------------------------------------
+# Mocks: deterministic outputs for every resource type the program registers.
+
+
+def fake_digest(*parts: str) -> str:
+    return "sha256:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+class PlanMocks(pulumi.runtime.Mocks):
+    """Outputs that a real deployment would produce, made up deterministically from inputs."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        outputs = {**inputs, **self._extra_outputs(args.typ, args.name, inputs)}
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+        return {}, None
+
+    @staticmethod
+    def _extra_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        def plain(value: Any) -> Any:
+            return rpc.unwrap_rpc_secret(value) if rpc.is_rpc_secret(value) else value
+
+        if typ.endswith(":ImagePin"):
+            reference = str(plain(inputs.get("reference")))
+            expected = plain(inputs.get("expected_digest"))
+            registry, repository = plain(inputs.get("registry")), plain(inputs.get("repository"))
+            digest = (
+                reference if reference.startswith("sha256:")
+                else expected or fake_digest(str(registry), str(repository), reference)
+            )
+            return {
+                "digest": digest,
+                "image_ref": f"{registry}/{repository}@{digest}",
+                "tag": None if reference.startswith("sha256:") else reference,
+                "resolved_at": OFFLINE_TIME,
+            }
+        if typ.endswith(":HealthGate"):
+            return {"passed": True, "evidence": {"checked_at": OFFLINE_TIME, "observations": [],
+                                                 "served_version": None, "elapsed_seconds": 0,
+                                                 "consecutive_successes": 0}}
+        if typ.endswith(":MigrationRun"):
+            return {"exit_code": 0, "started_at": OFFLINE_TIME, "finished_at": OFFLINE_TIME,
+                    "log_tail": "", "history": []}
+        if typ.endswith(":PreMigrationSnapshot"):
+            snapshot = f"pre-migrate-{plain(inputs.get('release'))}-offline"
+            return {"snapshot_name": snapshot, "location": f"offline:{snapshot}",
+                    "size_bytes": 0, "taken_at": OFFLINE_TIME}
+        if typ.endswith(":ReleaseLedger"):
+            release = plain(inputs.get("release")) or {}
+            return record_release(release, None, int(plain(inputs.get("keep")) or 20), OFFLINE_TIME)
+        if typ == "docker:index/image:Image":
+            image_name = str(plain(inputs.get("imageName")))
+            repository = image_name.rsplit(":", 1)[0]
+            return {"repoDigest": f"{repository}@{fake_digest(image_name, json.dumps(inputs.get('build'), sort_keys=True, default=str))}"}
+        if typ == "docker:index/remoteImage:RemoteImage":
+            image = str(plain(inputs.get("name")))
+            return {"imageId": fake_digest("image-id", image), "repoDigest": image}
+        if typ == "random:index/randomPassword:RandomPassword":
+            return {"result": f"offline-{name}", "bcryptHash": "offline"}
+        return {}
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """A mock monitor that also keeps what the program asked for: parent, deps, protect."""
+
+    def __init__(self, mock: pulumi.runtime.Mocks) -> None:
+        super().__init__(mock)
+        self.records: list[PlannedResource] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.records.append(
+                PlannedResource(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent,
+                    inputs=_present(rpc.deserialize_properties(request.object)),
+                    dependencies=sorted(set(request.dependencies)),
+                    protect=bool(request.protect),
+                    custom=bool(request.custom),
+                )
+            )
+        return response
+
+
+def _present(value: Any) -> Any:
+    """Inputs as a reader sees them: secrets masked, provider internals dropped."""
+    if rpc.is_rpc_secret(value):
+        return SECRET
+    if isinstance(value, dict):
+        return {k: _present(v) for k, v in sorted(value.items()) if k not in INTERNAL_INPUTS}
+    if isinstance(value, list):
+        return [_present(v) for v in value]
+    return value
+
+
+def _config_strings(values: Mapping[str, Any]) -> dict[str, str]:
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+
+
+def evaluate(config: StackConfig, monitor: RecordingMonitor | None = None) -> Plan:
+    """Run the real program under mocks with `config`; isolated from any earlier run.
+
+    Pass a `monitor` to inspect what was registered even when the program fails.
+    """
+    return contextvars.copy_context().run(_evaluate, config, monitor or RecordingMonitor(PlanMocks()))
+
+
+def _evaluate(config: StackConfig, monitor: RecordingMonitor) -> Plan:
+    from infra.program import define_stack  # noqa: PLC0415 - imported after mocks are set
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        settings.ROOT.set(None)
+        mocks.set_mocks(monitor.mocks, project=config.project, stack=config.stack,
+                        preview=False, monitor=monitor)
+        pulumi.runtime.set_all_config(_config_strings(config.values),
+                                      sorted(config.secret_keys))
+        loop.run_until_complete(run_pulumi_func(define_stack))
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+        asyncio.set_event_loop(None)
+        loop.close()
+    cloud = config.values.get(f"{NAMESPACE}:cloud", "")
+    notes = [
+        "offline plan: image digests are placeholders derived from each pin; "
+        "`pulumi preview` resolves the real ones from the registry",
+    ]
+    return Plan(stack=config.stack, cloud=str(cloud), resources=monitor.records, notes=notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Diff of two plans: what a change of config (a re-pin) touches.
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    kind: str  # "create" | "update" | "delete"
+    resource: PlannedResource
+    changed_inputs: dict[str, tuple[Any, Any]]
+
+
+def diff_plans(base: Plan, changed: Plan) -> list[ResourceChange]:
+    old, new = base.by_urn(), changed.by_urn()
+    changes: list[ResourceChange] = []
+    for urn, res in new.items():
+        if urn not in old:
+            changes.append(ResourceChange("create", res, {}))
+            continue
+        before = old[urn]
+        keys = sorted(set(before.inputs) | set(res.inputs))
+        delta = {k: (before.inputs.get(k), res.inputs.get(k)) for k in keys
+                 if before.inputs.get(k) != res.inputs.get(k)}
+        if delta or before.protect != res.protect:
+            if before.protect != res.protect:
+                delta["(protect)"] = (before.protect, res.protect)
+            changes.append(ResourceChange("update", res, delta))
+    changes += [ResourceChange("delete", res, {}) for urn, res in old.items() if urn not in new]
+    return changes

@@ -1,0 +1,199 @@
+"""The release graph, written once for every target, in the order the runbooks give:
+
+    image pins -> pre-migration snapshot -> migration run -> service rollouts -> health gates
+    -> release ledger
+
+Each arrow is a real Pulumi dependency, so a failure stops everything after it: a failed
+migration leaves every service on its old image, a failed gate leaves every later service and
+the ledger untouched. Services roll out in `after` order; the migration runs before all of
+them unless `migration.after` names services that ship first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components.gates.health_gate import HealthGate, HealthGateArgs
+from components.gates.image_pin import ImagePin, ImagePinArgs
+from components.gates.ledger import ReleaseLedger, ReleaseLedgerArgs
+from components.gates.migration_run import MigrationRun, MigrationRunArgs
+from components.gates.snapshot import PreMigrationSnapshot, PreMigrationSnapshotArgs
+from components.secret_values import DATABASE_PASSWORD, GeneratedSecrets, GeneratedSecretsArgs
+from components.target import Target
+from infra.config import DATABASE_URL, ServiceSpec, Settings
+
+MIGRATIONS = "migrations"
+SECRETS_DIR = "/run/secrets"
+
+
+@dataclass(frozen=True)
+class Release:
+    """Handles to the graph's resources, for stack outputs and tests."""
+
+    pins: Mapping[str, ImagePin]
+    snapshot: PreMigrationSnapshot
+    migration: MigrationRun
+    gates: Mapping[str, HealthGate]
+    ledger: ReleaseLedger
+
+
+def build_release(settings: Settings, target: Target) -> Release:
+    generated = GeneratedSecrets(
+        "secrets",
+        GeneratedSecretsArgs(names=[DATABASE_PASSWORD, *settings.generated_secrets]),
+    )
+    secret_values: dict[str, pulumi.Output[str]] = {
+        name: pulumi.Output.secret(value.reveal()) for name, value in settings.app_secrets.items()
+    }
+    secret_values.update(
+        {name: generated.values[name] for name in settings.generated_secrets}
+    )
+    database = target.database(generated.values[DATABASE_PASSWORD])
+    secret_values[DATABASE_URL] = database.url
+
+    pins = _pin_images(settings, target)
+    migrations_pin = pins[MIGRATIONS]
+
+    gates: dict[str, HealthGate] = {}
+    pre_migration = [s for s in settings.services if s.name in settings.migration.after]
+    post_migration = [s for s in settings.services if s.name not in settings.migration.after]
+    for spec in pre_migration:
+        gates[spec.name] = _ship(settings, target, spec, pins, secret_values, gates, [])
+
+    migration_deps: list[pulumi.Resource] = [database.resource, migrations_pin]
+    migration_deps += [gates[name] for name in settings.migration.after]
+    snapshot = PreMigrationSnapshot(
+        "pre-migration-snapshot",
+        PreMigrationSnapshotArgs(
+            release=settings.release.migrations.reference,
+            trigger=migrations_pin.image_ref,
+            backend=database.snapshot_backend,
+        ),
+        # Snapshots are kept after later releases and after `pulumi destroy`.
+        opts=pulumi.ResourceOptions(depends_on=migration_deps, retain_on_delete=True),
+    )
+    migration = MigrationRun(
+        "migration",
+        MigrationRunArgs(
+            release=settings.release.migrations.reference,
+            image=migrations_pin.image_ref,
+            command=list(settings.migration.command),
+            env={f"{DATABASE_URL}_FILE": f"{SECRETS_DIR}/{DATABASE_URL}"},
+            secret_files={f"{SECRETS_DIR}/{DATABASE_URL}": database.url},
+            timeout_seconds=settings.migration.timeout_seconds,
+            backend=target.migration_backend(),
+            allow_rollback=settings.release.allow_migrations_rollback,
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[snapshot, *migration_deps]),
+    )
+    for spec in post_migration:
+        gates[spec.name] = _ship(settings, target, spec, pins, secret_values, gates, [migration])
+
+    ledger = ReleaseLedger(
+        "release-ledger",
+        ReleaseLedgerArgs(
+            stack=settings.stack,
+            release=_ledger_entry(settings, pins, gates),
+            keep=settings.ledger_history,
+        ),
+        # The migration is listed too: when every service ships before it, no gate depends on it.
+        opts=pulumi.ResourceOptions(depends_on=[*gates.values(), migration]),
+    )
+    return Release(pins=pins, snapshot=snapshot, migration=migration, gates=gates, ledger=ledger)
+
+
+def _pin_images(settings: Settings, target: Target) -> dict[str, ImagePin]:
+    wanted = {spec.name: (spec.repository, settings.release.pins[spec.name])
+              for spec in settings.services}
+    wanted[MIGRATIONS] = (settings.migration.repository, settings.release.migrations)
+    pins: dict[str, ImagePin] = {}
+    for image, (repository, ref) in wanted.items():
+        source = target.image_source(image, repository, ref.tag)
+        pins[image] = ImagePin(
+            f"pin-{image}",
+            ImagePinArgs(
+                registry=source.registry,
+                repository=source.repository,
+                reference=ref.reference,
+                insecure=source.insecure,
+                expected_digest=source.expected_digest,
+                resolver=source.resolver,
+            ),
+            opts=pulumi.ResourceOptions(depends_on=list(source.depends_on)),
+        )
+    return pins
+
+
+def _ship(
+    settings: Settings,
+    target: Target,
+    spec: ServiceSpec,
+    pins: Mapping[str, ImagePin],
+    secret_values: Mapping[str, pulumi.Output[str]],
+    gates: Mapping[str, HealthGate],
+    extra_deps: list[pulumi.Resource],
+) -> HealthGate:
+    """Roll one service out after its `after` services' gates, then gate it."""
+    pin = pins[spec.name]
+    rollout = target.deploy_service(
+        spec,
+        pin.image_ref,
+        {name: secret_values[name] for name in spec.secrets},
+        depends_on=[*(gates[name] for name in spec.after), *extra_deps],
+    )
+    gate_spec = settings.health_gate
+    ref = settings.release.pins[spec.name]
+    expected = pulumi.Output.all(pin.digest).apply(
+        lambda digest: [v for v in (ref.tag, digest[0]) if v]
+    )
+    return HealthGate(
+        f"gate-{spec.name}",
+        HealthGateArgs(
+            service=spec.name,
+            image=pin.image_ref,
+            expected_versions=expected,
+            url=rollout.health_url,
+            expected_status=gate_spec.expected_status,
+            version_field=gate_spec.version_field if rollout.health_url is not None else None,
+            version_header=gate_spec.version_header if rollout.health_url is not None else None,
+            request_timeout_seconds=gate_spec.request_timeout_seconds,
+            interval_seconds=gate_spec.interval_seconds,
+            success_threshold=gate_spec.success_threshold,
+            failure_threshold=gate_spec.failure_threshold,
+            startup_seconds=gate_spec.startup_seconds,
+            deadline_seconds=gate_spec.deadline_seconds,
+            platform=rollout.platform,
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[rollout.resource]),
+    )
+
+
+def _ledger_entry(
+    settings: Settings, pins: Mapping[str, ImagePin], gates: Mapping[str, HealthGate]
+) -> pulumi.Output[dict[str, Any]]:
+    names = [spec.name for spec in settings.services]
+
+    def entry(name: str, pin: ImagePin) -> pulumi.Output[dict[str, Any]]:
+        return pulumi.Output.all(pin.tag, pin.digest, pin.image_ref).apply(
+            lambda v: {"tag": v[0], "digest": v[1], "image": v[2]}
+        )
+
+    def gate_summary(gate: HealthGate) -> pulumi.Output[dict[str, Any]]:
+        return gate.evidence.apply(
+            lambda e: {k: (e or {}).get(k) for k in
+                       ("checked_at", "served_version", "elapsed_seconds", "consecutive_successes")}
+        )
+
+    services = {
+        name: pulumi.Output.all(entry(name, pins[name]), gate_summary(gates[name])).apply(
+            lambda v: {**v[0], "gate": v[1]}
+        )
+        for name in names
+    }
+    return pulumi.Output.all(services, entry(MIGRATIONS, pins[MIGRATIONS])).apply(
+        lambda v: {"services": v[0], "migrations": v[1]}
+    )

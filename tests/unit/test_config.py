@@ -1,0 +1,135 @@
+"""Config validation: every invalid value fails with one message naming key, value and what is
+allowed, before anything is registered."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from infra.config import Cloud, ConfigError, load_settings
+from infra.plan import PlanMocks, RecordingMonitor, apply_sets, evaluate, load_stack_config
+
+VALID: dict[str, Any] = {
+    "cloud": "local",
+    "release": {"api": "v1.0.0", "web": "v1.0.0", "migrations": "v1.0.0"},
+    "local": {"hostPorts": {"api": 8000, "web": 3000}},
+}
+
+
+def load(overrides: dict[str, Any], secret_keys: tuple[str, ...] = ()) -> Any:
+    values = {**VALID, **overrides}
+    values = {k: v for k, v in values.items() if v is not None}
+
+    def raw_get(key: str) -> str | None:
+        if key not in values:
+            return None
+        value = values[key]
+        return value if isinstance(value, str) else json.dumps(value)
+
+    return load_settings("releasegate", "test", raw_get, lambda key: key in secret_keys)
+
+
+def problems_of(overrides: dict[str, Any]) -> str:
+    with pytest.raises(ConfigError) as info:
+        load(overrides)
+    return str(info.value)
+
+
+def test_valid_minimal_config_uses_documented_defaults() -> None:
+    settings = load({})
+    assert settings.cloud is Cloud.LOCAL
+    assert [s.name for s in settings.services] == ["api", "web"]
+    assert settings.service("web").after == ("api",)
+    assert settings.health_gate.request_timeout_seconds == 5
+    assert settings.health_gate.version_field == "version"
+    assert settings.database.deletion_protection is True
+    assert settings.migration.repository == "releasegate/api"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"release": {"api": "latest", "web": "v1", "migrations": "v1"}},
+         "releasegate:release.api: 'latest' is a mutable tag"),
+        ({"release": {"api": "", "web": "v1", "migrations": "v1"}},
+         "releasegate:release.api: '' is empty; allowed: an immutable tag"),
+        ({"release": {"api": "sha256:abc", "web": "v1", "migrations": "v1"}},
+         "releasegate:release.api: 'sha256:abc' is not a valid digest (sha256: followed by 64 lowercase hex)"),
+        ({"cloud": "gcp"}, "releasegate:cloud: 'gcp' is not valid; allowed: aws, azure, local"),
+        ({"database": {"storageGb": -5}},
+         "releasegate:database.storageGb: -5 is not valid; allowed: an integer from 5 to 65536"),
+        ({"release": None}, "releasegate:release: missing; allowed: an object pinning every"),
+        ({"release": {"api": "v1", "web": "v1"}}, "releasegate:release.migrations: missing"),
+        ({"cloud": None}, "releasegate:cloud: missing; allowed: aws, azure, local"),
+        ({"services": {"api": {"port": 70000, "healthPath": "/h"}}},
+         "releasegate:services.api.port: 70000 is not valid; allowed: an integer from 1 to 65535"),
+        ({"services": {"api": {"port": 8000, "healthPath": "/h", "after": ["nope"]}}},
+         "releasegate:services.api.after: [\"nope\"] is not valid; allowed: names of declared"),
+        ({"healthGate": {"intervalSeconds": 0}},
+         "releasegate:healthGate.intervalSeconds: 0 is not valid; allowed: a number from 0.05"),
+        ({"healthGate": {"healtPath": "/x"}},
+         "releasegate:healthGate.healtPath: unknown setting; allowed:"),
+        ({"services": {"api": {"port": 8000}}}, "releasegate:services.api.healthPath: missing"),
+        ({"services": {"api": {"port": 1, "healthPath": "/h", "env": {"DB_PASSWORD": "x"}}}},
+         "releasegate:services.api.env.DB_PASSWORD: looks like a secret in plain environment"),
+        ({"services": {"api": {"port": 1, "healthPath": "/h", "secrets": ["SIGNING_KEY"]}}},
+         "releasegate:services.api.secrets: 'SIGNING_KEY' is not defined"),
+        ({"appSecrets": {"SIGNING_KEY": "plain"}},
+         "releasegate:appSecrets: holds plain-text values (SIGNING_KEY)"),
+        ({"local": {"hostPorts": {"api": 5000, "web": 3000}}},
+         "releasegate:local.hostPorts.api: 5000 is not valid; allowed: a host port not already "
+         "used by the registry"),
+    ],
+)
+def test_invalid_value_names_key_value_and_allowed(overrides: dict[str, Any], expected: str) -> None:
+    message = problems_of(overrides)
+    assert expected in message
+    assert "nothing was changed" in message
+
+
+def test_all_problems_are_reported_together() -> None:
+    message = problems_of({"cloud": "gcp", "database": {"storageGb": 0}})
+    assert "2 problems" in message
+    assert "releasegate:cloud" in message and "releasegate:database.storageGb" in message
+
+
+def test_service_cycle_is_reported() -> None:
+    message = problems_of({
+        "services": {"a": {"after": ["b"]}, "b": {"after": ["a"]}},
+        "release": {"a": "v1", "b": "v1", "migrations": "v1"},
+    })
+    assert "form a cycle" in message
+
+
+def test_migration_placed_after_a_service_that_waits_for_it_is_refused() -> None:
+    message = problems_of({"migration": {"after": ["web"]}})
+    assert "'web' ships before the migration but comes after 'api'" in message
+
+
+def test_rollout_order_follows_after() -> None:
+    settings = load({
+        "services": {"worker": {"after": ["api"]}, "web": {"port": 3000, "healthPath": "/h",
+                     "after": ["api"]}, "api": {"port": 8000, "healthPath": "/h"}},
+        "release": {"api": "v1", "web": "v1", "worker": "v1", "migrations": "v1"},
+    })
+    names = [s.name for s in settings.services]
+    assert names.index("api") < names.index("worker")
+    assert names.index("api") < names.index("web")
+    assert settings.service("worker").is_worker
+
+
+def test_secret_values_never_print() -> None:
+    settings = load({"appSecrets": {"SIGNING_KEY": "s3cr3t-value"}}, secret_keys=("appSecrets",))
+    assert "s3cr3t-value" not in repr(settings)
+    assert settings.app_secrets["SIGNING_KEY"].reveal() == "s3cr3t-value"
+
+
+def test_bad_config_registers_nothing() -> None:
+    config = apply_sets(load_stack_config("dev"), ["release.api=latest"])
+    monitor = RecordingMonitor(PlanMocks())
+    with pytest.raises(ConfigError) as info:
+        evaluate(config, monitor)
+    assert "releasegate:release.api: 'latest'" in str(info.value)
+    assert monitor.records == []
