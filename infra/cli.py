@@ -25,11 +25,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     plan.add_argument("--config-file", type=Path, help="use this stack file instead")
-    plan.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
-                      help="override a config value, e.g. release.api=v1.4.1 (repeatable)")
+    plan.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a config value, e.g. release.api=v1.4.1 (repeatable)",
+    )
     plan.add_argument("--format", choices=("text", "json"), default="text")
-    plan.add_argument("--diff", action="store_true",
-                      help="print only resources whose inputs change with the --set values")
+    plan.add_argument(
+        "--diff",
+        action="store_true",
+        help="print only resources whose inputs change with the --set values",
+    )
     return parser
 
 
@@ -39,8 +48,11 @@ def run_plan(args: argparse.Namespace) -> int:
     if args.diff:
         before, after = evaluate(base), evaluate(changed)
         changes = diff_plans(before, after)
-        print(diff_json(after, changes) if args.format == "json"
-              else diff_text(after, changes, args.sets))
+        print(
+            diff_json(after, changes)
+            if args.format == "json"
+            else diff_text(after, changes, args.sets)
+        )
         return 0
     plan = evaluate(changed)
     print(plan_json(plan) if args.format == "json" else plan_text(plan))

@@ -25,7 +25,9 @@ SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 SECRET_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Environment names that look like credentials must not be given as plain `env`.
-SECRET_LOOKING_ENV = re.compile(r"(?i)(password|passwd|secret|token|private_key|api_key|credential)")
+SECRET_LOOKING_ENV = re.compile(
+    r"(?i)(password|passwd|secret|token|private_key|api_key|credential)"
+)
 DATABASE_URL = "DATABASE_URL"
 
 
@@ -262,7 +264,11 @@ class _Reader:
         value = self._get(name)
         if value is _MISSING:
             return default
-        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
             self.problems.add(f"{self.key}.{name}", value, f"a number from {low:g} to {high:g}")
             return default
         return float(value)
@@ -277,7 +283,11 @@ class _Reader:
         return value
 
     def string(
-        self, name: str, default: str | None, pattern: re.Pattern[str] | None = None, allowed: str = ""
+        self,
+        name: str,
+        default: str | None,
+        pattern: re.Pattern[str] | None = None,
+        allowed: str = "",
     ) -> str | None:
         value = self._get(name)
         if value is _MISSING or value is None:
@@ -287,7 +297,9 @@ class _Reader:
             return default
         return value
 
-    def string_list(self, name: str, pattern: re.Pattern[str] | None, allowed: str) -> tuple[str, ...]:
+    def string_list(
+        self, name: str, pattern: re.Pattern[str] | None, allowed: str
+    ) -> tuple[str, ...]:
         value = self._get(name)
         if value is _MISSING or value is None:
             return ()
@@ -299,9 +311,7 @@ class _Reader:
         return tuple(value)
 
 
-def load_settings(
-    project: str, stack: str, raw_get: RawGetter, is_secret: SecretTest
-) -> Settings:
+def load_settings(project: str, stack: str, raw_get: RawGetter, is_secret: SecretTest) -> Settings:
     """Read and validate every `releasegate:*` key; raise ConfigError listing all problems."""
     problems = _Problems()
 
@@ -335,7 +345,9 @@ def load_settings(
     app_secrets = _load_app_secrets(problems, raw_get(KEY_APP_SECRETS), is_secret(KEY_APP_SECRETS))
     generated = _load_generated(problems, raw_get(KEY_GENERATED_SECRETS))
     _check_secret_references(problems, services, app_secrets, generated)
-    ledger_history = _load_int_key(problems, KEY_LEDGER_HISTORY, raw_get(KEY_LEDGER_HISTORY), 20, 2, 200)
+    ledger_history = _load_int_key(
+        problems, KEY_LEDGER_HISTORY, raw_get(KEY_LEDGER_HISTORY), 20, 2, 200
+    )
     tags = _load_tags(problems, obj(KEY_TAGS))
     ordered = _rollout_order(problems, services, migration)
     if local is not None and local.build_context is not None and release is not None:
@@ -380,18 +392,28 @@ def _load_cloud(problems: _Problems, text: str | None) -> Cloud | None:
         return None
 
 
-def _load_services(
-    problems: _Problems, project: str, raw: Mapping[str, Any]
-) -> list[ServiceSpec]:
-    known = {"port", "healthPath", "replicas", "cpu", "memory", "command", "after", "env",
-             "secrets", "repository"}
+def _load_services(problems: _Problems, project: str, raw: Mapping[str, Any]) -> list[ServiceSpec]:
+    known = {
+        "port",
+        "healthPath",
+        "replicas",
+        "cpu",
+        "memory",
+        "command",
+        "after",
+        "env",
+        "secrets",
+        "repository",
+    }
     services: list[ServiceSpec] = []
     if not raw:
         problems.raw(f"{NAMESPACE}:{KEY_SERVICES}: empty; declare at least one service")
     for name, body in raw.items():
         key = f"{KEY_SERVICES}.{name}"
         if not SERVICE_NAME.match(name):
-            problems.add(key, name, "a lowercase name: letters, digits and '-', up to 31 characters")
+            problems.add(
+                key, name, "a lowercase name: letters, digits and '-', up to 31 characters"
+            )
             continue
         if not isinstance(body, dict):
             problems.add(key, body, "an object with port/healthPath/replicas/cpu/memory/...")
@@ -400,7 +422,10 @@ def _load_services(
         port_value = body.get("port")
         port = r.integer("port", 0, 1, 65535) if port_value is not None else None
         health_path = r.string(
-            "healthPath", None, re.compile(r"^/\S*$"), "a path starting with '/', e.g. /health/ready"
+            "healthPath",
+            None,
+            re.compile(r"^/\S*$"),
+            "a path starting with '/', e.g. /health/ready",
         )
         if port is not None and health_path is None:
             problems.raw(
@@ -410,7 +435,8 @@ def _load_services(
         if port is None and health_path is not None:
             problems.raw(
                 f"{NAMESPACE}:{key}.healthPath: set on a worker (no port); allowed: "
-                "give the service a port, or remove healthPath (workers are gated on platform state)"
+                "give the service a port, or remove healthPath "
+                "(workers are gated on platform state)"
             )
         command = r.string_list("command", None, "a list of strings (the container command)")
         env = body.get("env", {})
@@ -419,11 +445,16 @@ def _load_services(
             problems.add(f"{key}.env", env, "an object of NAME: value strings")
         else:
             for env_name, env_value in env.items():
-                if not ENV_NAME.match(env_name) or not isinstance(env_value, str | int | float | bool):
-                    problems.add(f"{key}.env.{env_name}", env_value, "a scalar value under a valid name")
+                if not ENV_NAME.match(env_name) or not isinstance(
+                    env_value, str | int | float | bool
+                ):
+                    problems.add(
+                        f"{key}.env.{env_name}", env_value, "a scalar value under a valid name"
+                    )
                 elif SECRET_LOOKING_ENV.search(env_name):
                     problems.raw(
-                        f"{NAMESPACE}:{key}.env.{env_name}: looks like a secret in plain environment; "
+                        f"{NAMESPACE}:{key}.env.{env_name}: "
+                        "looks like a secret in plain environment; "
                         f"allowed: list it under {key}.secrets and set the value with "
                         f"`pulumi config set --secret --path {KEY_APP_SECRETS}.{env_name}`"
                     )
@@ -433,7 +464,9 @@ def _load_services(
             ServiceSpec(
                 name=name,
                 repository=r.string(
-                    "repository", f"{project}/{name}", re.compile(r"^[a-z0-9]+([._/-][a-z0-9]+)*$"),
+                    "repository",
+                    f"{project}/{name}",
+                    re.compile(r"^[a-z0-9]+([._/-][a-z0-9]+)*$"),
                     "a lowercase repository path such as team/api",
                 )
                 or f"{project}/{name}",
@@ -454,11 +487,17 @@ def _load_services(
     for s in services:
         for dep in s.after:
             if dep not in names:
-                problems.add(f"{KEY_SERVICES}.{s.name}.after", list(s.after),
-                             f"names of declared services ({', '.join(sorted(names))})")
+                problems.add(
+                    f"{KEY_SERVICES}.{s.name}.after",
+                    list(s.after),
+                    f"names of declared services ({', '.join(sorted(names))})",
+                )
             elif dep == s.name:
-                problems.add(f"{KEY_SERVICES}.{s.name}.after", list(s.after),
-                             "other services (a service cannot come after itself)")
+                problems.add(
+                    f"{KEY_SERVICES}.{s.name}.after",
+                    list(s.after),
+                    "other services (a service cannot come after itself)",
+                )
     return services
 
 
@@ -493,26 +532,37 @@ def _load_release(
     migrations = pins.pop("migrations", None)
     if migrations is None or len(pins) != len(service_names):
         return None
-    return ReleaseSpec(pins=MappingProxyType(pins), migrations=migrations,
-                       allow_migrations_rollback=allow)
+    return ReleaseSpec(
+        pins=MappingProxyType(pins), migrations=migrations, allow_migrations_rollback=allow
+    )
 
 
 def _load_migration(
     problems: _Problems, raw: Mapping[str, Any], services: list[ServiceSpec]
 ) -> MigrationSpec:
     r = _Reader(problems, KEY_MIGRATION, raw, {"repository", "command", "timeoutSeconds", "after"})
-    default_repo = next((s.repository for s in services if s.name == "api"),
-                        services[0].repository if services else "app")
+    default_repo = next(
+        (s.repository for s in services if s.name == "api"),
+        services[0].repository if services else "app",
+    )
     command = r.string_list("command", None, "a list of strings (the migration command)")
     after = r.string_list("after", SERVICE_NAME, "a list of service names")
     names = {s.name for s in services}
     for dep in after:
         if dep not in names:
-            problems.add(f"{KEY_MIGRATION}.after", list(after),
-                         f"names of declared services ({', '.join(sorted(names))})")
+            problems.add(
+                f"{KEY_MIGRATION}.after",
+                list(after),
+                f"names of declared services ({', '.join(sorted(names))})",
+            )
     return MigrationSpec(
-        repository=r.string("repository", default_repo, re.compile(r"^[a-z0-9]+([._/-][a-z0-9]+)*$"),
-                            "a lowercase repository path such as team/api") or default_repo,
+        repository=r.string(
+            "repository",
+            default_repo,
+            re.compile(r"^[a-z0-9]+([._/-][a-z0-9]+)*$"),
+            "a lowercase repository path such as team/api",
+        )
+        or default_repo,
         command=command or ("python", "-m", "sampleapp", "migrate"),
         timeout_seconds=r.integer("timeoutSeconds", 900, 10, 86400),
         after=after,
@@ -520,8 +570,17 @@ def _load_migration(
 
 
 def _load_database(problems: _Problems, raw: Mapping[str, Any]) -> DatabaseSpec:
-    known = {"engineVersion", "size", "storageGb", "backupRetentionDays", "highAvailability",
-             "deletionProtection", "name", "username", "restoreFromSnapshot"}
+    known = {
+        "engineVersion",
+        "size",
+        "storageGb",
+        "backupRetentionDays",
+        "highAvailability",
+        "deletionProtection",
+        "name",
+        "username",
+        "restoreFromSnapshot",
+    }
     r = _Reader(problems, KEY_DATABASE, raw, known)
     engine = raw.get("engineVersion", "16")
     if isinstance(engine, int | float) and not isinstance(engine, bool):
@@ -532,8 +591,13 @@ def _load_database(problems: _Problems, raw: Mapping[str, Any]) -> DatabaseSpec:
     identifier = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
     return DatabaseSpec(
         engine_version=engine,
-        size=r.string("size", "small", re.compile(r"^[A-Za-z0-9._-]+$"),
-                      "a size name (small, medium, large) or an instance class") or "small",
+        size=r.string(
+            "size",
+            "small",
+            re.compile(r"^[A-Za-z0-9._-]+$"),
+            "a size name (small, medium, large) or an instance class",
+        )
+        or "small",
         storage_gb=r.integer("storageGb", 20, 5, 65536),
         backup_retention_days=r.integer("backupRetentionDays", 7, 1, 35),
         high_availability=r.boolean("highAvailability", False),
@@ -541,29 +605,53 @@ def _load_database(problems: _Problems, raw: Mapping[str, Any]) -> DatabaseSpec:
         name=r.string("name", "app", identifier, "a lowercase SQL identifier") or "app",
         username=r.string("username", "app", identifier, "a lowercase SQL identifier") or "app",
         restore_from_snapshot=r.string(
-            "restoreFromSnapshot", None, re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$"),
+            "restoreFromSnapshot",
+            None,
+            re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$"),
             "the name of a snapshot recorded by a pre-migration snapshot",
         ),
     )
 
 
 def _load_health_gate(problems: _Problems, raw: Mapping[str, Any]) -> HealthGateSpec:
-    known = {"requestTimeoutSeconds", "intervalSeconds", "successThreshold", "failureThreshold",
-             "startupSeconds", "deadlineSeconds", "expectedStatus", "versionField", "versionHeader"}
+    known = {
+        "requestTimeoutSeconds",
+        "intervalSeconds",
+        "successThreshold",
+        "failureThreshold",
+        "startupSeconds",
+        "deadlineSeconds",
+        "expectedStatus",
+        "versionField",
+        "versionHeader",
+    }
     key = KEY_HEALTH_GATE
     r = _Reader(problems, key, raw, known)
     interval = r.number("intervalSeconds", 3.0, 0.05, 300)
     deadline = r.number("deadlineSeconds", 600.0, 1, 7200)
     if deadline < interval:
-        problems.add(f"{key}.deadlineSeconds", raw.get("deadlineSeconds"),
-                     f"at least intervalSeconds ({interval:g})")
-    field_name = r.string("versionField", None, re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"),
-                          "a dotted JSON path such as version or build.version")
-    header = r.string("versionHeader", None, re.compile(r"^[A-Za-z0-9-]+$"),
-                      "an HTTP header name such as X-Release-Version")
+        problems.add(
+            f"{key}.deadlineSeconds",
+            raw.get("deadlineSeconds"),
+            f"at least intervalSeconds ({interval:g})",
+        )
+    field_name = r.string(
+        "versionField",
+        None,
+        re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"),
+        "a dotted JSON path such as version or build.version",
+    )
+    header = r.string(
+        "versionHeader",
+        None,
+        re.compile(r"^[A-Za-z0-9-]+$"),
+        "an HTTP header name such as X-Release-Version",
+    )
     if field_name is not None and header is not None:
-        problems.raw(f"{NAMESPACE}:{key}: both versionField and versionHeader are set; "
-                     "allowed: exactly one (where the service reports its version)")
+        problems.raw(
+            f"{NAMESPACE}:{key}: both versionField and versionHeader are set; "
+            "allowed: exactly one (where the service reports its version)"
+        )
     if field_name is None and header is None:
         field_name = "version"
     return HealthGateSpec(
@@ -599,18 +687,26 @@ def _load_local(
         host_ports[s.name] = value
     for name in host_ports_raw:
         if name not in {s.name for s in services if s.port is not None}:
-            problems.add(f"{key}.hostPorts.{name}", host_ports_raw[name],
-                         "ports only for declared services that have a port")
+            problems.add(
+                f"{key}.hostPorts.{name}",
+                host_ports_raw[name],
+                "ports only for declared services that have a port",
+            )
     registry_port = r.integer("registryPort", 5000, 1, 65535)
     used: dict[int, str] = {registry_port: "the registry"}
     for name, port in host_ports.items():
         if port in used:
-            problems.add(f"{key}.hostPorts.{name}", port,
-                         f"a host port not already used by {used[port]}")
+            problems.add(
+                f"{key}.hostPorts.{name}", port, f"a host port not already used by {used[port]}"
+            )
         used[port] = name
     return LocalSpec(
-        docker_host=r.string("dockerHost", None, re.compile(r"^(unix|tcp|ssh|npipe)://\S+$"),
-                             "a Docker host URL such as unix:///var/run/docker.sock"),
+        docker_host=r.string(
+            "dockerHost",
+            None,
+            re.compile(r"^(unix|tcp|ssh|npipe)://\S+$"),
+            "a Docker host URL such as unix:///var/run/docker.sock",
+        ),
         registry_port=registry_port,
         host_ports=MappingProxyType(host_ports),
         build_context=r.string("buildContext", None, None, "a folder holding a Dockerfile"),
@@ -639,8 +735,10 @@ def _load_app_secrets(
     secrets: dict[str, SecretValue] = {}
     for name, item in value.items():
         if not SECRET_NAME.match(name) or not isinstance(item, str) or not item:
-            problems.raw(f"{NAMESPACE}:{KEY_APP_SECRETS}.{name}: [secret] is not valid; allowed: a "
-                         "non-empty string under an UPPER_SNAKE_CASE name")
+            problems.raw(
+                f"{NAMESPACE}:{KEY_APP_SECRETS}.{name}: [secret] is not valid; allowed: a "
+                "non-empty string under an UPPER_SNAKE_CASE name"
+            )
             continue
         secrets[name] = SecretValue(item)
     return secrets
@@ -653,31 +751,39 @@ def _load_generated(problems: _Problems, text: str | None) -> tuple[str, ...]:
         value = json.loads(text)
     except json.JSONDecodeError:
         value = text
-    if not isinstance(value, list) or not all(isinstance(v, str) and SECRET_NAME.match(v)
-                                              for v in value):
+    if not isinstance(value, list) or not all(
+        isinstance(v, str) and SECRET_NAME.match(v) for v in value
+    ):
         problems.add(KEY_GENERATED_SECRETS, value, "a list of UPPER_SNAKE_CASE secret names")
         return ()
     return tuple(value)
 
 
 def _check_secret_references(
-    problems: _Problems, services: list[ServiceSpec], app: Mapping[str, SecretValue],
+    problems: _Problems,
+    services: list[ServiceSpec],
+    app: Mapping[str, SecretValue],
     generated: tuple[str, ...],
 ) -> None:
     for name in sorted(set(app) & set(generated)):
-        problems.raw(f"{NAMESPACE}:{KEY_GENERATED_SECRETS}: {name!r} is also set in "
-                     f"{KEY_APP_SECRETS}; allowed: one source per secret")
+        problems.raw(
+            f"{NAMESPACE}:{KEY_GENERATED_SECRETS}: {name!r} is also set in "
+            f"{KEY_APP_SECRETS}; allowed: one source per secret"
+        )
     if DATABASE_URL in app or DATABASE_URL in generated:
-        problems.raw(f"{NAMESPACE}:{KEY_APP_SECRETS}: {DATABASE_URL} is built from the managed "
-                     "database and its generated password; allowed: other names")
+        problems.raw(
+            f"{NAMESPACE}:{KEY_APP_SECRETS}: {DATABASE_URL} is built from the managed "
+            "database and its generated password; allowed: other names"
+        )
     defined = {*app, *generated, DATABASE_URL}
     for s in services:
         for name in s.secrets:
             if name not in defined:
                 problems.raw(
-                    f"{NAMESPACE}:{KEY_SERVICES}.{s.name}.secrets: {name!r} is not defined; allowed: "
-                    f"{DATABASE_URL}, a name under {KEY_APP_SECRETS} (set with `pulumi config set "
-                    f"--secret --path {KEY_APP_SECRETS}.{name} VALUE`) or in {KEY_GENERATED_SECRETS}"
+                    f"{NAMESPACE}:{KEY_SERVICES}.{s.name}.secrets: {name!r} is not defined; "
+                    f"allowed: {DATABASE_URL}, a name under {KEY_APP_SECRETS} (set with "
+                    f"`pulumi config set --secret --path {KEY_APP_SECRETS}.{name} VALUE`) "
+                    f"or in {KEY_GENERATED_SECRETS}"
                 )
 
 
@@ -719,9 +825,11 @@ def _rollout_order(
         if state.get(name) == "done":
             return
         if state.get(name) == "visiting":
-            cycle = " -> ".join([*path[path.index(name):], name])
-            problems.raw(f"{NAMESPACE}:{KEY_SERVICES}: the 'after' settings form a cycle "
-                         f"({cycle}); allowed: an order without cycles")
+            cycle = " -> ".join([*path[path.index(name) :], name])
+            problems.raw(
+                f"{NAMESPACE}:{KEY_SERVICES}: the 'after' settings form a cycle "
+                f"({cycle}); allowed: an order without cycles"
+            )
             return
         state[name] = "visiting"
         for dep in by_name[name].after:

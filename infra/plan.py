@@ -27,7 +27,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from components.gates.ledger import record_release
 from infra.config import NAMESPACE
 
-SECRET = "[secret]"
+SECRET = "[secret]"  # noqa: S105 - the mask printed in place of secret values
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OFFLINE_TIME = "1970-01-01T00:00:00Z"
 PLACEHOLDER_SECRET = "offline-placeholder-secret"  # noqa: S105 - stands in for `secure:` values
@@ -103,7 +103,7 @@ def load_stack_config(
         raise PlanError(f"{project_file}: no project name")
     path = config_file or root / f"Pulumi.{stack}.yaml"
     if not path.exists():
-        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
         raise PlanError(f"no stack file {path}; stacks with a file here: {', '.join(known)}")
     stack_doc = _read_yaml(path)
     values: dict[str, Any] = {}
@@ -119,8 +119,9 @@ def load_stack_config(
         values[full] = cleaned
         if had_secret:
             secret_keys.add(full)
-    return StackConfig(project=project, stack=stack, values=values,
-                       secret_keys=frozenset(secret_keys))
+    return StackConfig(
+        project=project, stack=stack, values=values, secret_keys=frozenset(secret_keys)
+    )
 
 
 def apply_sets(config: StackConfig, assignments: list[str]) -> StackConfig:
@@ -206,7 +207,7 @@ class PlanMocks(pulumi.runtime.Mocks):
         outputs = {**inputs, **self._extra_outputs(args.typ, args.name, inputs)}
         return f"{args.name}-id", outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+    def call(self, _args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
         return {}, None
 
     @staticmethod
@@ -219,7 +220,8 @@ class PlanMocks(pulumi.runtime.Mocks):
             expected = plain(inputs.get("expected_digest"))
             registry, repository = plain(inputs.get("registry")), plain(inputs.get("repository"))
             digest = (
-                reference if reference.startswith("sha256:")
+                reference
+                if reference.startswith("sha256:")
                 else expected or fake_digest(str(registry), str(repository), reference)
             )
             return {
@@ -229,23 +231,40 @@ class PlanMocks(pulumi.runtime.Mocks):
                 "resolved_at": OFFLINE_TIME,
             }
         if typ.endswith(":HealthGate"):
-            return {"passed": True, "evidence": {"checked_at": OFFLINE_TIME, "observations": [],
-                                                 "served_version": None, "elapsed_seconds": 0,
-                                                 "consecutive_successes": 0}}
+            return {
+                "passed": True,
+                "evidence": {
+                    "checked_at": OFFLINE_TIME,
+                    "observations": [],
+                    "served_version": None,
+                    "elapsed_seconds": 0,
+                    "consecutive_successes": 0,
+                },
+            }
         if typ.endswith(":MigrationRun"):
-            return {"exit_code": 0, "started_at": OFFLINE_TIME, "finished_at": OFFLINE_TIME,
-                    "log_tail": "", "history": []}
+            return {
+                "exit_code": 0,
+                "started_at": OFFLINE_TIME,
+                "finished_at": OFFLINE_TIME,
+                "log_tail": "",
+                "history": [],
+            }
         if typ.endswith(":PreMigrationSnapshot"):
             snapshot = f"pre-migrate-{plain(inputs.get('release'))}-offline"
-            return {"snapshot_name": snapshot, "location": f"offline:{snapshot}",
-                    "size_bytes": 0, "taken_at": OFFLINE_TIME}
+            return {
+                "snapshot_name": snapshot,
+                "location": f"offline:{snapshot}",
+                "size_bytes": 0,
+                "taken_at": OFFLINE_TIME,
+            }
         if typ.endswith(":ReleaseLedger"):
             release = plain(inputs.get("release")) or {}
             return record_release(release, None, int(plain(inputs.get("keep")) or 20), OFFLINE_TIME)
         if typ == "docker:index/image:Image":
             image_name = str(plain(inputs.get("imageName")))
             repository = image_name.rsplit(":", 1)[0]
-            return {"repoDigest": f"{repository}@{fake_digest(image_name, json.dumps(inputs.get('build'), sort_keys=True, default=str))}"}
+            build = json.dumps(inputs.get("build"), sort_keys=True, default=str)
+            return {"repoDigest": f"{repository}@{fake_digest(image_name, build)}"}
         if typ == "docker:index/remoteImage:RemoteImage":
             image = str(plain(inputs.get("name")))
             return {"imageId": fake_digest("image-id", image), "repoDigest": image}
@@ -299,7 +318,9 @@ def evaluate(config: StackConfig, monitor: RecordingMonitor | None = None) -> Pl
 
     Pass a `monitor` to inspect what was registered even when the program fails.
     """
-    return contextvars.copy_context().run(_evaluate, config, monitor or RecordingMonitor(PlanMocks()))
+    return contextvars.copy_context().run(
+        _evaluate, config, monitor or RecordingMonitor(PlanMocks())
+    )
 
 
 def _evaluate(config: StackConfig, monitor: RecordingMonitor) -> Plan:
@@ -309,10 +330,14 @@ def _evaluate(config: StackConfig, monitor: RecordingMonitor) -> Plan:
     asyncio.set_event_loop(loop)
     try:
         settings.ROOT.set(None)
-        mocks.set_mocks(monitor.mocks, project=config.project, stack=config.stack,
-                        preview=False, monitor=monitor)
-        pulumi.runtime.set_all_config(_config_strings(config.values),
-                                      sorted(config.secret_keys))
+        mocks.set_mocks(
+            monitor.mocks,
+            project=config.project,
+            stack=config.stack,
+            preview=False,
+            monitor=monitor,
+        )
+        pulumi.runtime.set_all_config(_config_strings(config.values), sorted(config.secret_keys))
         loop.run_until_complete(run_pulumi_func(define_stack))
     finally:
         pulumi.runtime.set_all_config({}, [])
@@ -346,8 +371,11 @@ def diff_plans(base: Plan, changed: Plan) -> list[ResourceChange]:
             continue
         before = old[urn]
         keys = sorted(set(before.inputs) | set(res.inputs))
-        delta = {k: (before.inputs.get(k), res.inputs.get(k)) for k in keys
-                 if before.inputs.get(k) != res.inputs.get(k)}
+        delta = {
+            k: (before.inputs.get(k), res.inputs.get(k))
+            for k in keys
+            if before.inputs.get(k) != res.inputs.get(k)
+        }
         if delta or before.protect != res.protect:
             if before.protect != res.protect:
                 delta["(protect)"] = (before.protect, res.protect)

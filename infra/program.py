@@ -14,13 +14,14 @@ def define_stack() -> None:
     settings = load_from_pulumi()
     target = make_target(settings)
     release = build_release(settings, target)
-    pulumi.export("release", {
-        name: pin.image_ref for name, pin in release.pins.items()
-    })
-    pulumi.export("ledger", {
-        "current": release.ledger.current,
-        "previous": release.ledger.previous,
-        "history": release.ledger.history,
-    })
+    pulumi.export("release", {name: pin.image_ref for name, pin in release.pins.items()})
+    pulumi.export(
+        "ledger",
+        {
+            "current": release.ledger.current,
+            "previous": release.ledger.previous,
+            "history": release.ledger.history,
+        },
+    )
     for key, value in target.outputs().items():
         pulumi.export(key, value)

@@ -49,9 +49,7 @@ def build_release(settings: Settings, target: Target) -> Release:
     secret_values: dict[str, pulumi.Output[str]] = {
         name: pulumi.Output.secret(value.reveal()) for name, value in settings.app_secrets.items()
     }
-    secret_values.update(
-        {name: generated.values[name] for name in settings.generated_secrets}
-    )
+    secret_values.update({name: generated.values[name] for name in settings.generated_secrets})
     database = target.database(generated.values[DATABASE_PASSWORD])
     secret_values[DATABASE_URL] = database.url
 
@@ -107,8 +105,9 @@ def build_release(settings: Settings, target: Target) -> Release:
 
 
 def _pin_images(settings: Settings, target: Target) -> dict[str, ImagePin]:
-    wanted = {spec.name: (spec.repository, settings.release.pins[spec.name])
-              for spec in settings.services}
+    wanted = {
+        spec.name: (spec.repository, settings.release.pins[spec.name]) for spec in settings.services
+    }
     wanted[MIGRATIONS] = (settings.migration.repository, settings.release.migrations)
     pins: dict[str, ImagePin] = {}
     for image, (repository, ref) in wanted.items():
@@ -177,23 +176,30 @@ def _ledger_entry(
 ) -> pulumi.Output[dict[str, Any]]:
     names = [spec.name for spec in settings.services]
 
-    def entry(name: str, pin: ImagePin) -> pulumi.Output[dict[str, Any]]:
+    def entry(pin: ImagePin) -> pulumi.Output[dict[str, Any]]:
         return pulumi.Output.all(pin.tag, pin.digest, pin.image_ref).apply(
             lambda v: {"tag": v[0], "digest": v[1], "image": v[2]}
         )
 
     def gate_summary(gate: HealthGate) -> pulumi.Output[dict[str, Any]]:
         return gate.evidence.apply(
-            lambda e: {k: (e or {}).get(k) for k in
-                       ("checked_at", "served_version", "elapsed_seconds", "consecutive_successes")}
+            lambda e: {
+                k: (e or {}).get(k)
+                for k in (
+                    "checked_at",
+                    "served_version",
+                    "elapsed_seconds",
+                    "consecutive_successes",
+                )
+            }
         )
 
     services = {
-        name: pulumi.Output.all(entry(name, pins[name]), gate_summary(gates[name])).apply(
+        name: pulumi.Output.all(entry(pins[name]), gate_summary(gates[name])).apply(
             lambda v: {**v[0], "gate": v[1]}
         )
         for name in names
     }
-    return pulumi.Output.all(services, entry(MIGRATIONS, pins[MIGRATIONS])).apply(
+    return pulumi.Output.all(services, entry(pins[MIGRATIONS])).apply(
         lambda v: {"services": v[0], "migrations": v[1]}
     )

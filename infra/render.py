@@ -23,8 +23,9 @@ def diff_json(plan: Plan, changes: list[ResourceChange]) -> str:
                 {
                     "kind": c.kind,
                     **c.resource.as_json(),
-                    "changed_inputs": {k: {"from": a, "to": b}
-                                       for k, (a, b) in c.changed_inputs.items()},
+                    "changed_inputs": {
+                        k: {"from": a, "to": b} for k, (a, b) in c.changed_inputs.items()
+                    },
                 }
                 for c in changes
             ],

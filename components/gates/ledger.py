@@ -41,8 +41,11 @@ def record_release(
     for name, entry in new_release.get("services", {}).items():
         old = old_services.get(name)
         if old and old.get("digest") == entry.get("digest"):
-            services[name] = {**entry, "deployed_at": old.get("deployed_at", now),
-                              "gate": old.get("gate", entry.get("gate"))}
+            services[name] = {
+                **entry,
+                "deployed_at": old.get("deployed_at", now),
+                "gate": old.get("gate", entry.get("gate")),
+            }
         else:
             services[name] = {**entry, "deployed_at": now}
     current = {
@@ -109,4 +112,3 @@ class ReleaseLedger(Resource, module="gates", name="ReleaseLedger"):
             "history": None,
         }
         super().__init__(ReleaseLedgerProvider(), name, props, opts)
-

@@ -49,13 +49,14 @@ class LocalDatabase(pulumi.ComponentResource):
             name=f"{args.prefix}-db-snapshots",
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=True),
         )
-        self.primary = self._server(
-            name, args, image, snapshots, suffix="", restore=None
-        )
+        self.primary = self._server(name, args, image, snapshots, suffix="", restore=None)
         serving = self.primary
         if args.restore_from_snapshot:
             serving = self._server(
-                f"{name}-restored", args, image, snapshots,
+                f"{name}-restored",
+                args,
+                image,
+                snapshots,
                 suffix=f"-restored-{_safe(args.restore_from_snapshot)}",
                 restore=args.restore_from_snapshot,
             )
@@ -64,7 +65,10 @@ class LocalDatabase(pulumi.ComponentResource):
         self.url = pulumi.Output.secret(
             pulumi.Output.format(
                 "postgresql://{0}:{1}@{2}:5432/{3}",
-                args.username, args.password, serving.name, args.database,
+                args.username,
+                args.password,
+                serving.name,
+                args.database,
             )
         )
         self.snapshot_backend = serving.name.apply(
@@ -77,8 +81,11 @@ class LocalDatabase(pulumi.ComponentResource):
             }
         )
         self.register_outputs(
-            {"container_name": self.container_name, "url": self.url,
-             "snapshot_backend": self.snapshot_backend}
+            {
+                "container_name": self.container_name,
+                "url": self.url,
+                "snapshot_backend": self.snapshot_backend,
+            }
         )
 
     def _server(
@@ -99,14 +106,22 @@ class LocalDatabase(pulumi.ComponentResource):
         if restore is not None:
             # The postgres image runs /docker-entrypoint-initdb.d/* once, on an empty volume:
             # exactly when this new database is first created from the snapshot.
-            script = "#!/bin/sh\nset -e\n" + shlex.join(
-                restore_command(restore, database=args.database, user=args.username,
-                                directory=SNAPSHOTS_DIR)
-            ) + "\n"
-            uploads.append(docker.ContainerUploadArgs(
-                file="/docker-entrypoint-initdb.d/50-restore-snapshot.sh",
-                content=script, executable=True,
-            ))
+            script = (
+                "#!/bin/sh\nset -e\n"
+                + shlex.join(
+                    restore_command(
+                        restore, database=args.database, user=args.username, directory=SNAPSHOTS_DIR
+                    )
+                )
+                + "\n"
+            )
+            uploads.append(
+                docker.ContainerUploadArgs(
+                    file="/docker-entrypoint-initdb.d/50-restore-snapshot.sh",
+                    content=script,
+                    executable=True,
+                )
+            )
         return docker.Container(
             f"{name}-server",
             name=f"{args.prefix}-db{suffix}",
@@ -119,14 +134,19 @@ class LocalDatabase(pulumi.ComponentResource):
             ],
             uploads=uploads,
             volumes=[
-                docker.ContainerVolumeArgs(volume_name=data.name,
-                                           container_path="/var/lib/postgresql/data"),
-                docker.ContainerVolumeArgs(volume_name=snapshots.name,
-                                           container_path=SNAPSHOTS_DIR),
+                docker.ContainerVolumeArgs(
+                    volume_name=data.name, container_path="/var/lib/postgresql/data"
+                ),
+                docker.ContainerVolumeArgs(
+                    volume_name=snapshots.name, container_path=SNAPSHOTS_DIR
+                ),
             ],
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD", "pg_isready", "-U", args.username, "-d", args.database],
-                interval="5s", timeout="3s", retries=10, start_period="10s",
+                interval="5s",
+                timeout="3s",
+                retries=10,
+                start_period="10s",
             ),
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network_name)],
             wait=True,

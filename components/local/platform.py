@@ -46,10 +46,14 @@ class LocalPlatform(pulumi.ComponentResource):
             name=f"{args.prefix}-registry",
             image=registry_image.image_id,
             restart="unless-stopped",
-            ports=[docker.ContainerPortArgs(internal=5000, external=args.registry_port,
-                                            ip="127.0.0.1")],
-            volumes=[docker.ContainerVolumeArgs(volume_name=registry_data.name,
-                                                container_path="/var/lib/registry")],
+            ports=[
+                docker.ContainerPortArgs(internal=5000, external=args.registry_port, ip="127.0.0.1")
+            ],
+            volumes=[
+                docker.ContainerVolumeArgs(
+                    volume_name=registry_data.name, container_path="/var/lib/registry"
+                )
+            ],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=self.network.name)],
             opts=child,
         )

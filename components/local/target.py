@@ -34,10 +34,10 @@ class LocalTarget:
         self._database: LocalDatabase | None = None
         self._services: dict[str, LocalService] = {}
 
-    def image_source(self, image: str, repository: str, tag: str | None) -> ImageSource:
+    def image_source(self, _image: str, repository: str, tag: str | None) -> ImageSource:
         build = None
         if self.local.build_context is not None and tag is not None:
-            build = self._build(image, repository, tag)
+            build = self._build(repository, tag)
         return ImageSource(
             registry=self.platform.registry_host,
             repository=repository,
@@ -46,12 +46,17 @@ class LocalTarget:
             depends_on=(build,) if build is not None else (self.platform,),
         )
 
-    def _build(self, image: str, repository: str, tag: str) -> ImageBuild:
+    def _build(self, repository: str, tag: str) -> ImageBuild:
+        """One build per (repository, tag), named after both: re-pinning a service to another
+        tag adds a build and never touches the build another pin (migrations) still uses."""
         key = (repository, tag)
         if key not in self._builds:
             assert self.local.build_context is not None  # noqa: S101 - checked by the caller
+            role = next(
+                (s.name for s in self.settings.services if s.repository == repository), "migrate"
+            )
             self._builds[key] = ImageBuild(
-                f"build-{image}",
+                f"build-{_slug(repository)}-{_slug(tag)}",
                 ImageBuildArgs(
                     # The engine runs the program from infra/; a relative context is relative
                     # to the project root, where Pulumi.yaml is.
@@ -59,7 +64,7 @@ class LocalTarget:
                     registry_host=self.platform.registry_host,
                     repository=repository,
                     tag=tag,
-                    role=image if image != "migrations" else "migrate",
+                    role=role,
                 ),
                 opts=pulumi.ResourceOptions(depends_on=[self.platform]),
             )
@@ -89,8 +94,11 @@ class LocalTarget:
 
     def migration_backend(self) -> pulumi.Input[Mapping[str, Any]]:
         return self.platform.network_name.apply(
-            lambda network: {"kind": "docker", "docker_host": self.local.docker_host,
-                             "network": network}
+            lambda network: {
+                "kind": "docker",
+                "docker_host": self.local.docker_host,
+                "network": network,
+            }
         )
 
     def deploy_service(
@@ -129,3 +137,7 @@ class LocalTarget:
             name: f"http://127.0.0.1:{port}" for name, port in self.local.host_ports.items()
         }
         return {"endpoints": endpoints, "registry": self.platform.registry_host}
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")

@@ -51,39 +51,67 @@ def test_valid_minimal_config_uses_documented_defaults() -> None:
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"release": {"api": "latest", "web": "v1", "migrations": "v1"}},
-         "releasegate:release.api: 'latest' is a mutable tag"),
-        ({"release": {"api": "", "web": "v1", "migrations": "v1"}},
-         "releasegate:release.api: '' is empty; allowed: an immutable tag"),
-        ({"release": {"api": "sha256:abc", "web": "v1", "migrations": "v1"}},
-         "releasegate:release.api: 'sha256:abc' is not a valid digest (sha256: followed by 64 lowercase hex)"),
+        (
+            {"release": {"api": "latest", "web": "v1", "migrations": "v1"}},
+            "releasegate:release.api: 'latest' is a mutable tag",
+        ),
+        (
+            {"release": {"api": "", "web": "v1", "migrations": "v1"}},
+            "releasegate:release.api: '' is empty; allowed: an immutable tag",
+        ),
+        (
+            {"release": {"api": "sha256:abc", "web": "v1", "migrations": "v1"}},
+            "releasegate:release.api: 'sha256:abc' is not a valid digest "
+            "(sha256: followed by 64 lowercase hex)",
+        ),
         ({"cloud": "gcp"}, "releasegate:cloud: 'gcp' is not valid; allowed: aws, azure, local"),
-        ({"database": {"storageGb": -5}},
-         "releasegate:database.storageGb: -5 is not valid; allowed: an integer from 5 to 65536"),
+        (
+            {"database": {"storageGb": -5}},
+            "releasegate:database.storageGb: -5 is not valid; allowed: an integer from 5 to 65536",
+        ),
         ({"release": None}, "releasegate:release: missing; allowed: an object pinning every"),
         ({"release": {"api": "v1", "web": "v1"}}, "releasegate:release.migrations: missing"),
         ({"cloud": None}, "releasegate:cloud: missing; allowed: aws, azure, local"),
-        ({"services": {"api": {"port": 70000, "healthPath": "/h"}}},
-         "releasegate:services.api.port: 70000 is not valid; allowed: an integer from 1 to 65535"),
-        ({"services": {"api": {"port": 8000, "healthPath": "/h", "after": ["nope"]}}},
-         "releasegate:services.api.after: [\"nope\"] is not valid; allowed: names of declared"),
-        ({"healthGate": {"intervalSeconds": 0}},
-         "releasegate:healthGate.intervalSeconds: 0 is not valid; allowed: a number from 0.05"),
-        ({"healthGate": {"healtPath": "/x"}},
-         "releasegate:healthGate.healtPath: unknown setting; allowed:"),
+        (
+            {"services": {"api": {"port": 70000, "healthPath": "/h"}}},
+            "releasegate:services.api.port: 70000 is not valid; "
+            "allowed: an integer from 1 to 65535",
+        ),
+        (
+            {"services": {"api": {"port": 8000, "healthPath": "/h", "after": ["nope"]}}},
+            'releasegate:services.api.after: ["nope"] is not valid; allowed: names of declared',
+        ),
+        (
+            {"healthGate": {"intervalSeconds": 0}},
+            "releasegate:healthGate.intervalSeconds: 0 is not valid; allowed: a number from 0.05",
+        ),
+        (
+            {"healthGate": {"healtPath": "/x"}},
+            "releasegate:healthGate.healtPath: unknown setting; allowed:",
+        ),
         ({"services": {"api": {"port": 8000}}}, "releasegate:services.api.healthPath: missing"),
-        ({"services": {"api": {"port": 1, "healthPath": "/h", "env": {"DB_PASSWORD": "x"}}}},
-         "releasegate:services.api.env.DB_PASSWORD: looks like a secret in plain environment"),
-        ({"services": {"api": {"port": 1, "healthPath": "/h", "secrets": ["SIGNING_KEY"]}}},
-         "releasegate:services.api.secrets: 'SIGNING_KEY' is not defined"),
-        ({"appSecrets": {"SIGNING_KEY": "plain"}},
-         "releasegate:appSecrets: holds plain-text values (SIGNING_KEY)"),
-        ({"local": {"hostPorts": {"api": 5000, "web": 3000}}},
-         "releasegate:local.hostPorts.api: 5000 is not valid; allowed: a host port not already "
-         "used by the registry"),
+        (
+            {"services": {"api": {"port": 1, "healthPath": "/h", "env": {"DB_PASSWORD": "x"}}}},
+            "releasegate:services.api.env.DB_PASSWORD: looks like a secret in plain environment",
+        ),
+        (
+            {"services": {"api": {"port": 1, "healthPath": "/h", "secrets": ["SIGNING_KEY"]}}},
+            "releasegate:services.api.secrets: 'SIGNING_KEY' is not defined",
+        ),
+        (
+            {"appSecrets": {"SIGNING_KEY": "plain"}},
+            "releasegate:appSecrets: holds plain-text values (SIGNING_KEY)",
+        ),
+        (
+            {"local": {"hostPorts": {"api": 5000, "web": 3000}}},
+            "releasegate:local.hostPorts.api: 5000 is not valid; allowed: a host port not already "
+            "used by the registry",
+        ),
     ],
 )
-def test_invalid_value_names_key_value_and_allowed(overrides: dict[str, Any], expected: str) -> None:
+def test_invalid_value_names_key_value_and_allowed(
+    overrides: dict[str, Any], expected: str
+) -> None:
     message = problems_of(overrides)
     assert expected in message
     assert "nothing was changed" in message
@@ -96,10 +124,12 @@ def test_all_problems_are_reported_together() -> None:
 
 
 def test_service_cycle_is_reported() -> None:
-    message = problems_of({
-        "services": {"a": {"after": ["b"]}, "b": {"after": ["a"]}},
-        "release": {"a": "v1", "b": "v1", "migrations": "v1"},
-    })
+    message = problems_of(
+        {
+            "services": {"a": {"after": ["b"]}, "b": {"after": ["a"]}},
+            "release": {"a": "v1", "b": "v1", "migrations": "v1"},
+        }
+    )
     assert "form a cycle" in message
 
 
@@ -109,11 +139,16 @@ def test_migration_placed_after_a_service_that_waits_for_it_is_refused() -> None
 
 
 def test_rollout_order_follows_after() -> None:
-    settings = load({
-        "services": {"worker": {"after": ["api"]}, "web": {"port": 3000, "healthPath": "/h",
-                     "after": ["api"]}, "api": {"port": 8000, "healthPath": "/h"}},
-        "release": {"api": "v1", "web": "v1", "worker": "v1", "migrations": "v1"},
-    })
+    settings = load(
+        {
+            "services": {
+                "worker": {"after": ["api"]},
+                "web": {"port": 3000, "healthPath": "/h", "after": ["api"]},
+                "api": {"port": 8000, "healthPath": "/h"},
+            },
+            "release": {"api": "v1", "web": "v1", "worker": "v1", "migrations": "v1"},
+        }
+    )
     names = [s.name for s in settings.services]
     assert names.index("api") < names.index("worker")
     assert names.index("api") < names.index("web")

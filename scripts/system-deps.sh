@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests start as real local servers: podman (a Docker-API
+# engine, with runc), docker-registry (an OCI registry), skopeo (pushes test images),
+# postgresql (pg_dump/pg_restore and a server), busybox-static (tiny test images) and
+# apache2-utils (htpasswd for registry auth). Skips the install when all are present.
+set -euo pipefail
+
+packages=(podman runc busybox-static docker-registry skopeo postgresql apache2-utils)
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if (( ${#missing[@]} == 0 )); then
+  exit 0
+fi
+if [[ $(id -u) -ne 0 ]]; then
+  sudo=sudo
+else
+  sudo=
+fi
+echo "installing system packages: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

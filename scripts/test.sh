@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test run, as CI runs it: system packages, venv, lint, types, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/system-deps.sh
+bash scripts/setup.sh --dev
+
+venv/bin/ruff check .
+venv/bin/mypy
+# pytest exits 5 when it collects no tests: that is a failure here too.
+venv/bin/python -m pytest "$@"
