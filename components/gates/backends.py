@@ -46,7 +46,7 @@ class MigrationResult:
     finished_at: str
 
 
-class MigrationTimeout(BackendError):
+class MigrationTimeout(BackendError):  # noqa: N818 - reads as the event, like TimeoutError
     """The run did not finish within its timeout; the backend stopped it."""
 
     def __init__(self, message: str, log_tail: str) -> None:
