@@ -1,0 +1,384 @@
+"""The migration run: the migrations image's command, run once, gating everything after it.
+
+Success is exit code 0 within `timeout_seconds`, as the platform reports it when the run
+ends; having seen the run RUNNING is never required (a fast no-op migration goes from
+starting to stopped between two polls). A failure or a timeout raises, so `pulumi up` stops
+here: nothing downstream (service rollouts, gates, the release ledger) runs, and the error
+shows the exit code and the redacted tail of the run's log.
+
+Inputs: `release` (the migrations pin, for naming and the record), `image`
+(`registry/repository@sha256:...`), `command` (argv; empty runs the image's own command),
+`env` (plain), `secret_files` (path inside the container -> secret content; delivered as
+files, never environment; a secret output), `timeout_seconds`, `backend`
+(`{"kind": "docker", "docker_host": ..., "network": ...}`), `allow_rollback` (default false).
+Outputs add `exit_code`, `started_at`, `finished_at`, `log_tail` and `history`: every
+migration that has succeeded on this stack, oldest first, as `{"release","image",
+"finished_at"}`.
+
+Migrations are forward-only: going back to a migrations image that a later one superseded is
+refused while previewing (in `diff`, before anything changes) unless `allow_rollback` is set.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+import pulumi
+import pulumi.dynamic
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, UpdateResult
+from pulumi.output import Unknown
+from pulumi.runtime import rpc
+
+from components.gates.backends import (
+    MIGRATION_BACKENDS,
+    BackendError,
+    MigrationRequest,
+    MigrationResult,
+    MigrationTimeout,
+    migration_backend,
+)
+from components.gates.provider_base import GateProvider, utc_now
+from components.gates.redact import redact
+
+MIGRATIONS_KEY = "releasegate:release.migrations"
+ALLOW_ROLLBACK_KEY = "releasegate:release.allowMigrationsRollback"
+RESTORE_KEY = "releasegate:database.restoreFromSnapshot"
+
+MAX_TIMEOUT_SECONDS = 24 * 3600
+_PINNED_IMAGE = re.compile(r"^[^\s@]+@sha256:[0-9a-f]{64}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+_RECOVER = (
+    "The stack is unchanged from this step on: nothing downstream of the migration ran "
+    "(services keep their current images, the release ledger keeps the last good release). "
+    "To recover: fix the migrations image, push it, re-pin `" + MIGRATIONS_KEY + "` to the "
+    "fixed build and run `pulumi up` again. If the failed run changed data before it stopped, "
+    "restore the pre-migration snapshot into a new database with `" + RESTORE_KEY + "`."
+)
+
+
+class MigrationFailedError(Exception):
+    """The migration run failed, timed out or could not start; the message is redacted."""
+
+
+class MigrationRollbackError(Exception):
+    """The stack would go back to a superseded migrations image without the override."""
+
+
+def is_unknown(value: object) -> bool:
+    """A value not known yet (during preview), in either form the SDK hands providers."""
+    return isinstance(value, Unknown) or (isinstance(value, str) and value == rpc.UNKNOWN)
+
+
+def history_of(props: Mapping[str, Any]) -> list[dict[str, Any]]:
+    history = props.get("history")
+    if not isinstance(history, list):
+        return []
+    return [dict(entry) for entry in history if isinstance(entry, Mapping)]
+
+
+def superseded(
+    history: Sequence[Mapping[str, Any]], image: str
+) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
+    """(the latest earlier run of `image`, the run that superseded it), when `image` is an
+    older migrations image than the last one that succeeded; None otherwise."""
+    if not history or history[-1].get("image") == image:
+        return None
+    for index in range(len(history) - 2, -1, -1):
+        if history[index].get("image") == image:
+            return history[index], history[index + 1]
+    return None
+
+
+def refuse_rollback(history: Sequence[Mapping[str, Any]], image: str, release: object) -> None:
+    """Raise MigrationRollbackError when `image` goes back to a superseded migrations image."""
+    found = superseded(history, image)
+    if found is None:
+        return
+    old, newer = found
+    current = history[-1]
+    raise MigrationRollbackError(
+        f"refusing to re-run superseded migrations: `{MIGRATIONS_KEY}` now pins {release!r} "
+        f"({image}), the migrations image of release {old.get('release')!r}, which was "
+        f"superseded by release {newer.get('release')!r} ({newer.get('image')}) at "
+        f"{newer.get('finished_at')}; the database schema is at release "
+        f"{current.get('release')!r} ({current.get('image')}). Migrations are forward-only. "
+        "Two ways out: set `" + ALLOW_ROLLBACK_KEY + ": true` if the old image's migrations "
+        "are a safe no-op on the current schema, or restore a pre-migration snapshot into a "
+        "new database with `" + RESTORE_KEY + "` (and re-pin the matching migrations image)."
+    )
+
+
+def run_name(release: str, backend: Mapping[str, Any]) -> str:
+    """The platform name of a run: unique per stack (the stack's network or `name_prefix`)
+    and per release, so a crashed run's leftover is recognised by the next one."""
+    prefix = backend.get("name_prefix") or backend.get("network") or "releasegate"
+    return f"{prefix}-migrate-{release}"
+
+
+def _seconds_between(start: str, end: str) -> float:
+    try:
+        begin = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        finish = datetime.fromisoformat(end.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    return (finish - begin).total_seconds()
+
+
+class MigrationRunProvider(GateProvider):
+    """Runs migrations on create and when `image` or `command` changes.
+
+    Why only those two: they are what the run *is*. `release` is a label (re-pinning the same
+    digest under another tag runs nothing new), `env`/`secret_files` change on every secret
+    rotation (a rotated database password must never re-run a schema change), and
+    `timeout_seconds`/`backend` say how to run, not what. A rollback of the services re-pins
+    service images only and must never re-run migrations; a change to any of these alone is
+    reported as no change, and the state keeps the last run's record.
+    """
+
+    INPUTS: ClassVar[tuple[str, ...]] = ("image", "command")
+    REPLACE_ON: ClassVar[tuple[str, ...]] = ()
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures: list[CheckFailure] = []
+
+        def fail(prop: str, reason: str) -> None:
+            failures.append(CheckFailure(prop, reason))
+
+        inputs = dict(news)
+        inputs.setdefault("env", {})
+        inputs.setdefault("secret_files", {})
+        inputs.setdefault("allow_rollback", False)
+
+        release = inputs.get("release")
+        if not is_unknown(release) and (not isinstance(release, str) or not release.strip()):
+            fail("release", "must be a non-empty string (the migrations pin)")
+        image = inputs.get("image")
+        if not is_unknown(image) and (not isinstance(image, str) or not _PINNED_IMAGE.match(image)):
+            fail(
+                "image",
+                f"must be a pinned image `registry/repository@sha256:<64 hex>`, got {image!r}",
+            )
+        command = inputs.get("command")
+        if not is_unknown(command) and (
+            not isinstance(command, list)
+            or not all(isinstance(a, str) or is_unknown(a) for a in command)
+        ):
+            fail("command", "must be a list of strings (argv; empty runs the image's command)")
+        env = inputs.get("env")
+        if not is_unknown(env):
+            if not isinstance(env, dict):
+                fail("env", "must be a map of environment variable name to string")
+            else:
+                for key, value in env.items():
+                    if not _ENV_NAME.match(key):
+                        fail("env", f"{key!r} is not a valid environment variable name")
+                    elif not (isinstance(value, str) or is_unknown(value)):
+                        fail("env", f"the value of {key} must be a string")
+        secret_files = inputs.get("secret_files")
+        if not is_unknown(secret_files):
+            if not isinstance(secret_files, dict):
+                fail("secret_files", "must be a map of absolute file path to secret content")
+            else:
+                for path, value in secret_files.items():
+                    if not path.startswith("/") or path.endswith("/") or ".." in path.split("/"):
+                        fail("secret_files", f"{path!r} must be an absolute file path")
+                    elif not (isinstance(value, str) or is_unknown(value)):
+                        fail("secret_files", f"the content of {path} must be a string")
+        timeout = inputs.get("timeout_seconds")
+        if not is_unknown(timeout) and (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or int(timeout) != timeout
+            or not 0 < timeout <= MAX_TIMEOUT_SECONDS
+        ):
+            fail(
+                "timeout_seconds",
+                f"must be a whole number of seconds between 1 and {MAX_TIMEOUT_SECONDS}",
+            )
+        backend = inputs.get("backend")
+        if not is_unknown(backend):
+            if not isinstance(backend, dict):
+                fail("backend", 'must be a map with a "kind"')
+            else:
+                kind = backend.get("kind")
+                if not is_unknown(kind) and kind not in MIGRATION_BACKENDS:
+                    fail(
+                        "backend",
+                        f"kind {kind!r} is not one of: {', '.join(sorted(MIGRATION_BACKENDS))}",
+                    )
+        allow = inputs.get("allow_rollback")
+        if not is_unknown(allow) and not isinstance(allow, bool):
+            fail("allow_rollback", "must be true or false")
+        return CheckResult(inputs, failures)
+
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
+        """Changes only for `image`/`command`; a rollback to a superseded image raises here,
+        during preview, before anything changes."""
+        changes = self.changed_inputs(_olds, _news)
+        image = _news.get("image")
+        allow = _news.get("allow_rollback")
+        if (
+            "image" in changes
+            and isinstance(image, str)
+            and not is_unknown(image)
+            and (allow is not True and not is_unknown(allow))
+        ):
+            refuse_rollback(history_of(_olds), image, _news.get("release"))
+        return DiffResult(changes=bool(changes), replaces=[], delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        result = self._run(props)
+        outs = self._outputs(props, result, [])
+        return CreateResult(run_name(str(props["release"]), props.get("backend") or {}), outs)
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        """Re-runs (only `image`/`command` changes get here) and appends to `history`."""
+        history = history_of(_olds)
+        if _news.get("allow_rollback") is not True:
+            refuse_rollback(history, str(_news.get("image")), _news.get("release"))
+        result = self._run(_news)
+        return UpdateResult(self._outputs(_news, result, history))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Nothing to undo: a migration that ran cannot be un-run, and there is no container."""
+
+    @staticmethod
+    def _outputs(
+        props: Mapping[str, Any], result: MigrationResult, history: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        entry = {
+            "release": props["release"],
+            "image": props["image"],
+            "finished_at": result.finished_at,
+        }
+        return {
+            "release": props["release"],
+            "image": props["image"],
+            "command": list(props.get("command") or []),
+            "env": dict(props.get("env") or {}),
+            "secret_files": dict(props.get("secret_files") or {}),
+            "timeout_seconds": int(props["timeout_seconds"]),
+            "backend": dict(props.get("backend") or {}),
+            "allow_rollback": bool(props.get("allow_rollback", False)),
+            "exit_code": result.exit_code,
+            "started_at": result.started_at,
+            "finished_at": result.finished_at,
+            "log_tail": result.log_tail,
+            "history": [*history, entry],
+        }
+
+    @staticmethod
+    def _run(props: Mapping[str, Any]) -> MigrationResult:
+        release = str(props["release"])
+        image = str(props["image"])
+        secret_files = {str(k): str(v) for k, v in (props.get("secret_files") or {}).items()}
+        secrets = list(secret_files.values())
+        backend_settings = dict(props.get("backend") or {})
+        kind = str(backend_settings.pop("kind", ""))
+        timeout = int(props["timeout_seconds"])
+        what = f"migration {release} ({image})"
+        request = MigrationRequest(
+            name=run_name(release, backend_settings),
+            image=image,
+            command=tuple(str(a) for a in props.get("command") or []),
+            env={str(k): str(v) for k, v in (props.get("env") or {}).items()},
+            secret_files=secret_files,
+            timeout_seconds=timeout,
+            settings=backend_settings,
+        )
+        started = utc_now()
+        try:
+            result = migration_backend(kind).run(request)
+        except MigrationTimeout as exc:
+            tail = redact(exc.log_tail, secrets=secrets)
+            raise MigrationFailedError(
+                redact(
+                    f"{what} timed out after {timeout}s: {exc}. {_RECOVER}\n"
+                    f"Last log lines:\n{tail or '(no output)'}",
+                    secrets=secrets,
+                )
+            ) from None
+        except BackendError as exc:
+            raise MigrationFailedError(
+                redact(
+                    f"{what} could not run (started {started}): {exc}. {_RECOVER}", secrets=secrets
+                )
+            ) from None
+        tail = redact(result.log_tail, secrets=secrets)
+        if result.exit_code != 0:
+            elapsed = _seconds_between(result.started_at, result.finished_at)
+            raise MigrationFailedError(
+                redact(
+                    f"{what} failed with exit code {result.exit_code} after {elapsed:g}s. "
+                    f"{_RECOVER}\nLast log lines:\n{tail or '(no output)'}",
+                    secrets=secrets,
+                )
+            )
+        return MigrationResult(
+            exit_code=0, log_tail=tail, started_at=result.started_at, finished_at=result.finished_at
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class MigrationRunArgs:
+    release: pulumi.Input[str]
+    """The migrations pin (tag or digest), for the run's name and the history record."""
+    image: pulumi.Input[str]
+    """`registry/repository@sha256:...`; a change re-runs the migration."""
+    command: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """argv; a change re-runs the migration. Empty runs the image's own command."""
+    timeout_seconds: pulumi.Input[int]
+    backend: pulumi.Input[Mapping[str, Any]]
+    """`{"kind": "docker", "docker_host": str | None, "network": str | None}`."""
+    env: pulumi.Input[Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
+    """Plain, non-secret environment."""
+    secret_files: pulumi.Input[Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
+    """Container path -> secret content, e.g. `/run/secrets/DATABASE_URL` -> the URL."""
+    allow_rollback: pulumi.Input[bool] = False
+    """Allow going back to a superseded migrations image (its migrations must be a no-op)."""
+
+
+class MigrationRun(pulumi.dynamic.Resource, module="gates", name="MigrationRun"):
+    """Runs the migrations once per migrations image; see the module docstring."""
+
+    release: pulumi.Output[str]
+    image: pulumi.Output[str]
+    command: pulumi.Output[list[str]]
+    env: pulumi.Output[dict[str, str]]
+    secret_files: pulumi.Output[dict[str, str]]
+    timeout_seconds: pulumi.Output[int]
+    backend: pulumi.Output[dict[str, Any]]
+    allow_rollback: pulumi.Output[bool]
+    exit_code: pulumi.Output[int]
+    started_at: pulumi.Output[str]
+    finished_at: pulumi.Output[str]
+    log_tail: pulumi.Output[str]
+    history: pulumi.Output[list[dict[str, Any]]]
+
+    def __init__(
+        self, name: str, args: MigrationRunArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props: dict[str, Any] = {
+            "release": args.release,
+            "image": args.image,
+            "command": args.command,
+            "env": args.env,
+            "secret_files": args.secret_files,
+            "timeout_seconds": args.timeout_seconds,
+            "backend": args.backend,
+            "allow_rollback": args.allow_rollback,
+            "exit_code": None,
+            "started_at": None,
+            "finished_at": None,
+            "log_tail": None,
+            "history": None,
+        }
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(additional_secret_outputs=["secret_files"])
+        )
+        super().__init__(MigrationRunProvider(), name, props, opts)

@@ -1,0 +1,193 @@
+"""The pre-migration snapshot: a database snapshot taken right before the migration runs.
+
+It is taken exactly when the migration will run: `trigger` is the migrations image reference,
+and a change to it *replaces* this resource (a new snapshot, a new name) at the same moment the
+migration run re-runs for the new image. Nothing else re-takes it: `release` is a label and
+`backend` says where the database is (it changes, for instance, when the database is restored
+into a new container), neither means a migration is about to run.
+
+Inputs: `release` (the migrations pin), `trigger` (the migrations image reference), `backend`
+(`{"kind": "docker", "docker_host", "container", "database", "user", "directory"}`).
+Outputs add `snapshot_name` (`pre-migrate-<release>-<UTC yyyymmddHHMMSS>`, reduced to lowercase
+letters, digits and single hyphens so every platform accepts it), `location`, `size_bytes`,
+`taken_at`.
+
+Snapshots are never deleted by releasegate: see `PreMigrationSnapshotProvider.delete`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import pulumi
+import pulumi.dynamic
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, UpdateResult
+from pulumi.output import Unknown
+from pulumi.runtime import rpc
+
+from components.gates.backends import (
+    SNAPSHOT_BACKENDS,
+    BackendError,
+    SnapshotRequest,
+    snapshot_backend,
+)
+from components.gates.provider_base import GateProvider
+from components.gates.redact import redact
+
+REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {
+    "docker": ("container", "database", "user"),
+}
+"""Backend settings each snapshot backend kind cannot work without (checked at preview)."""
+
+_RELEASE_MAX = 40
+
+
+def is_unknown(value: object) -> bool:
+    """A value not known yet (during preview), in either form the SDK hands providers."""
+    return isinstance(value, Unknown) or (isinstance(value, str) and value == rpc.UNKNOWN)
+
+
+def snapshot_name(release: str, when: datetime) -> str:
+    """`pre-migrate-<release>-<yyyymmddHHMMSS>` (UTC) in lowercase letters, digits and single
+    hyphens; a long release keeps its first characters and a short hash of the whole."""
+    slug = re.sub(r"[^a-z0-9]+", "-", release.lower()).strip("-") or "release"
+    if len(slug) > _RELEASE_MAX:
+        digest = hashlib.sha256(release.encode()).hexdigest()[:8]
+        slug = f"{slug[: _RELEASE_MAX - 9].rstrip('-')}-{digest}"
+    return f"pre-migrate-{slug}-{when.astimezone(UTC).strftime('%Y%m%d%H%M%S')}"
+
+
+class SnapshotFailedError(Exception):
+    """The snapshot could not be taken; the message is redacted and says how to recover."""
+
+
+class PreMigrationSnapshotProvider(GateProvider):
+    """Takes the snapshot on create; `trigger` changes replace (= a new snapshot)."""
+
+    INPUTS: ClassVar[tuple[str, ...]] = ("trigger",)
+    REPLACE_ON: ClassVar[tuple[str, ...]] = ("trigger",)
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures: list[CheckFailure] = []
+        release = news.get("release")
+        if not is_unknown(release) and (not isinstance(release, str) or not release.strip()):
+            failures.append(CheckFailure("release", "must be a non-empty string"))
+        trigger = news.get("trigger")
+        if not is_unknown(trigger) and (not isinstance(trigger, str) or not trigger.strip()):
+            failures.append(
+                CheckFailure(
+                    "trigger", "must be a non-empty string (the migrations image reference)"
+                )
+            )
+        backend = news.get("backend")
+        if not is_unknown(backend):
+            if not isinstance(backend, dict):
+                failures.append(CheckFailure("backend", 'must be a map with a "kind"'))
+            else:
+                kind = backend.get("kind")
+                if not is_unknown(kind) and kind not in SNAPSHOT_BACKENDS:
+                    failures.append(
+                        CheckFailure(
+                            "backend",
+                            f"kind {kind!r} is not one of: {', '.join(sorted(SNAPSHOT_BACKENDS))}",
+                        )
+                    )
+                missing = [
+                    key
+                    for key in REQUIRED_SETTINGS.get(str(kind), ())
+                    if not is_unknown(backend.get(key))
+                    and (not isinstance(backend.get(key), str) or not backend.get(key))
+                ]
+                if missing:
+                    failures.append(
+                        CheckFailure(
+                            "backend", f"{kind} snapshots need {', '.join(missing)} (strings)"
+                        )
+                    )
+        return CheckResult(dict(news), failures)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        release = str(props["release"])
+        settings = dict(props.get("backend") or {})
+        kind = str(settings.pop("kind", ""))
+        name = snapshot_name(release, datetime.now(UTC))
+        try:
+            record = snapshot_backend(kind).take(SnapshotRequest(name=name, settings=settings))
+        except BackendError as exc:
+            raise SnapshotFailedError(
+                redact(
+                    f"the pre-migration snapshot {name} for release {release} failed: {exc}. "
+                    "The migration did not run and nothing downstream changed; fix the cause and "
+                    "run `pulumi up` again."
+                )
+            ) from None
+        outs = {
+            "release": release,
+            "trigger": props["trigger"],
+            "backend": dict(props.get("backend") or {}),
+            "snapshot_name": record.name,
+            "location": record.location,
+            "size_bytes": record.size_bytes,
+            "taken_at": record.taken_at,
+        }
+        return CreateResult(record.name, outs)
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        """Not reached in practice (the only diffed input replaces); keeps the snapshot's
+        record and takes the new inputs, without taking another snapshot."""
+        outs = dict(_olds)
+        outs.update({key: _news[key] for key in ("release", "trigger", "backend") if key in _news})
+        return UpdateResult(outs)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Deliberately a no-op: the snapshot stays where it is.
+
+        A pre-migration snapshot is the way back from a bad migration, so it is retained when
+        a later release replaces this resource, and after `pulumi destroy`. Releasegate never
+        deletes one; expiring old snapshots is an operator's decision. The release graph also
+        sets `retain_on_delete` on this resource.
+        """
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreMigrationSnapshotArgs:
+    release: pulumi.Input[str]
+    """The migrations pin; the snapshot is named after it."""
+    trigger: pulumi.Input[str]
+    """The migrations image reference; a change replaces the resource (a new snapshot)."""
+    backend: pulumi.Input[Mapping[str, Any]]
+    """`{"kind": "docker", "docker_host", "container", "database", "user", "directory"}`."""
+
+
+class PreMigrationSnapshot(pulumi.dynamic.Resource, module="gates", name="PreMigrationSnapshot"):
+    """A snapshot of the database taken before the migration run; see the module docstring."""
+
+    release: pulumi.Output[str]
+    trigger: pulumi.Output[str]
+    backend: pulumi.Output[dict[str, Any]]
+    snapshot_name: pulumi.Output[str]
+    location: pulumi.Output[str]
+    size_bytes: pulumi.Output[int]
+    taken_at: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: PreMigrationSnapshotArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props: dict[str, Any] = {
+            "release": args.release,
+            "trigger": args.trigger,
+            "backend": args.backend,
+            "snapshot_name": None,
+            "location": None,
+            "size_bytes": None,
+            "taken_at": None,
+        }
+        super().__init__(PreMigrationSnapshotProvider(), name, props, opts)

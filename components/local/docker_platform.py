@@ -1,0 +1,113 @@
+"""What the Docker engine says about one service container: running, healthy, pinned image.
+
+Settings: `{"docker_host": str | None, "container": str, "image": str}` where `image` is the
+pinned reference (`registry/repository@sha256:...`). Healthy means all of: the container
+exists, is running and not restarting, runs the pinned image, and, when it has a healthcheck,
+`State.Health.Status` is `healthy`.
+
+"Runs the pinned image" is an identity check, not a name check: the container's `Config.Image`
+equals the pin, or the digest of the pin is one of the running image's `RepoDigests`
+(pulumi-docker starts containers from the image *id*, and podman records the tag it resolved a
+digest to), or the pin is the running image's id or one of its tags.
+
+Unhealthy states are observations, never exceptions; only an unreachable engine raises
+BackendError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import docker
+
+from components.gates.backends import BackendError, PlatformObservation
+from components.gates.redact import redact
+from components.local.docker_client import connect, describe_host
+
+
+def _digest(reference: str) -> str | None:
+    if "@" in reference:
+        return reference.rsplit("@", 1)[1]
+    return reference if reference.startswith("sha256:") else None
+
+
+def image_identity(client: Any, container: Any, pinned: str) -> tuple[bool, str]:
+    """(the container runs `pinned`, a description of the image it runs)."""
+    configured = str((container.attrs.get("Config") or {}).get("Image") or "")
+    image_id = str(container.attrs.get("Image") or "")
+    repo_digests: list[str] = []
+    tags: list[str] = []
+    try:
+        image = client.images.get(image_id or configured)
+        repo_digests = list(image.attrs.get("RepoDigests") or [])
+        tags = list(image.attrs.get("RepoTags") or [])
+    except docker.errors.NotFound:
+        pass  # the image was removed under the container; compare what the container says
+    running = next((d for d in repo_digests if d.rsplit("@", 1)[-1] == _digest(pinned)), None)
+    running = running or (repo_digests[0] if repo_digests else configured or image_id)
+    if not pinned:
+        return True, running
+    pinned_digest = _digest(pinned)
+    matches = (
+        configured == pinned
+        or pinned in (image_id, *tags)
+        or (
+            pinned_digest is not None
+            and (
+                pinned_digest == image_id
+                or any(d.rsplit("@", 1)[-1] == pinned_digest for d in repo_digests)
+            )
+        )
+    )
+    return matches, running
+
+
+class DockerPlatformProbe:
+    """`components.gates.backends.PlatformProbe` for containers on a Docker engine."""
+
+    def observe(self, settings: Mapping[str, Any]) -> PlatformObservation:
+        host = settings.get("docker_host") or None
+        name = str(settings.get("container") or "")
+        pinned = str(settings.get("image") or "")
+        try:
+            with connect(host) as client:
+                try:
+                    container = client.containers.get(name)
+                except docker.errors.NotFound:
+                    return PlatformObservation(healthy=False, detail=f"container {name} not found")
+                return self._judge(client, container, pinned)
+        except BackendError:
+            raise
+        except docker.errors.DockerException as exc:
+            raise BackendError(
+                redact(f"cannot inspect container {name} on {describe_host(host)}: {exc}")
+            ) from exc
+
+    @staticmethod
+    def _judge(client: Any, container: Any, pinned: str) -> PlatformObservation:
+        state: Mapping[str, Any] = container.attrs.get("State") or {}
+        matches, running_image = image_identity(client, container, pinned)
+        mismatch = "" if matches else f"runs image {running_image}, pinned {pinned}"
+
+        def seen(detail: str, healthy: bool = False) -> PlatformObservation:
+            text = f"{detail}; {mismatch}" if mismatch else detail
+            return PlatformObservation(
+                healthy=healthy and matches, detail=text, image=running_image
+            )
+
+        exit_code = state.get("ExitCode")
+        if state.get("Restarting"):
+            return seen(f"restarting (last exit code {exit_code})")
+        if not state.get("Running"):
+            status = str(state.get("Status") or "not running")
+            if status in ("exited", "stopped", "dead"):
+                return seen(f"exited with code {exit_code}")
+            return seen(status)
+        if state.get("Paused"):
+            return seen("paused")
+        health = str((state.get("Health") or {}).get("Status") or "")
+        matched = ", image matches" if matches else ""
+        if health and health != "none":
+            return seen(f"running, health={health}{matched}", healthy=health == "healthy")
+        return seen(f"running, no healthcheck{matched}", healthy=True)

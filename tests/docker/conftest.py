@@ -1,0 +1,135 @@
+"""Fixtures for the Docker-API backend tests: a real `podman system service` for the session.
+
+The engine, its test images (busybox, and PostgreSQL built from the host's binaries) and a
+network start once per session; teardown removes every container, volume and network whose
+name starts with the session's prefix, then stops the service. A missing binary fails the
+fixture naming the apt package to install (never a skip).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.runtime import mocks, settings
+from pulumi.runtime.stack import run_pulumi_func
+
+from tests.servers.podman import (
+    PodmanEngine,
+    busybox_image,
+    digest_ref,
+    postgres_image,
+    start_podman,
+)
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[PodmanEngine]:
+    # A short folder in /tmp: unix socket paths are limited to 108 bytes.
+    workdir = Path(tempfile.mkdtemp(prefix="rg-podman-", dir="/tmp"))
+    started = start_podman(workdir, name_prefix=f"rgtest-{secrets.token_hex(3)}-")
+    try:
+        yield started
+    finally:
+        try:
+            started.cleanup()
+        finally:
+            started.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    busybox: str
+    """`localhost/releasegate-test/busybox@sha256:...`: the pinned form providers take."""
+    busybox_v2: str
+    """A second busybox image (one file differs), so a different digest."""
+    busybox_name: str
+    postgres: str
+    build_seconds: float
+
+
+@pytest.fixture(scope="session")
+def images(engine: PodmanEngine) -> ImageSet:
+    began = time.monotonic()
+    bb = busybox_image(engine)
+    bb2 = busybox_image(engine, marker="v2")
+    pg = postgres_image(engine)
+    return ImageSet(
+        busybox=digest_ref(engine, bb),
+        busybox_v2=digest_ref(engine, bb2),
+        busybox_name=bb,
+        postgres=pg,
+        build_seconds=time.monotonic() - began,
+    )
+
+
+@pytest.fixture(scope="session")
+def client(engine: PodmanEngine) -> Any:
+    return engine.client()
+
+
+@pytest.fixture(scope="session")
+def network(engine: PodmanEngine, client: Any) -> str:
+    name = f"{engine.name_prefix}net"
+    client.networks.create(name)
+    return name
+
+
+@pytest.fixture
+def unique(engine: PodmanEngine) -> Callable[[str], str]:
+    """`unique("db")` -> `<session prefix>db-<hex>`: names teardown will clean up."""
+
+    def make(stem: str) -> str:
+        return f"{engine.name_prefix}{stem}-{secrets.token_hex(3)}"
+
+    return make
+
+
+def containers_named(client: Any, prefix: str) -> list[str]:
+    return [c.name for c in client.containers.list(all=True) if c.name.startswith(prefix)]
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Records every registered resource; outputs echo the inputs."""
+
+    def __init__(self) -> None:
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(args)
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+def run_under_mocks(program: Callable[[], None]) -> RecordingMocks:
+    """Run `program` as a Pulumi program under mocks, isolated from other tests' runs."""
+    recorder = RecordingMocks()
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            settings.ROOT.set(None)
+            mocks.set_mocks(recorder, project="releasegate", stack="test", preview=False)
+            loop.run_until_complete(run_pulumi_func(program))
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    contextvars.copy_context().run(run)
+    return recorder
