@@ -1,0 +1,311 @@
+"""The health gate: a dynamic resource that exists only if the pinned build is really serving.
+
+"Deploy said OK, old version running" is the commonest real failure: an ECS circuit breaker
+rolls back, a Container Apps revision fails while the old one keeps serving, an ALB fails open
+to unhealthy targets, and the IaC tool reports success. So the gate checks identity (the
+served version must be the pinned tag or digest, and the platform must report the rollout
+healthy), not only a 2xx, and everything after it in the release graph depends on it.
+
+`image` is an input so that re-pinning a service changes the gate, which re-runs it on
+`update`. Nothing forces a replacement: the gate owns nothing outside Pulumi state, so delete
+is a no-op. Create and update never run during preview, and Pulumi's custom timeouts do not
+reach dynamic providers, so the gate enforces its own deadline (see `http_probe`).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, Resource, UpdateResult
+from pulumi.runtime import rpc
+
+from components.gates import backends
+from components.gates.http_probe import GateResult, GateSettings, run_health_gate
+from components.gates.provider_base import GateProvider
+from components.gates.redact import redact
+
+DEFAULTS: dict[str, Any] = {
+    "url": None,
+    "expected_status": 200,
+    "version_field": None,
+    "version_header": None,
+    "request_timeout_seconds": 5,
+    "interval_seconds": 3,
+    "success_threshold": 3,
+    "failure_threshold": 5,
+    "startup_seconds": 300,
+    "deadline_seconds": 600,
+    "platform": None,
+}
+"""In line with Kamal (timeout 5 s), Kubernetes startup probes (300 s budget), ALB and Argo
+(consecutive successes, a failure limit) and ALB health time plus draining (~10 min)."""
+
+INPUTS: tuple[str, ...] = (
+    "service",
+    "image",
+    "expected_versions",
+    "url",
+    "expected_status",
+    "version_field",
+    "version_header",
+    "request_timeout_seconds",
+    "interval_seconds",
+    "success_threshold",
+    "failure_threshold",
+    "startup_seconds",
+    "deadline_seconds",
+    "platform",
+)
+
+_PINNED_IMAGE = re.compile(r"^\S+@sha256:[0-9a-f]{64}$")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_FIELD_PATH = re.compile(r"^[^.\s]+(\.[^.\s]+)*$")
+
+
+def _is_unknown(value: object) -> bool:
+    """True if a preview left this value, or anything inside it, unknown."""
+    if isinstance(value, str):
+        return value == rpc.UNKNOWN
+    if isinstance(value, Mapping):
+        return any(_is_unknown(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_is_unknown(v) for v in value)
+    return False
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_whole(value: object) -> bool:
+    # The engine hands every number to the provider as a float: 3 arrives as 3.0.
+    return isinstance(value, int | float) and not isinstance(value, bool) and (
+        float(value).is_integer()
+    )
+
+
+def _value(inputs: Mapping[str, Any], key: str) -> Any:
+    value = inputs.get(key)
+    return DEFAULTS.get(key) if value is None else value
+
+
+def _url_problem(url: object) -> str | None:
+    if not isinstance(url, str) or not url.strip():
+        return "must be an http(s) URL such as https://api.example.com/health/ready"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a malformed port)
+    except ValueError as exc:
+        return redact(f"is not a valid URL ({exc})")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return redact(f"{url!r} must be an http(s) URL with a host")
+    return None
+
+
+def _number_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    for key in ("request_timeout_seconds", "interval_seconds", "deadline_seconds"):
+        value = _value(inputs, key)
+        if not _is_unknown(value) and not (_is_number(value) and value > 0):
+            problems.append((key, f"must be a number of seconds greater than 0, got {value!r}"))
+    startup = _value(inputs, "startup_seconds")
+    if not _is_unknown(startup) and not (_is_number(startup) and startup >= 0):
+        problems.append(("startup_seconds", f"must be a number of seconds >= 0, got {startup!r}"))
+    for key in ("success_threshold", "failure_threshold"):
+        value = _value(inputs, key)
+        if not _is_unknown(value) and not (_is_whole(value) and value >= 1):
+            problems.append((key, f"must be a whole number >= 1, got {value!r}"))
+    status = _value(inputs, "expected_status")
+    if not _is_unknown(status) and not (_is_whole(status) and 100 <= status <= 599):
+        problems.append(("expected_status", f"must be an HTTP status 100-599, got {status!r}"))
+    if problems:
+        return problems
+    interval, deadline = _value(inputs, "interval_seconds"), _value(inputs, "deadline_seconds")
+    successes = _value(inputs, "success_threshold")
+    if not any(_is_unknown(v) for v in (interval, deadline, successes)):
+        needed = (int(successes) - 1) * float(interval)
+        if deadline <= needed:
+            problems.append((
+                "deadline_seconds",
+                f"{deadline:g} s cannot fit {int(successes)} probes {float(interval):g} s apart "
+                f"(success_threshold x interval_seconds); it must be more than {needed:g} s",
+            ))
+    return problems
+
+
+def _http_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
+    url = inputs.get("url")
+    field, header = inputs.get("version_field"), inputs.get("version_header")
+    if url is None:
+        return [
+            (key, "only applies to an HTTP check; set url too, or leave it unset")
+            for key, value in (("version_field", field), ("version_header", header))
+            if value is not None
+        ]
+    problems: list[tuple[str, str]] = []
+    if not _is_unknown(url) and (problem := _url_problem(url)):
+        problems.append(("url", problem))
+    if field is not None and header is not None:
+        problems.append((
+            "version_field",
+            "set exactly one of version_field (JSON body) or version_header, not both",
+        ))
+    elif field is None and header is None:
+        problems.append((
+            "version_field",
+            "an HTTP check must verify the served build: set version_field (a dotted JSON "
+            "path such as build.version) or version_header (such as X-Release-Version)",
+        ))
+    if field is not None and not _is_unknown(field) and not (
+        isinstance(field, str) and _FIELD_PATH.match(field)
+    ):
+        problems.append(("version_field", f"must be a dotted JSON path, got {field!r}"))
+    if header is not None and not _is_unknown(header) and not (
+        isinstance(header, str) and _HEADER_NAME.match(header)
+    ):
+        problems.append(("version_header", f"must be an HTTP header name, got {header!r}"))
+    return problems
+
+
+def _platform_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
+    platform = inputs.get("platform")
+    if platform is None or _is_unknown(platform):
+        if platform is None and inputs.get("url") is None:
+            return [("url", "the gate needs something to check: set url, platform, or both")]
+        return []
+    if not isinstance(platform, Mapping):
+        return [("platform", "must be a mapping such as {kind: docker, container: ...}")]
+    kind = platform.get("kind")
+    if kind not in backends.PLATFORM_PROBES:
+        known = ", ".join(sorted(backends.PLATFORM_PROBES))
+        return [("platform", f"kind {kind!r} has no platform probe; known kinds: {known}")]
+    return []
+
+
+def input_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Every problem with the inputs, as (input name, reason); unknown values pass."""
+    problems: list[tuple[str, str]] = []
+    service = inputs.get("service")
+    if not _is_unknown(service) and not (isinstance(service, str) and service.strip()):
+        problems.append(("service", "must be the service's name"))
+    image = inputs.get("image")
+    if not _is_unknown(image) and not (isinstance(image, str) and _PINNED_IMAGE.match(image)):
+        problems.append((
+            "image",
+            f"must be the pinned image registry/repository@sha256:<64 hex>, got {image!r}",
+        ))
+    versions = inputs.get("expected_versions")
+    if not isinstance(versions, Sequence) or isinstance(versions, str) or not versions:
+        if not _is_unknown(versions):
+            problems.append((
+                "expected_versions",
+                "must list the pinned tag and/or digest the service should report",
+            ))
+    elif not all(_is_unknown(v) or (isinstance(v, str) and v.strip()) for v in versions):
+        problems.append(("expected_versions", f"must be non-empty strings, got {versions!r}"))
+    problems += _http_problems(inputs)
+    problems += _number_problems(inputs)
+    problems += _platform_problems(inputs)
+    return problems
+
+
+def settings_from_inputs(inputs: Mapping[str, Any]) -> GateSettings:
+    """The validated, typed form of the inputs; raises ValueError naming each bad input."""
+    problems = input_problems(inputs)
+    if problems:
+        listed = "; ".join(f"{key}: {reason}" for key, reason in problems)
+        raise ValueError(f"invalid health gate inputs: {listed}")
+    return GateSettings(
+        service=str(inputs["service"]),
+        expected_versions=tuple(str(v).strip() for v in inputs["expected_versions"]),
+        url=inputs.get("url"),
+        expected_status=int(_value(inputs, "expected_status")),
+        version_field=inputs.get("version_field"),
+        version_header=inputs.get("version_header"),
+        request_timeout_seconds=float(_value(inputs, "request_timeout_seconds")),
+        interval_seconds=float(_value(inputs, "interval_seconds")),
+        success_threshold=int(_value(inputs, "success_threshold")),
+        failure_threshold=int(_value(inputs, "failure_threshold")),
+        startup_seconds=float(_value(inputs, "startup_seconds")),
+        deadline_seconds=float(_value(inputs, "deadline_seconds")),
+    )
+
+
+def run_gate_for(inputs: Mapping[str, Any]) -> GateResult:
+    """Run the gate the inputs describe; raises HealthGateError with what it saw."""
+    settings = settings_from_inputs(inputs)
+    platform = inputs.get("platform")
+    if platform is None:
+        return run_health_gate(settings)
+    # Imported here, in the provider process, so only the deployed target's SDK is loaded.
+    probe = backends.platform_probe(str(platform["kind"]))
+    settings_for_probe = dict(platform)
+    return run_health_gate(settings, lambda: probe.observe(settings_for_probe))
+
+
+class HealthGateProvider(GateProvider):
+    """Runs the gate on create and on every update; any input change is an update."""
+
+    INPUTS = INPUTS
+    REPLACE_ON = ()
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = [CheckFailure(key, reason) for key, reason in input_problems(news)]
+        return CheckResult(news, failures)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        result = run_gate_for(props)
+        gate_id = f"{props['service']}-{uuid.uuid4().hex[:12]}"
+        return CreateResult(gate_id, {**props, "passed": True, "evidence": result.evidence()})
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        result = run_gate_for(_news)
+        return UpdateResult({**_news, "passed": True, "evidence": result.evidence()})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Nothing to delete: the gate is a verdict recorded in state, not infrastructure."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HealthGateArgs:
+    service: pulumi.Input[str]
+    image: pulumi.Input[str]
+    """The pinned `registry/repository@sha256:...`: a re-pin changes it and re-runs the gate."""
+    expected_versions: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """The pinned tag and/or digest; the served version must equal one of them."""
+    url: pulumi.Input[str] | None = None
+    """None gates on the platform only (workers without ingress)."""
+    expected_status: pulumi.Input[int] = 200
+    version_field: pulumi.Input[str] | None = None
+    """Dotted JSON path in the response body, e.g. `build.version`."""
+    version_header: pulumi.Input[str] | None = None
+    """Response header carrying the version, e.g. `X-Release-Version`."""
+    request_timeout_seconds: pulumi.Input[float] = 5
+    interval_seconds: pulumi.Input[float] = 3
+    success_threshold: pulumi.Input[int] = 3
+    failure_threshold: pulumi.Input[int] = 5
+    startup_seconds: pulumi.Input[float] = 300
+    deadline_seconds: pulumi.Input[float] = 600
+    platform: pulumi.Input[Mapping[str, Any]] | None = None
+    """`{"kind": "docker", ...}`: the platform's rollout state must be healthy too."""
+
+
+class HealthGate(Resource, module="gates", name="HealthGate"):
+    """Exists only once the pinned build served healthy answers; depend on it to go on."""
+
+    passed: pulumi.Output[bool]
+    evidence: pulumi.Output[dict[str, Any]]
+
+    def __init__(
+        self, name: str, args: HealthGateArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props: dict[str, Any] = {key: getattr(args, key) for key in INPUTS}
+        props["passed"] = None
+        props["evidence"] = None
+        super().__init__(HealthGateProvider(), name, props, opts)

@@ -1,0 +1,536 @@
+"""The health gate's polling core: one probe, and the loop that counts probes into a verdict.
+
+Kept free of Pulumi so that the counting rules can be tested with a fake clock and reused by
+the benchmark; `components.gates.health_gate` only translates resource inputs and outputs.
+
+The rules, in line with Kamal, Kubernetes and Argo Rollouts (reliability anchors 2.3-2.7):
+
+- A probe is healthy only when the platform says so (if asked) and the HTTP answer (if a URL
+  is set) is complete, within the request timeout, at most 64 KiB, has the expected status and
+  serves one of the pinned versions. A 2xx from the old build is a failure: "deploy said OK,
+  old version running" is the commonest real incident.
+- `success_threshold` consecutive healthy probes pass; any unhealthy probe resets the count.
+  `failure_threshold` consecutive counted failures fail; any healthy probe resets that count.
+- Until the service has answered once, and only during `startup_seconds`, failures to reach it
+  at all (refused, DNS, connect timeout, closed before answering) are tolerated, so a service
+  that is still starting is not mistaken for a broken one.
+- The gate enforces its own deadline, because Pulumi's custom timeouts do not reach dynamic
+  providers; reaching it without a verdict fails closed, as Argo treats inconclusive runs.
+- Each request gets a wall-clock limit, not only httpx's per-read timeout: a server that
+  trickles its answer one byte at a time resets a per-read timer forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from components.gates.backends import PlatformObservation
+from components.gates.redact import redact
+
+MAX_BODY_BYTES = 64 * 1024
+KEEP_OBSERVATIONS = 10
+_DETAIL_LIMIT = 240
+# httpx's own timeouts are set a little beyond the wall-clock limit, so that the limit (which
+# knows how far the request got) is what reports a slow answer.
+_HTTPX_GRACE_SECONDS = 1.0
+
+_T = TypeVar("_T")
+
+Probe = Callable[[float], "Observation"]
+"""One probe, given the wall-clock seconds it may take."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateSettings:
+    """The gate's inputs, already validated (see `health_gate.input_problems`)."""
+
+    service: str
+    expected_versions: tuple[str, ...]
+    url: str | None = None
+    expected_status: int = 200
+    version_field: str | None = None
+    version_header: str | None = None
+    request_timeout_seconds: float = 5.0
+    interval_seconds: float = 3.0
+    success_threshold: int = 3
+    failure_threshold: int = 5
+    startup_seconds: float = 300.0
+    deadline_seconds: float = 600.0
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values to mask in anything printed: the URL's password, if it carries one."""
+        if not self.url:
+            return ()
+        with contextlib.suppress(ValueError):
+            password = urlsplit(self.url).password
+            if password:
+                return (password,)
+        return ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Observation:
+    """What one probe saw. `status` is set when the app answered, `error` when it did not."""
+
+    healthy: bool
+    detail: str
+    status: int | None = None
+    error: str | None = None
+    version: str | None = None
+    latency_ms: float | None = None
+    answered: bool = False
+    """The app sent an HTTP answer (any status): it is up, so start-up tolerance ends."""
+    unreachable: bool = False
+    """Nothing answered at all (refused, DNS, connect timeout): tolerable during start-up."""
+
+
+@dataclass(frozen=True)
+class GateResult:
+    observations: list[dict[str, Any]]
+    consecutive_successes: int
+    elapsed_seconds: float
+    served_version: str | None
+    checked_at: str
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "observations": self.observations,
+            "consecutive_successes": self.consecutive_successes,
+            "elapsed_seconds": self.elapsed_seconds,
+            "served_version": self.served_version,
+            "checked_at": self.checked_at,
+        }
+
+
+class HealthGateError(Exception):
+    """The gate saw enough to refuse the release, or not enough to accept it in time."""
+
+    def __init__(self, message: str, reason: str, observations: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.observations = observations
+
+
+def utc_timestamp() -> str:
+    """ISO-8601 UTC with milliseconds: probes can be well under a second apart."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- judging one HTTP answer -------------------------------------------------------------
+
+
+def _short(text: str, secrets: tuple[str, ...]) -> str:
+    text = redact(" ".join(text.split()), secrets)
+    return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 3] + "..."
+
+
+def _expected(settings: GateSettings) -> str:
+    return ", ".join(settings.expected_versions)
+
+
+def served_version(
+    settings: GateSettings, headers: Mapping[str, str], body: bytes
+) -> tuple[str | None, str | None]:
+    """The version the answer claims, or why none could be read: (version, problem)."""
+    if settings.version_header:
+        wanted = settings.version_header.lower()
+        for name, value in headers.items():
+            if name.lower() == wanted:
+                return value.strip(), None
+        return None, f"response has no {settings.version_header} header"
+    if not settings.version_field:
+        return None, None
+    try:
+        document: Any = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None, f"body is not JSON, so it has no {settings.version_field!r} field"
+    value = document
+    for part in settings.version_field.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None, f"JSON body has no {settings.version_field!r} field"
+        value = value[part]
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        kind = "null" if value is None else type(value).__name__
+        return None, f"JSON field {settings.version_field!r} is {kind}, not a version string"
+    return str(value).strip(), None
+
+
+def judge_answer(
+    settings: GateSettings, status: int, headers: Mapping[str, str], body: bytes
+) -> tuple[bool, str | None, str]:
+    """Judge a complete answer: (healthy, served version if readable, short detail)."""
+    secrets = settings.secrets
+    if 300 <= status < 400 and status != settings.expected_status:
+        location = next((v for k, v in headers.items() if k.lower() == "location"), "")
+        where = f" to {location}" if location else " without a Location"
+        detail = f"redirect {status}{where} (redirects are not followed)"
+        return False, None, _short(detail, secrets)
+    version, problem = served_version(settings, headers, body)
+    if status != settings.expected_status:
+        return False, version, f"status {status}, expected {settings.expected_status}"
+    if problem is not None:
+        return False, None, _short(problem, secrets)
+    if version not in settings.expected_versions:
+        return False, version, _short(
+            f"serves version {version!r}, expected one of [{_expected(settings)}]", secrets
+        )
+    return True, version, f"status {status}, version {version}"
+
+
+# --- one HTTP request under a wall-clock limit -------------------------------------------
+
+
+class _Progress:
+    """How far a request in flight got, for the message when it runs out of time."""
+
+    def __init__(self) -> None:
+        self.phase = "connecting"
+        self.status: int | None = None
+        self.body_bytes = 0
+        self.cancelled = threading.Event()
+
+    def trace(self, event: str, _info: dict[str, Any]) -> None:
+        phases = {
+            "connection.connect_tcp.started": "connecting",
+            "connection.start_tls.started": "in the TLS handshake",
+            "http11.send_request_headers.started": "sending the request",
+            "http11.receive_response_headers.started": "waiting for the response headers",
+            "http11.receive_response_body.started": "reading the body",
+        }
+        self.phase = phases.get(event, self.phase)
+
+
+@dataclass
+class _Call(Generic[_T]):
+    """A call running on a daemon thread, so a hung peer cannot hold the gate past its limit."""
+
+    value: _T | None = None
+    error: Exception | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def _start(fn: Callable[[], _T], name: str) -> _Call[_T]:
+    call: _Call[_T] = _Call()
+
+    def work() -> None:
+        try:
+            call.value = fn()
+        except Exception as exc:  # reported as an unhealthy probe, never lost
+            call.error = exc
+        finally:
+            call.done.set()
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return call
+
+
+def _cause_chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def _unreachable_reason(exc: httpx.HTTPError, host: str) -> str:
+    import socket  # noqa: PLC0415  (only needed on this path)
+
+    for inner in _cause_chain(exc):
+        if isinstance(inner, socket.gaierror):
+            return f"DNS lookup of {host} failed ({inner.strerror or inner})"
+        if isinstance(inner, ConnectionRefusedError):
+            return "connection refused"
+    return f"cannot connect ({exc})" if str(exc) else f"cannot connect ({type(exc).__name__})"
+
+
+def _fetch(
+    client: httpx.Client, settings: GateSettings, limit: float, progress: _Progress
+) -> Observation:
+    """One GET, never following redirects, reading at most 64 KiB of body."""
+    url = str(settings.url)
+    host = urlsplit(url).hostname or url
+    started = time.monotonic()
+
+    def ms() -> float:
+        return round((time.monotonic() - started) * 1000, 1)
+
+    try:
+        with client.stream(
+            "GET",
+            url,
+            timeout=httpx.Timeout(limit + _HTTPX_GRACE_SECONDS),
+            extensions={"trace": progress.trace},
+        ) as response:
+            status = response.status_code
+            progress.status = status
+            progress.phase = "reading the body"
+            if 300 <= status < 400 and status != settings.expected_status:
+                _, _, detail = judge_answer(settings, status, response.headers, b"")
+                return Observation(healthy=False, status=status, detail=detail,
+                                   latency_ms=ms(), answered=True)
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+                return Observation(healthy=False, status=status, latency_ms=ms(), answered=True,
+                                   detail=f"body larger than 64 KiB ({declared} bytes declared)")
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                progress.body_bytes = len(body)
+                if len(body) > MAX_BODY_BYTES:
+                    return Observation(healthy=False, status=status, latency_ms=ms(),
+                                       answered=True, detail="body larger than 64 KiB")
+                if progress.cancelled.is_set():
+                    break  # the caller already reported the timeout; stop reading
+            healthy, version, detail = judge_answer(settings, status, response.headers,
+                                                    bytes(body))
+            return Observation(healthy=healthy, status=status, version=version, detail=detail,
+                               latency_ms=ms(), answered=True)
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        reason = _unreachable_reason(exc, host) if isinstance(exc, httpx.ConnectError) else (
+            "connect timeout")
+        return Observation(healthy=False, error=reason, detail=_short(reason, settings.secrets),
+                           latency_ms=ms(), unreachable=True)
+    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        if progress.status is None:
+            # Accepted and closed without an answer: what a port forwarder (docker-proxy, a
+            # load balancer) does while the app behind it is not listening yet.
+            reason = "connection closed before any answer"
+            return Observation(healthy=False, error=reason, detail=reason, latency_ms=ms(),
+                               unreachable=True)
+        reason = f"answer broken off while {progress.phase} ({type(exc).__name__})"
+        return Observation(healthy=False, status=progress.status, error=reason, detail=reason,
+                           latency_ms=ms(), answered=True)
+    except httpx.TimeoutException as exc:
+        reason = f"timed out while {progress.phase} ({type(exc).__name__})"
+        return Observation(healthy=False, status=progress.status, error=reason, detail=reason,
+                           latency_ms=ms(), answered=progress.status is not None)
+    except httpx.HTTPError as exc:
+        reason = _short(f"request failed: {type(exc).__name__}: {exc}", settings.secrets)
+        return Observation(healthy=False, error=reason, detail=reason, latency_ms=ms())
+
+
+def _http_outcome(
+    call: _Call[Observation], progress: _Progress, settings: GateSettings, started: float,
+    limit: float,
+) -> Observation:
+    call.done.wait(max(0.0, started + limit - time.monotonic()))
+    if call.done.is_set():
+        if call.value is not None:
+            return call.value
+        reason = f"probe error: {type(call.error).__name__}: {call.error}"
+        return Observation(healthy=False, error=_short(reason, settings.secrets),
+                           detail=_short(reason, settings.secrets))
+    progress.cancelled.set()
+    got = f", {progress.body_bytes} body bytes so far" if progress.body_bytes else ""
+    reason = f"no complete answer within {limit:.2f} s (still {progress.phase}{got})"
+    return Observation(
+        healthy=False,
+        status=progress.status,
+        error=reason,
+        detail=reason,
+        latency_ms=round(limit * 1000, 1),
+        answered=progress.status is not None,
+        unreachable=progress.phase == "connecting",
+    )
+
+
+# --- the platform side and the combined probe ----------------------------------------------
+
+
+def _platform_outcome(
+    call: _Call[PlatformObservation], started: float, limit: float
+) -> tuple[bool, str]:
+    call.done.wait(max(0.0, started + limit - time.monotonic()))
+    if not call.done.is_set():
+        return False, f"platform: no answer within {limit:.2f} s"
+    if call.value is None:
+        return False, redact(f"platform: check failed: {call.error}")
+    return call.value.healthy, redact(f"platform: {call.value.detail}")
+
+
+def combined_probe(
+    settings: GateSettings,
+    client: httpx.Client | None,
+    observe: Callable[[], PlatformObservation] | None,
+) -> Probe:
+    """A probe asking the platform and the HTTP endpoint at once; healthy only if both are.
+
+    Start-up tolerance follows the HTTP side: while nothing answers on the URL within the
+    start-up window, an unhealthy platform state (still starting, restarting) is not counted
+    either. A platform-only gate has no such signal and counts every unhealthy observation.
+    """
+
+    def probe(limit: float) -> Observation:
+        started = time.monotonic()
+        platform_call = _start(observe, "health-gate-platform") if observe else None
+        http: Observation | None = None
+        if client is not None and settings.url:
+            progress = _Progress()
+            http_call = _start(lambda: _fetch(client, settings, limit, progress),
+                               "health-gate-http")
+            http = _http_outcome(http_call, progress, settings, started, limit)
+        if platform_call is None and http is not None:
+            return http
+        if platform_call is None:
+            raise ValueError("a gate checks a URL, a platform, or both")
+        platform_healthy, platform_detail = _platform_outcome(platform_call, started, limit)
+        if http is None:
+            return Observation(healthy=platform_healthy, detail=_short(platform_detail, ()),
+                               latency_ms=round((time.monotonic() - started) * 1000, 1))
+        return Observation(
+            healthy=platform_healthy and http.healthy,
+            detail=_short(f"{platform_detail}; http: {http.detail}", settings.secrets),
+            status=http.status,
+            error=http.error,
+            version=http.version,
+            latency_ms=http.latency_ms,
+            answered=http.answered,
+            unreachable=http.unreachable,
+        )
+
+    return probe
+
+
+# --- the counting loop ---------------------------------------------------------------------
+
+
+def _record(observation: Observation, at: str, note: str = "") -> dict[str, Any]:
+    return {
+        "at": at,
+        "status": observation.status,
+        "error": observation.error,
+        "version": observation.version,
+        "latency_ms": observation.latency_ms,
+        "healthy": observation.healthy,
+        "detail": observation.detail + note,
+    }
+
+
+def _describe(record: Mapping[str, Any]) -> str:
+    seen = f"status {record['status']}" if record["status"] is not None else "no answer"
+    version = f"version {record['version']}" if record["version"] else "no version"
+    latency = record["latency_ms"]
+    took = f"{latency:.0f} ms" if isinstance(latency, int | float) else "-"
+    verdict = "healthy" if record["healthy"] else "unhealthy"
+    return f"{record['at']}  {seen}, {version}, {took}, {verdict}: {record['detail']}"
+
+
+def failure_message(
+    settings: GateSettings, reason: str, elapsed: float, records: list[dict[str, Any]]
+) -> str:
+    """What the gate saw, for the `pulumi up` log: redacted, no headers or bodies."""
+    checks = []
+    if settings.url:
+        source = (f"header {settings.version_header}" if settings.version_header
+                  else f"JSON field {settings.version_field!r}")
+        checks.append(
+            f"GET {settings.url} expecting status {settings.expected_status} and {source} "
+            f"in [{_expected(settings)}]"
+        )
+    else:
+        checks.append(f"platform state only, for the pinned versions [{_expected(settings)}]")
+    lines = [
+        f"health gate for {settings.service!r} failed: {reason} after {elapsed:.2f} s",
+        f"  checked: {checks[0]}",
+        f"  last {len(records)} probes (oldest first):",
+        *(f"    {_describe(r)}" for r in records),
+    ]
+    return redact("\n".join(lines), settings.secrets)
+
+
+def run_gate(
+    settings: GateSettings,
+    probe: Probe,
+    *,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    wall_clock: Callable[[], str] = utc_timestamp,
+) -> GateResult:
+    """Probe on a fixed cadence until a verdict; return the evidence or raise HealthGateError.
+
+    Probes start at exact multiples of the interval after the first (measured from probe
+    start, so a slow answer does not stretch the cadence); a probe that overruns its slot is
+    followed at once. No probe is started, or allowed to run, past the deadline.
+    """
+    start = monotonic()
+    deadline = start + settings.deadline_seconds
+    recent: deque[dict[str, Any]] = deque(maxlen=KEEP_OBSERVATIONS)
+    successes = failures = 0
+    answered = False
+    served: str | None = None
+    next_start = start
+    def out_of_time(elapsed: float) -> HealthGateError:
+        reason = (f"deadline of {settings.deadline_seconds:g} s reached without "
+                  f"{settings.success_threshold} consecutive healthy probes "
+                  f"(inconclusive fails closed; {successes} in a row at the end)")
+        return HealthGateError(failure_message(settings, reason, elapsed, list(recent)),
+                          "deadline", list(recent))
+
+    while True:
+        probe_start = monotonic()
+        if probe_start >= deadline:
+            raise out_of_time(probe_start - start)
+        at = wall_clock()
+        observation = probe(min(settings.request_timeout_seconds, deadline - probe_start))
+        note = ""
+        if observation.healthy:
+            successes, failures = successes + 1, 0
+            served = observation.version
+        else:
+            successes = 0
+            in_startup = probe_start - start < settings.startup_seconds
+            if observation.unreachable and not answered and in_startup:
+                note = " (tolerated: not answering yet, within startup_seconds)"
+            else:
+                failures += 1
+        answered = answered or observation.answered
+        recent.append(_record(observation, at, note))
+        elapsed = monotonic() - start
+        if successes >= settings.success_threshold:
+            return GateResult(list(recent), successes, round(elapsed, 3), served, wall_clock())
+        if failures >= settings.failure_threshold:
+            reason = (f"{failures} consecutive failed probes "
+                      f"(failure_threshold {settings.failure_threshold})")
+            raise HealthGateError(failure_message(settings, reason, elapsed, list(recent)),
+                             "failure_threshold", list(recent))
+        next_start += settings.interval_seconds
+        now = monotonic()
+        next_start = max(next_start, now)
+        if next_start >= deadline:
+            raise out_of_time(elapsed)
+        sleep(next_start - now)
+
+
+def run_health_gate(
+    settings: GateSettings,
+    observe: Callable[[], PlatformObservation] | None = None,
+    *,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> GateResult:
+    """Run the whole gate against the real endpoint (and platform, when `observe` is given)."""
+    if not settings.url:
+        return run_gate(settings, combined_probe(settings, None, observe),
+                        monotonic=monotonic, sleep=sleep)
+    headers = {
+        "User-Agent": "releasegate-health-gate",
+        "Accept": "application/json" if settings.version_field else "*/*",
+        "Accept-Encoding": "identity",
+        "Cache-Control": "no-cache",
+        # A new connection per probe: a kept-alive one can outlive a restarted app.
+        "Connection": "close",
+    }
+    with httpx.Client(follow_redirects=False, headers=headers) as client:
+        return run_gate(settings, combined_probe(settings, client, observe),
+                        monotonic=monotonic, sleep=sleep)

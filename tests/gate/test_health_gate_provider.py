@@ -1,0 +1,557 @@
+"""The HealthGate dynamic provider, called directly against a real misbehaving HTTP app.
+
+Each failure mode a health gate must handle (reliability anchors 2.7) gets a short run with
+tight thresholds; the assertions are what a user relies on: pass or fail, and a failure
+message that says what the gate saw (statuses, versions, latencies, expected versions) with
+credentials masked. Also: diff, update, check, delete, and the Resource under Pulumi mocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, cast
+
+import dill
+import pulumi
+import pytest
+from pulumi.dynamic import CreateResult, UpdateResult
+from pulumi.runtime import rpc
+
+from components.gates import backends
+from components.gates.health_gate import (
+    INPUTS,
+    HealthGate,
+    HealthGateArgs,
+    HealthGateProvider,
+    input_problems,
+)
+from components.gates.http_probe import HealthGateError
+from tests.gate.conftest import DIGEST_V2, IMAGE_V1, IMAGE_V2, PlatformScript, gate_inputs
+from tests.servers.http_app import HttpApp, running_app
+
+OUTPUT_KEYS = {"passed", "evidence"}
+
+
+def create(inputs: dict[str, Any]) -> CreateResult:
+    return HealthGateProvider().create(inputs)
+
+
+def failure_of(inputs: dict[str, Any]) -> tuple[str, float]:
+    """Run the gate expecting it to fail: (message, seconds it took)."""
+    started = time.monotonic()
+    with pytest.raises(HealthGateError) as failed:
+        create(inputs)
+    return str(failed.value), time.monotonic() - started
+
+
+# --- passing ------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(10)
+def test_a_healthy_service_serving_the_pinned_version_passes(app: HttpApp) -> None:
+    inputs = {**gate_inputs(app.url), "__provider": "serialized-provider"}
+    result = create(inputs)
+    assert result.id is not None
+    assert result.id.startswith("api-")
+    outs = cast(dict[str, Any], result.outs)
+    assert set(INPUTS) | OUTPUT_KEYS <= set(outs)
+    assert outs["__provider"] == "serialized-provider"
+    assert outs["image"] == IMAGE_V2
+    assert outs["passed"] is True
+    evidence = outs["evidence"]
+    assert evidence["served_version"] == "v2"
+    assert evidence["consecutive_successes"] == 2
+    assert evidence["checked_at"].endswith("Z")
+    assert [o["status"] for o in evidence["observations"]] == [200, 200]
+    assert all(o["healthy"] and o["latency_ms"] >= 0 for o in evidence["observations"])
+
+
+@pytest.mark.timeout(10)
+def test_the_version_can_come_from_a_header_or_a_nested_field(app: HttpApp) -> None:
+    by_header = gate_inputs(app.url, version_field=None, version_header="X-Release-Version")
+    assert cast(dict[str, Any], create(by_header).outs)["passed"] is True
+    nested = gate_inputs(app.url, version_field="build.version")
+    assert cast(dict[str, Any], create(nested).outs)["passed"] is True
+    app.healthy("v2", header=False)
+    message, _ = failure_of(by_header)
+    assert "response has no X-Release-Version header" in message
+
+
+@pytest.mark.timeout(10)
+def test_the_digest_is_accepted_as_the_served_version(app: HttpApp) -> None:
+    app.healthy(DIGEST_V2)
+    evidence = cast(dict[str, Any], create(gate_inputs(app.url)).outs)["evidence"]
+    assert evidence["served_version"] == DIGEST_V2
+
+
+def time_to_pass(app: HttpApp, success_threshold: int) -> tuple[float, dict[str, Any]]:
+    """503 until just after the gate's 2nd probe, then healthy: the worst phase, a whole
+    interval before the next probe."""
+    app.fail(503)
+    app.after_requests(app.requests + 2, app.healthy)
+    inputs = gate_inputs(app.url, interval_seconds=0.2, success_threshold=success_threshold,
+                         failure_threshold=10)
+    outs = cast(dict[str, Any], create(inputs).outs)
+    passed_at = time.monotonic()
+    assert app.healthy_since is not None
+    return passed_at - app.healthy_since, outs["evidence"]
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("success_threshold", [1, 2])
+def test_time_to_pass_after_turning_healthy_is_within_one_interval_and_100_ms(
+    app: HttpApp, success_threshold: int
+) -> None:
+    # The cadence itself is proven exactly with a fake clock (test_http_probe); this is the
+    # end-to-end figure. A CPU-starved machine can delay any thread wake-up, so a miss gets
+    # one more attempt; a real regression (a late or stretched cadence) misses both.
+    bound = (success_threshold - 1) * 0.2 + 0.2 + 0.1
+    timings = []
+    for _ in range(2):
+        took, evidence = time_to_pass(app, success_threshold)
+        timings.append(round(took, 3))
+        statuses = [o["status"] for o in evidence["observations"]]
+        assert statuses[-success_threshold:] == [200] * success_threshold
+        assert 503 in statuses
+        if took <= bound:
+            break
+    assert min(timings) <= bound, timings
+
+
+@pytest.mark.timeout(10)
+def test_a_service_refusing_connections_while_starting_passes_once_healthy() -> None:
+    with running_app("v2", listening=False) as app:
+        app.down_then_healthy(0.3)
+        inputs = gate_inputs(app.url, interval_seconds=0.1, startup_seconds=5.0)
+        outs = cast(dict[str, Any], create(inputs).outs)
+    observations = outs["evidence"]["observations"]
+    assert "connection refused (tolerated" in observations[0]["detail"]
+    assert outs["evidence"]["served_version"] == "v2"
+
+
+# --- failing ------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(10)
+def test_the_old_version_still_answering_fails_and_says_what_it_saw(app: HttpApp) -> None:
+    app.healthy("v1")
+    message, _ = failure_of(gate_inputs(app.url))
+    assert "health gate for 'api' failed: 3 consecutive failed probes" in message
+    assert "serves version 'v1', expected one of [v2, sha256:2222" in message
+    assert "status 200, version v1" in message
+    assert " ms, unhealthy" in message
+
+
+@pytest.mark.timeout(10)
+def test_5xx_fails_at_the_failure_threshold(app: HttpApp) -> None:
+    app.fail(500)
+    inputs = gate_inputs(app.url, interval_seconds=0.1, failure_threshold=4)
+    message, took = failure_of(inputs)
+    assert "4 consecutive failed probes (failure_threshold 4)" in message
+    assert message.count("status 500, expected 200") == 4
+    assert took < 4 * 0.1 + 1.0
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("status", [201, 204, 404])
+def test_any_status_but_the_expected_one_fails(app: HttpApp, status: int) -> None:
+    app.fail(status)
+    message, _ = failure_of(gate_inputs(app.url, failure_threshold=1))
+    assert f"status {status}, expected 200" in message
+
+
+@pytest.mark.timeout(10)
+def test_an_expected_status_other_than_200_can_be_configured(app: HttpApp) -> None:
+    app.fail(202)
+    outs = cast(dict[str, Any], create(gate_inputs(app.url, expected_status=202.0)).outs)
+    assert [o["status"] for o in outs["evidence"]["observations"]] == [202, 202]
+
+
+@pytest.mark.timeout(10)
+def test_flapping_never_reaches_the_success_threshold_and_fails_at_the_deadline(
+    app: HttpApp,
+) -> None:
+    app.flapping()
+    inputs = gate_inputs(app.url, failure_threshold=3, deadline_seconds=1.0)
+    message, took = failure_of(inputs)
+    assert "deadline of 1 s reached without 2 consecutive healthy probes" in message
+    assert "status 500" in message
+    assert "status 200, version v2" in message
+    assert took < 1.0 + 1.0
+
+
+@pytest.mark.timeout(10)
+def test_a_server_that_hangs_after_accepting_times_out_each_probe(app: HttpApp) -> None:
+    app.hang()
+    inputs = gate_inputs(app.url, request_timeout_seconds=0.3, failure_threshold=2)
+    message, took = failure_of(inputs)
+    assert "no complete answer within 0.30 s (still waiting for the response headers)" in message
+    assert 0.6 <= took < 1.5  # without the wall-clock limit: 2.6 s
+
+
+@pytest.mark.timeout(10)
+def test_a_trickling_body_is_cut_off_by_the_wall_clock_not_the_read_timeout(
+    app: HttpApp,
+) -> None:
+    # A byte every 50 ms keeps every read well inside httpx's read timeout: only a
+    # wall-clock limit per request stops it.
+    app.trickle(delay=0.05)
+    inputs = gate_inputs(app.url, request_timeout_seconds=0.4, failure_threshold=2)
+    message, took = failure_of(inputs)
+    assert "no complete answer within 0.40 s (still reading the body" in message
+    assert "body bytes so far" in message
+    assert took < 2 * 0.4 + 1.0
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("declare_length", [True, False])
+def test_a_huge_body_fails_without_being_read(app: HttpApp, declare_length: bool) -> None:
+    app.huge(declare_length=declare_length)
+    message, took = failure_of(gate_inputs(app.url, failure_threshold=2))
+    assert "body larger than 64 KiB" in message
+    assert took < 2.0
+
+
+@pytest.mark.timeout(10)
+def test_a_redirect_is_not_followed_and_its_credentials_are_masked(app: HttpApp) -> None:
+    app.redirect("http://deploy:s3cr3t-pass@other.example.test/health?token=abc123def")
+    message, _ = failure_of(gate_inputs(app.url, failure_threshold=2))
+    assert "redirect 302 to http://[redacted]@other.example.test/health?token=[redacted]" in (
+        message)
+    assert "redirects are not followed" in message
+    assert "s3cr3t-pass" not in message
+    assert "abc123def" not in message
+    assert app.requests == 2  # nothing was sent to the redirect target's host either
+
+
+@pytest.mark.timeout(10)
+def test_invalid_json_and_a_missing_field_fail(app: HttpApp) -> None:
+    app.invalid_json()
+    message, _ = failure_of(gate_inputs(app.url, failure_threshold=1))
+    assert "body is not JSON, so it has no 'version' field" in message
+    app.no_version()
+    message, _ = failure_of(gate_inputs(app.url, failure_threshold=1))
+    assert "JSON body has no 'version' field" in message
+
+
+@pytest.mark.timeout(10)
+def test_connection_refused_is_tolerated_for_the_startup_window_then_fails() -> None:
+    with running_app("v2", listening=False) as app:
+        inputs = gate_inputs(app.url, interval_seconds=0.1, startup_seconds=0.5,
+                             failure_threshold=2)
+        message, took = failure_of(inputs)
+    assert "2 consecutive failed probes" in message
+    assert "connection refused (tolerated" in message
+    assert message.strip().endswith("connection refused")
+    assert 0.5 <= took < 2.0
+
+
+@pytest.mark.timeout(10)
+def test_never_answering_within_the_deadline_is_inconclusive_and_fails_closed() -> None:
+    with running_app("v2", listening=False) as app:
+        inputs = gate_inputs(app.url, interval_seconds=0.1, startup_seconds=300,
+                             deadline_seconds=0.8)
+        message, took = failure_of(inputs)
+    assert "deadline of 0.8 s reached without 2 consecutive healthy probes" in message
+    assert took < 0.8 + 1.0
+
+
+@pytest.mark.timeout(10)
+def test_a_service_that_stops_after_answering_fails_without_startup_tolerance(
+    app: HttpApp,
+) -> None:
+    app.healthy("v1")  # answers once (the old version), then crashes
+    app.after_requests(app.requests + 1, app.refuse)
+    inputs = gate_inputs(app.url, interval_seconds=0.1, startup_seconds=300,
+                         failure_threshold=3)
+    message, took = failure_of(inputs)
+    assert "connection refused" in message
+    assert "tolerated" not in message
+    assert took < 2.0
+
+
+@pytest.mark.timeout(10)
+def test_a_dns_failure_is_reported_by_host_name() -> None:
+    inputs = gate_inputs("http://releasegate-gate-test.invalid/health", interval_seconds=0.1,
+                         startup_seconds=0.2, failure_threshold=2)
+    message, _ = failure_of(inputs)
+    assert "DNS lookup of releasegate-gate-test.invalid failed" in message
+
+
+@pytest.mark.timeout(10)
+def test_url_credentials_never_reach_the_failure_message(app: HttpApp) -> None:
+    app.fail(503)
+    url = app.url.replace("http://", "http://ci:pl4in-pass@") + "?token=abcdef123"
+    message, _ = failure_of(gate_inputs(url, failure_threshold=1))
+    assert "pl4in-pass" not in message
+    assert "abcdef123" not in message
+    assert "status 503, expected 200" in message
+
+
+# --- the platform side --------------------------------------------------------------------
+
+
+@pytest.mark.timeout(10)
+def test_an_unhealthy_platform_blocks_an_http_healthy_service(
+    app: HttpApp, fake_platform: PlatformScript
+) -> None:
+    fake_platform.healthy = False
+    fake_platform.detail = "rollout FAILED: circuit breaker rolled back to :41"
+    platform = {"kind": "fake", "container": "api", "image": IMAGE_V2}
+    message, _ = failure_of(gate_inputs(app.url, platform=platform))
+    assert "platform: rollout FAILED: circuit breaker rolled back to :41" in message
+    assert "http: status 200, version v2" in message
+    # Loaded by module path, as the provider process does, and given the platform settings.
+    assert fake_platform.seen[0] == platform
+
+
+@pytest.mark.timeout(10)
+def test_a_healthy_platform_and_healthy_http_pass_together(
+    app: HttpApp, fake_platform: PlatformScript
+) -> None:
+    outs = cast(dict[str, Any], create(gate_inputs(app.url, platform={"kind": "fake"})).outs)
+    details = [o["detail"] for o in outs["evidence"]["observations"]]
+    assert details[-1] == ("platform: running, health=healthy, image matches; "
+                           "http: status 200, version v2")
+
+
+@pytest.mark.timeout(10)
+def test_a_platform_only_gate_for_a_worker(fake_platform: PlatformScript) -> None:
+    inputs = gate_inputs(None, version_field=None, platform={"kind": "fake"})
+    outs = cast(dict[str, Any], create(inputs).outs)
+    assert outs["passed"] is True
+    fake_platform.healthy = False
+    fake_platform.detail = "exited (code 1)"
+    message, _ = failure_of(inputs)
+    assert "checked: platform state only" in message
+    assert "platform: exited (code 1)" in message
+
+
+@pytest.mark.timeout(10)
+def test_a_platform_call_that_errors_counts_as_a_failure(
+    app: HttpApp, fake_platform: PlatformScript
+) -> None:
+    fake_platform.error = "docker API unreachable at tcp://ops:hunter2hunter2@10.0.0.5:2376"
+    message, _ = failure_of(gate_inputs(app.url, platform={"kind": "fake"}))
+    assert "platform: check failed: docker API unreachable" in message
+    assert "hunter2hunter2" not in message
+
+
+# --- diff, update, delete, check ----------------------------------------------------------
+
+
+def test_diff_sees_a_re_pinned_image_as_an_update_never_a_replace() -> None:
+    provider = HealthGateProvider()
+    old = {**gate_inputs("http://127.0.0.1:1/health"), "__provider": "a", "passed": True,
+           "evidence": {"observations": []}}
+    new = {**gate_inputs("http://127.0.0.1:1/health"), "image": IMAGE_V1, "__provider": "a"}
+    result = provider.diff("api-1", old, new)
+    assert result.changes is True
+    assert result.replaces == []
+    for key in INPUTS:
+        changed = {**old, key: "something else"}
+        assert provider.diff("api-1", old, changed).changes is True, key
+        assert provider.diff("api-1", old, changed).replaces == [], key
+
+
+def test_diff_ignores_the_serialized_provider_and_the_outputs() -> None:
+    provider = HealthGateProvider()
+    old = {**gate_inputs("http://127.0.0.1:1/health"), "__provider": "old-pickle",
+           "passed": True, "evidence": {"observations": [1]}}
+    new = {**gate_inputs("http://127.0.0.1:1/health"), "__provider": "new-pickle",
+           "passed": None, "evidence": None}
+    assert provider.diff("api-1", old, new).changes is False
+
+
+@pytest.mark.timeout(10)
+def test_update_re_runs_the_gate_and_returns_full_outputs(app: HttpApp) -> None:
+    provider = HealthGateProvider()
+    old_inputs = gate_inputs(app.url, image=IMAGE_V1, expected_versions=["v1"])
+    app.healthy("v1")
+    olds = cast(dict[str, Any], provider.create(old_inputs).outs)
+    requests_after_create = app.requests
+    app.healthy("v2")
+    news = {**gate_inputs(app.url), "__provider": "p"}
+    result = provider.update("api-1", olds, news)
+    assert isinstance(result, UpdateResult)
+    outs = cast(dict[str, Any], result.outs)
+    assert set(INPUTS) | OUTPUT_KEYS <= set(outs)
+    assert outs["image"] == IMAGE_V2
+    assert outs["passed"] is True
+    assert outs["evidence"]["served_version"] == "v2"
+    assert app.requests > requests_after_create
+
+
+@pytest.mark.timeout(10)
+def test_update_fails_when_the_re_pinned_version_is_not_served(app: HttpApp) -> None:
+    app.healthy("v1")  # the rollout was rolled back: the old build still answers
+    provider = HealthGateProvider()
+    with pytest.raises(HealthGateError, match="serves version 'v1', expected one of \\[v2"):
+        provider.update("api-1", gate_inputs(app.url, image=IMAGE_V1), gate_inputs(app.url))
+
+
+def test_delete_is_a_no_op() -> None:
+    HealthGateProvider().delete("api-1", gate_inputs("http://127.0.0.1:1/health"))
+
+
+def check_failures(**overrides: Any) -> dict[str, str]:
+    news = {**gate_inputs("http://127.0.0.1:8000/health"), **overrides}
+    result = HealthGateProvider().check({}, news)
+    assert result.inputs is news
+    return {f.property: f.reason for f in result.failures}
+
+
+def test_check_accepts_good_inputs_and_engine_floats() -> None:
+    assert check_failures() == {}
+    assert check_failures(success_threshold=3.0, failure_threshold=5.0,
+                          expected_status=200.0) == {}
+    assert check_failures(url=None, version_field=None, platform={"kind": "docker"}) == {}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "name", "says"),
+    [
+        ({"service": ""}, "service", "service's name"),
+        ({"image": "127.0.0.1:5000/api:v2"}, "image", "@sha256:<64 hex>"),
+        ({"expected_versions": []}, "expected_versions", "pinned tag and/or digest"),
+        ({"expected_versions": ["v2", ""]}, "expected_versions", "non-empty strings"),
+        ({"url": "ftp://host/health"}, "url", "http(s) URL"),
+        ({"url": "http://[::1/health"}, "url", "not a valid URL"),
+        ({"version_field": None}, "version_field", "verify the served build"),
+        ({"version_header": "X-Release-Version"}, "version_field", "exactly one"),
+        ({"version_field": "build..version"}, "version_field", "dotted JSON path"),
+        ({"version_field": None, "version_header": "X Release"}, "version_header", "header"),
+        ({"expected_status": 700}, "expected_status", "100-599"),
+        ({"expected_status": True}, "expected_status", "100-599"),
+        ({"request_timeout_seconds": 0}, "request_timeout_seconds", "greater than 0"),
+        ({"interval_seconds": -1}, "interval_seconds", "greater than 0"),
+        ({"success_threshold": 0}, "success_threshold", "whole number >= 1"),
+        ({"failure_threshold": 2.5}, "failure_threshold", "whole number >= 1"),
+        ({"startup_seconds": -1}, "startup_seconds", ">= 0"),
+        ({"deadline_seconds": 1, "interval_seconds": 1, "success_threshold": 3},
+         "deadline_seconds", "cannot fit 3 probes"),
+        ({"platform": {"kind": "nomad"}}, "platform", "known kinds: docker"),
+        ({"platform": "docker"}, "platform", "must be a mapping"),
+        ({"url": None}, "version_field", "only applies to an HTTP check"),
+        ({"url": None, "version_field": None}, "url", "set url, platform, or both"),
+    ],
+)
+def test_check_names_the_input_that_is_wrong(
+    overrides: dict[str, Any], name: str, says: str
+) -> None:
+    failures = check_failures(**overrides)
+    assert name in failures, failures
+    assert says in failures[name]
+
+
+def test_check_does_not_echo_url_credentials() -> None:
+    failures = check_failures(url="ftp://deploy:pa55w0rd-x@host/health")
+    assert "pa55w0rd-x" not in failures["url"]
+
+
+def test_check_tolerates_unknown_values_during_preview() -> None:
+    unknown = rpc.UNKNOWN
+    assert check_failures(
+        image=unknown, url=unknown, expected_versions=[unknown, DIGEST_V2],
+        interval_seconds=unknown, deadline_seconds=unknown, platform={"kind": unknown},
+    ) == {}
+    assert check_failures(expected_versions=unknown, service=unknown) == {}
+
+
+def test_create_refuses_invalid_inputs_even_without_check() -> None:
+    with pytest.raises(ValueError, match="version_field: set exactly one"):
+        create(gate_inputs("http://127.0.0.1:1/health", version_header="X-Release-Version"))
+
+
+def test_a_platform_probe_that_cannot_be_imported_fails_the_gate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(backends.PLATFORM_PROBES, "broken", "tests.gate.no_such_module:Probe")
+    with pytest.raises(ModuleNotFoundError):
+        create(gate_inputs(None, version_field=None, platform={"kind": "broken"}))
+    assert input_problems(gate_inputs(None, version_field=None, platform={"kind": "broken"})) == []
+
+
+# --- the Resource under Pulumi mocks ------------------------------------------------------
+
+
+class GateMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.registered: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[Any, Any]]:
+        self.registered.append(args)
+        evidence = {"observations": [], "consecutive_successes": 3, "elapsed_seconds": 6.1,
+                    "served_version": "v2", "checked_at": "2024-01-01T00:00:00Z"}
+        return f"{args.name}-id", {**args.inputs, "passed": True, "evidence": evidence}
+
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+pulumi_test = cast(Callable[[Callable[[], object]], Callable[[], None]], pulumi.runtime.test)
+
+
+@pytest.fixture
+def event_loop_for_pulumi() -> Iterator[None]:
+    """Pulumi's mocks need a current event loop; an earlier `asyncio.run` in the same
+    session leaves none. Leave none behind either, as `asyncio.run` does."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+@pytest.mark.usefixtures("event_loop_for_pulumi")
+def test_health_gate_registers_as_a_gates_dynamic_resource_with_a_picklable_provider() -> None:
+    mocks = GateMocks()
+    pulumi.runtime.set_mocks(mocks, preview=False)
+
+    @pulumi_test
+    def scenario() -> object:
+        gate = HealthGate(
+            "api-gate",
+            HealthGateArgs(
+                service="api",
+                image=pulumi.Output.from_input(IMAGE_V2),
+                expected_versions=["v2", pulumi.Output.from_input(DIGEST_V2)],
+                url="http://127.0.0.1:8000/health/ready",
+                version_field="build.version",
+            ),
+        )
+
+        def verify(values: list[Any]) -> None:
+            passed, evidence = values
+            assert passed is True
+            assert evidence["served_version"] == "v2"
+
+        return pulumi.Output.all(gate.passed, gate.evidence).apply(verify)
+
+    scenario()
+
+    (args,) = mocks.registered
+    assert args.typ == "pulumi-python:dynamic/gates:HealthGate"
+    assert args.name == "api-gate"
+    assert args.inputs["image"] == IMAGE_V2
+    assert args.inputs["expected_versions"] == ["v2", DIGEST_V2]
+    assert args.inputs["request_timeout_seconds"] == 5
+    assert args.inputs["interval_seconds"] == 3
+    assert args.inputs["success_threshold"] == 3
+    assert args.inputs["failure_threshold"] == 5
+    assert args.inputs["startup_seconds"] == 300
+    assert args.inputs["deadline_seconds"] == 600
+    assert args.inputs["expected_status"] == 200
+    serialized = base64.b64decode(args.inputs["__provider"])
+    # Pickled by reference: the provider process imports the module rather than a copy.
+    assert b"components.gates.health_gate" in serialized
+    provider = dill.loads(serialized)  # noqa: S301 - what this test's program serialized
+    assert isinstance(provider, HealthGateProvider)
+    assert vars(provider) == {}
