@@ -281,7 +281,7 @@ class RecordingMonitor(mocks.MockMonitor):
         self.records: list[PlannedResource] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
             self.records.append(
                 PlannedResource(
@@ -306,6 +306,8 @@ def _present(value: Any) -> Any:
         return {k: _present(v) for k, v in sorted(value.items()) if k not in INTERNAL_INPUTS}
     if isinstance(value, list):
         return [_present(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire format has only doubles; show 5000, not 5000.0
     return value
 
 

@@ -94,6 +94,14 @@ def superseded(
     return None
 
 
+def _image_of_release(history: Sequence[Mapping[str, Any]], release: object) -> str | None:
+    """The image an earlier successful run used for `release`, if any."""
+    for entry in reversed(history):
+        if entry.get("release") == release and isinstance(entry.get("image"), str):
+            return str(entry["image"])
+    return None
+
+
 def refuse_rollback(history: Sequence[Mapping[str, Any]], image: str, release: object) -> None:
     """Raise MigrationRollbackError when `image` goes back to a superseded migrations image."""
     found = superseded(history, image)
@@ -222,13 +230,16 @@ class MigrationRunProvider(GateProvider):
         changes = self.changed_inputs(_olds, _news)
         image = _news.get("image")
         allow = _news.get("allow_rollback")
-        if (
-            "image" in changes
-            and isinstance(image, str)
-            and not is_unknown(image)
-            and (allow is not True and not is_unknown(allow))
-        ):
-            refuse_rollback(history_of(_olds), image, _news.get("release"))
+        refusing = allow is not True and not is_unknown(allow)
+        history = history_of(_olds)
+        if refusing and "image" in changes and isinstance(image, str) and not is_unknown(image):
+            refuse_rollback(history, image, _news.get("release"))
+        elif refusing and is_unknown(image):
+            # During preview a re-pinned tag's digest is not resolved yet; the pinned release
+            # name is, and release tags are immutable, so refuse on it before anything runs.
+            earlier = _image_of_release(history, _news.get("release"))
+            if earlier is not None:
+                refuse_rollback(history, earlier, _news.get("release"))
         return DiffResult(changes=bool(changes), replaces=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:

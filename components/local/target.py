@@ -126,6 +126,9 @@ class LocalTarget:
                 docker_host=self.local.docker_host,
                 depends_on=depends_on,
             ),
+            # Children do not inherit depends_on; the component states the order too, so a
+            # reader of the plan (and the engine's graph) sees the rollout wait for it.
+            opts=pulumi.ResourceOptions(depends_on=list(depends_on)),
         )
         self._services[spec.name] = service
         return ServiceRollout(

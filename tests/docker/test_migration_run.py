@@ -362,8 +362,9 @@ def test_unknown_image_during_preview_is_a_change_not_an_error(unknown: object) 
         {"release": "v1", "image": DIGEST_A, "finished_at": "2026-01-01T00:00:00Z"},
         {"release": "v2", "image": DIGEST_B, "finished_at": "2026-02-01T00:00:00Z"},
     ]
-    state = _state(image=DIGEST_B, history=history)
-    assert MigrationRunProvider().diff("run", state, _news(state, image=unknown)).changes is True
+    state = _state(release="v2", image=DIGEST_B, history=history)
+    news = _news(state, release="v3", image=unknown)
+    assert MigrationRunProvider().diff("run", state, news).changes is True
 
 
 def test_check_names_the_bad_inputs_and_tolerates_unknowns() -> None:
@@ -443,3 +444,22 @@ def test_migration_run_serializes_and_registers_under_mocks() -> None:
     assert rpc.is_rpc_secret(secret_files), "secret_files must stay a secret"
     assert rpc.unwrap_rpc_secret(secret_files) == {SECRET_PATH: DATABASE_URL}
     assert "history" not in registered.inputs, "declared outputs are not inputs"
+
+
+def test_preview_refuses_a_superseded_release_before_its_digest_is_known() -> None:
+    """In preview a re-pinned tag's pin is replaced, so `image` is unknown; the release name
+    is known and release tags are immutable, so the refusal happens in preview all the same."""
+    history = [
+        {"release": "v1", "image": DIGEST_A, "finished_at": "2026-01-01T00:00:00Z"},
+        {"release": "v2", "image": DIGEST_B, "finished_at": "2026-02-01T00:00:00Z"},
+    ]
+    state = _state(release="v2", image=DIGEST_B, history=history)
+    provider = MigrationRunProvider()
+    with pytest.raises(MigrationRollbackError, match="superseded by release 'v2'"):
+        provider.diff("run", state, _news(state, release="v1", image=rpc.UNKNOWN))
+    allowed = provider.diff(
+        "run", state, _news(state, release="v1", image=rpc.UNKNOWN, allow_rollback=True)
+    )
+    assert allowed.changes is True
+    fresh = provider.diff("run", state, _news(state, release="v3", image=rpc.UNKNOWN))
+    assert fresh.changes is True
