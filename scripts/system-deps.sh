@@ -2,10 +2,10 @@
 # Installs the Debian packages the tests start as real local servers: podman (a Docker-API
 # engine, with runc), docker-registry (an OCI registry), skopeo (pushes test images),
 # postgresql (pg_dump/pg_restore and a server), busybox-static (tiny test images) and
-# apache2-utils (htpasswd for registry auth). Skips the install when all are present.
+# apache2-utils (htpasswd for registry auth), openssl (signs test registry tokens). Skips the install when all are present.
 set -euo pipefail
 
-packages=(podman runc busybox-static docker-registry skopeo postgresql apache2-utils)
+packages=(podman runc busybox-static docker-registry skopeo postgresql apache2-utils openssl)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
