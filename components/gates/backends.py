@@ -91,6 +91,9 @@ class PlatformObservation:
     """A short human description: 'running, health=healthy, image matches', 'restarting'..."""
     image: str | None = None
     """The image the platform is actually running, when it can tell."""
+    starting: bool = False
+    """The pinned version runs but its platform health check has not decided yet (Docker's
+    `health=starting`): the gate tolerates this within its start-up window."""
 
 
 class PlatformProbe(Protocol):

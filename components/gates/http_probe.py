@@ -94,6 +94,8 @@ class Observation:
     """The app sent an HTTP answer (any status): it is up, so start-up tolerance ends."""
     unreachable: bool = False
     """Nothing answered at all (refused, DNS, connect timeout): tolerable during start-up."""
+    starting: bool = False
+    """The platform says the pinned version is still starting: tolerable during start-up."""
 
 
 @dataclass(frozen=True)
@@ -350,13 +352,15 @@ def _http_outcome(
 
 def _platform_outcome(
     call: _Call[PlatformObservation], started: float, limit: float
-) -> tuple[bool, str]:
+) -> tuple[bool, str, bool]:
+    """(healthy, detail, still starting) of one platform observation."""
     call.done.wait(max(0.0, started + limit - time.monotonic()))
     if not call.done.is_set():
-        return False, f"platform: no answer within {limit:.2f} s"
+        return False, f"platform: no answer within {limit:.2f} s", False
     if call.value is None:
-        return False, redact(f"platform: check failed: {call.error}")
-    return call.value.healthy, redact(f"platform: {call.value.detail}")
+        return False, redact(f"platform: check failed: {call.error}"), False
+    value = call.value
+    return value.healthy, redact(f"platform: {value.detail}"), value.starting
 
 
 def combined_probe(
@@ -384,10 +388,13 @@ def combined_probe(
             return http
         if platform_call is None:
             raise ValueError("a gate checks a URL, a platform, or both")
-        platform_healthy, platform_detail = _platform_outcome(platform_call, started, limit)
+        platform_healthy, platform_detail, starting = _platform_outcome(
+            platform_call, started, limit
+        )
         if http is None:
             return Observation(healthy=platform_healthy, detail=_short(platform_detail, ()),
-                               latency_ms=round((time.monotonic() - started) * 1000, 1))
+                               latency_ms=round((time.monotonic() - started) * 1000, 1),
+                               starting=starting)
         return Observation(
             healthy=platform_healthy and http.healthy,
             detail=_short(f"{platform_detail}; http: {http.detail}", settings.secrets),
@@ -397,6 +404,7 @@ def combined_probe(
             latency_ms=http.latency_ms,
             answered=http.answered,
             unreachable=http.unreachable,
+            starting=starting,
         )
 
     return probe
@@ -492,6 +500,8 @@ def run_gate(
             in_startup = probe_start - start < settings.startup_seconds
             if observation.unreachable and not answered and in_startup:
                 note = " (tolerated: not answering yet, within startup_seconds)"
+            elif observation.starting and in_startup:
+                note = " (tolerated: platform health check still starting, within startup_seconds)"
             else:
                 failures += 1
         answered = answered or observation.answered

@@ -90,10 +90,11 @@ class DockerPlatformProbe:
         matches, running_image = image_identity(client, container, pinned)
         mismatch = "" if matches else f"runs image {running_image}, pinned {pinned}"
 
-        def seen(detail: str, healthy: bool = False) -> PlatformObservation:
+        def seen(detail: str, healthy: bool = False, starting: bool = False) -> PlatformObservation:
             text = f"{detail}; {mismatch}" if mismatch else detail
             return PlatformObservation(
-                healthy=healthy and matches, detail=text, image=running_image
+                healthy=healthy and matches, detail=text, image=running_image,
+                starting=starting and matches,
             )
 
         exit_code = state.get("ExitCode")
@@ -109,5 +110,6 @@ class DockerPlatformProbe:
         health = str((state.get("Health") or {}).get("Status") or "")
         matched = ", image matches" if matches else ""
         if health and health != "none":
-            return seen(f"running, health={health}{matched}", healthy=health == "healthy")
+            return seen(f"running, health={health}{matched}", healthy=health == "healthy",
+                        starting=health == "starting")
         return seen(f"running, no healthcheck{matched}", healthy=True)

@@ -81,11 +81,13 @@ def test_healthcheck_status_decides_until_healthy(
     starting = observe(engine, container.name, images.busybox)
     assert starting.healthy is False
     assert starting.detail.startswith("running, health=starting"), starting.detail
+    assert starting.starting is True  # the gate tolerates this within its start-up window
     # podman runs healthchecks from systemd timers; without systemd, run one explicitly.
     engine.podman("healthcheck", "run", container.name)
     healthy = observe(engine, container.name, images.busybox)
     assert healthy.healthy is True
     assert healthy.detail == "running, health=healthy, image matches"
+    assert healthy.starting is False
 
 
 def test_failing_healthcheck_is_unhealthy(
@@ -101,6 +103,7 @@ def test_failing_healthcheck_is_unhealthy(
     seen = observe(engine, container.name, images.busybox)
     assert seen.healthy is False
     assert seen.detail.startswith("running, health=unhealthy"), seen.detail
+    assert seen.starting is False
 
 
 def test_exited_container_reports_its_exit_code(

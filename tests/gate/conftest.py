@@ -60,6 +60,7 @@ class PlatformScript:
     """What the fake platform reports; tests change it while a gate runs."""
 
     healthy: bool = True
+    starting: bool = False
     detail: str = "running, health=healthy, image matches"
     error: str | None = None
     hang_seconds: float = 0.0
@@ -78,7 +79,9 @@ class FakePlatformProbe:
             threading.Event().wait(SCRIPT.hang_seconds)
         if SCRIPT.error is not None:
             raise BackendError(SCRIPT.error)
-        return PlatformObservation(healthy=SCRIPT.healthy, detail=SCRIPT.detail)
+        return PlatformObservation(
+            healthy=SCRIPT.healthy, detail=SCRIPT.detail, starting=SCRIPT.starting
+        )
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, cast
@@ -555,3 +556,44 @@ def test_health_gate_registers_as_a_gates_dynamic_resource_with_a_picklable_prov
     provider = dill.loads(serialized)  # noqa: S301 - what this test's program serialized
     assert isinstance(provider, HealthGateProvider)
     assert vars(provider) == {}
+
+
+@pytest.mark.timeout(10)
+def test_a_platform_health_check_still_starting_is_tolerated_within_startup(
+    app: HttpApp, fake_platform: PlatformScript
+) -> None:
+    """Docker reports `health=starting` until the image's own HEALTHCHECK first runs (30 s by
+    default), long after the app answers HTTP; that must not fail a healthy rollout."""
+    fake_platform.healthy = False
+    fake_platform.starting = True
+    fake_platform.detail = "running, health=starting, image matches"
+
+    def turn_healthy() -> None:
+        time.sleep(0.3)
+        fake_platform.starting = False
+        fake_platform.healthy = True
+        fake_platform.detail = "running, health=healthy, image matches"
+
+    switch = threading.Thread(target=turn_healthy)
+    switch.start()
+    inputs = gate_inputs(app.url, platform={"kind": "fake"}, startup_seconds=2.0,
+                         failure_threshold=2)
+    outs = cast(dict[str, Any], create(inputs).outs)
+    switch.join()
+    assert outs["passed"] is True
+    notes = [o["detail"] for o in outs["evidence"]["observations"]]
+    assert any("health=starting" in d for d in notes)
+
+
+@pytest.mark.timeout(10)
+def test_a_platform_still_starting_after_startup_seconds_fails(
+    app: HttpApp, fake_platform: PlatformScript
+) -> None:
+    fake_platform.healthy = False
+    fake_platform.starting = True
+    fake_platform.detail = "running, health=starting, image matches"
+    inputs = gate_inputs(app.url, platform={"kind": "fake"}, startup_seconds=0.2,
+                         failure_threshold=3)
+    message, _ = failure_of(inputs)
+    assert "consecutive failed probes" in message
+    assert "platform: running, health=starting" in message
