@@ -23,11 +23,10 @@ from urllib.parse import urlsplit
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, Resource, UpdateResult
-from pulumi.runtime import rpc
 
 from components.gates import backends
 from components.gates.http_probe import GateResult, GateSettings, run_health_gate
-from components.gates.provider_base import GateProvider
+from components.gates.provider_base import GateProvider, is_unknown
 from components.gates.redact import redact
 
 DEFAULTS: dict[str, Any] = {
@@ -68,17 +67,6 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _FIELD_PATH = re.compile(r"^[^.\s]+(\.[^.\s]+)*$")
 
 
-def _is_unknown(value: object) -> bool:
-    """True if a preview left this value, or anything inside it, unknown."""
-    if isinstance(value, str):
-        return value == rpc.UNKNOWN
-    if isinstance(value, Mapping):
-        return any(_is_unknown(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_is_unknown(v) for v in value)
-    return False
-
-
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -112,23 +100,23 @@ def _number_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     for key in ("request_timeout_seconds", "interval_seconds", "deadline_seconds"):
         value = _value(inputs, key)
-        if not _is_unknown(value) and not (_is_number(value) and value > 0):
+        if not is_unknown(value, deep=True) and not (_is_number(value) and value > 0):
             problems.append((key, f"must be a number of seconds greater than 0, got {value!r}"))
     startup = _value(inputs, "startup_seconds")
-    if not _is_unknown(startup) and not (_is_number(startup) and startup >= 0):
+    if not is_unknown(startup, deep=True) and not (_is_number(startup) and startup >= 0):
         problems.append(("startup_seconds", f"must be a number of seconds >= 0, got {startup!r}"))
     for key in ("success_threshold", "failure_threshold"):
         value = _value(inputs, key)
-        if not _is_unknown(value) and not (_is_whole(value) and value >= 1):
+        if not is_unknown(value, deep=True) and not (_is_whole(value) and value >= 1):
             problems.append((key, f"must be a whole number >= 1, got {value!r}"))
     status = _value(inputs, "expected_status")
-    if not _is_unknown(status) and not (_is_whole(status) and 100 <= status <= 599):
+    if not is_unknown(status, deep=True) and not (_is_whole(status) and 100 <= status <= 599):
         problems.append(("expected_status", f"must be an HTTP status 100-599, got {status!r}"))
     if problems:
         return problems
     interval, deadline = _value(inputs, "interval_seconds"), _value(inputs, "deadline_seconds")
     successes = _value(inputs, "success_threshold")
-    if not any(_is_unknown(v) for v in (interval, deadline, successes)):
+    if not any(is_unknown(v, deep=True) for v in (interval, deadline, successes)):
         needed = (int(successes) - 1) * float(interval)
         if deadline <= needed:
             problems.append((
@@ -149,7 +137,7 @@ def _http_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
             if value is not None
         ]
     problems: list[tuple[str, str]] = []
-    if not _is_unknown(url) and (problem := _url_problem(url)):
+    if not is_unknown(url, deep=True) and (problem := _url_problem(url)):
         problems.append(("url", problem))
     if field is not None and header is not None:
         problems.append((
@@ -162,11 +150,11 @@ def _http_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
             "an HTTP check must verify the served build: set version_field (a dotted JSON "
             "path such as build.version) or version_header (such as X-Release-Version)",
         ))
-    if field is not None and not _is_unknown(field) and not (
+    if field is not None and not is_unknown(field, deep=True) and not (
         isinstance(field, str) and _FIELD_PATH.match(field)
     ):
         problems.append(("version_field", f"must be a dotted JSON path, got {field!r}"))
-    if header is not None and not _is_unknown(header) and not (
+    if header is not None and not is_unknown(header, deep=True) and not (
         isinstance(header, str) and _HEADER_NAME.match(header)
     ):
         problems.append(("version_header", f"must be an HTTP header name, got {header!r}"))
@@ -175,7 +163,7 @@ def _http_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _platform_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
     platform = inputs.get("platform")
-    if platform is None or _is_unknown(platform):
+    if platform is None or is_unknown(platform, deep=True):
         if platform is None and inputs.get("url") is None:
             return [("url", "the gate needs something to check: set url, platform, or both")]
         return []
@@ -192,22 +180,23 @@ def input_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Every problem with the inputs, as (input name, reason); unknown values pass."""
     problems: list[tuple[str, str]] = []
     service = inputs.get("service")
-    if not _is_unknown(service) and not (isinstance(service, str) and service.strip()):
+    if not is_unknown(service, deep=True) and not (isinstance(service, str) and service.strip()):
         problems.append(("service", "must be the service's name"))
     image = inputs.get("image")
-    if not _is_unknown(image) and not (isinstance(image, str) and _PINNED_IMAGE.match(image)):
+    pinned = isinstance(image, str) and _PINNED_IMAGE.match(image)
+    if not is_unknown(image) and not pinned:
         problems.append((
             "image",
             f"must be the pinned image registry/repository@sha256:<64 hex>, got {image!r}",
         ))
     versions = inputs.get("expected_versions")
     if not isinstance(versions, Sequence) or isinstance(versions, str) or not versions:
-        if not _is_unknown(versions):
+        if not is_unknown(versions, deep=True):
             problems.append((
                 "expected_versions",
                 "must list the pinned tag and/or digest the service should report",
             ))
-    elif not all(_is_unknown(v) or (isinstance(v, str) and v.strip()) for v in versions):
+    elif not all(is_unknown(v, deep=True) or (isinstance(v, str) and v.strip()) for v in versions):
         problems.append(("expected_versions", f"must be non-empty strings, got {versions!r}"))
     problems += _http_problems(inputs)
     problems += _number_problems(inputs)

@@ -22,10 +22,9 @@ from typing import Any, ClassVar, Protocol
 import pulumi
 import pulumi.dynamic
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, UpdateResult
-from pulumi.runtime import rpc
 
 from components.gates.oci import DigestMismatchError, ResolvedManifest, ResolveRequest
-from components.gates.provider_base import GateProvider, utc_now
+from components.gates.provider_base import GateProvider, is_unknown, utc_now
 from components.imageref import DIGEST_PATTERN, ImageRefError, parse_image_ref
 
 DEFAULT_RESOLVER = "oci"
@@ -61,10 +60,6 @@ def load_resolver(name: str) -> Resolver:
     return resolver
 
 
-def _is_unknown(value: object) -> bool:
-    return isinstance(value, str) and value == rpc.UNKNOWN
-
-
 def validate_inputs(props: Mapping[str, Any]) -> list[CheckFailure]:
     """Every problem with the pin's inputs, each naming the input and what is allowed.
 
@@ -77,7 +72,7 @@ def validate_inputs(props: Mapping[str, Any]) -> list[CheckFailure]:
         failures.append(CheckFailure(key, f"{key}: {reason}"))
 
     registry = props.get("registry")
-    if not _is_unknown(registry) and not (
+    if not is_unknown(registry) and not (
         isinstance(registry, str) and REGISTRY_PATTERN.match(registry)
     ):
         fail(
@@ -86,7 +81,7 @@ def validate_inputs(props: Mapping[str, Any]) -> list[CheckFailure]:
             f"path, e.g. 127.0.0.1:5000 or 123456789012.dkr.ecr.eu-west-1.amazonaws.com",
         )
     repository = props.get("repository")
-    if not _is_unknown(repository) and not (
+    if not is_unknown(repository) and not (
         isinstance(repository, str)
         and len(repository) <= 255
         and REPOSITORY_PATTERN.match(repository)
@@ -98,16 +93,16 @@ def validate_inputs(props: Mapping[str, Any]) -> list[CheckFailure]:
         )
     reference = props.get("reference")
     pinned_digest: str | None = None
-    if not _is_unknown(reference):
+    if not is_unknown(reference):
         try:
             pinned_digest = parse_image_ref(reference).digest
         except ImageRefError as exc:  # its message reads after the value
             fail("reference", f"{reference!r} {exc}")
     insecure = props.get("insecure", INPUT_DEFAULTS["insecure"])
-    if not _is_unknown(insecure) and not isinstance(insecure, bool):
+    if not is_unknown(insecure) and not isinstance(insecure, bool):
         fail("insecure", f"{insecure!r} must be true or false (true = plain http, local only)")
     expected = props.get("expected_digest")
-    if expected is not None and not _is_unknown(expected):
+    if expected is not None and not is_unknown(expected):
         if not (isinstance(expected, str) and DIGEST_PATTERN.match(expected)):
             fail("expected_digest", f"{expected!r} must be sha256:<64 lowercase hex> or unset")
         elif pinned_digest is not None and expected != pinned_digest:
@@ -117,7 +112,7 @@ def validate_inputs(props: Mapping[str, Any]) -> list[CheckFailure]:
                 f"expect, or unset expected_digest",
             )
     resolver = props.get("resolver", INPUT_DEFAULTS["resolver"])
-    if not _is_unknown(resolver) and resolver not in RESOLVERS:
+    if not is_unknown(resolver) and resolver not in RESOLVERS:
         fail("resolver", f"{resolver!r} is not a known resolver; allowed: {', '.join(RESOLVERS)}")
     return failures
 

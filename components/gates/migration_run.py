@@ -30,8 +30,6 @@ from typing import Any, ClassVar
 import pulumi
 import pulumi.dynamic
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, UpdateResult
-from pulumi.output import Unknown
-from pulumi.runtime import rpc
 
 from components.gates.backends import (
     MIGRATION_BACKENDS,
@@ -41,7 +39,7 @@ from components.gates.backends import (
     MigrationTimeout,
     migration_backend,
 )
-from components.gates.provider_base import GateProvider, utc_now
+from components.gates.provider_base import GateProvider, is_unknown, utc_now
 from components.gates.redact import redact
 
 MIGRATIONS_KEY = "releasegate:release.migrations"
@@ -68,10 +66,6 @@ class MigrationFailedError(Exception):
 class MigrationRollbackError(Exception):
     """The stack would go back to a superseded migrations image without the override."""
 
-
-def is_unknown(value: object) -> bool:
-    """A value not known yet (during preview), in either form the SDK hands providers."""
-    return isinstance(value, Unknown) or (isinstance(value, str) and value == rpc.UNKNOWN)
 
 
 def history_of(props: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -12,11 +12,25 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pulumi.dynamic import DiffResult, ResourceProvider
+from pulumi.output import Unknown
+from pulumi.runtime import rpc
 
 
 def utc_now() -> str:
     """An ISO-8601 UTC timestamp with seconds, as recorded in evidence and the ledger."""
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def is_unknown(value: object, *, deep: bool = False) -> bool:
+    """True for a value a preview left unknown, in either form the SDK hands providers (the
+    sentinel string or an `Unknown`); with `deep`, also when anything inside it is unknown."""
+    if isinstance(value, Unknown) or (isinstance(value, str) and value == rpc.UNKNOWN):
+        return True
+    if deep and isinstance(value, Mapping):
+        return any(is_unknown(v, deep=True) for v in value.values())
+    if deep and isinstance(value, list | tuple):
+        return any(is_unknown(v, deep=True) for v in value)
+    return False
 
 
 class GateProvider(ResourceProvider):

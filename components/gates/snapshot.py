@@ -27,8 +27,6 @@ from typing import Any, ClassVar
 import pulumi
 import pulumi.dynamic
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, UpdateResult
-from pulumi.output import Unknown
-from pulumi.runtime import rpc
 
 from components.gates.backends import (
     SNAPSHOT_BACKENDS,
@@ -36,7 +34,7 @@ from components.gates.backends import (
     SnapshotRequest,
     snapshot_backend,
 )
-from components.gates.provider_base import GateProvider
+from components.gates.provider_base import GateProvider, is_unknown
 from components.gates.redact import redact
 
 REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {
@@ -46,10 +44,6 @@ REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {
 
 _RELEASE_MAX = 40
 
-
-def is_unknown(value: object) -> bool:
-    """A value not known yet (during preview), in either form the SDK hands providers."""
-    return isinstance(value, Unknown) or (isinstance(value, str) and value == rpc.UNKNOWN)
 
 
 def snapshot_name(release: str, when: datetime) -> str:
