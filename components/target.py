@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import pulumi
 
-from infra.config import ServiceSpec
+from infra.settings import ServiceSpec
 
 
 @dataclass(frozen=True)

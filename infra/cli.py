@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from infra.config import ConfigError
 from infra.plan import PlanError, apply_sets, diff_plans, evaluate, load_stack_config
 from infra.render import diff_json, diff_text, plan_json, plan_text
+from infra.settings import ConfigError
 from infra.targets import TargetUnavailable
 
 EXIT_USAGE = 2

@@ -10,195 +10,41 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
 import pulumi
 
 from components.imageref import ImageRef, ImageRefError, parse_image_ref
-
-NAMESPACE = "releasegate"
-
-SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
-SECRET_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Environment names that look like credentials must not be given as plain `env`.
-SECRET_LOOKING_ENV = re.compile(
-    r"(?i)(password|passwd|secret|token|private_key|api_key|credential)"
-)
-DATABASE_URL = "DATABASE_URL"
-
-
-class ConfigError(pulumi.RunError):
-    """Invalid stack config; the message lists every problem found."""
-
-    def __init__(self, stack: str, problems: list[str]) -> None:
-        self.problems = problems
-        noun = "problem" if len(problems) == 1 else "problems"
-        body = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(
-            f"invalid stack config for stack {stack!r} ({len(problems)} {noun}); "
-            f"nothing was changed:\n{body}"
-        )
-
-
-class Cloud(StrEnum):
-    AWS = "aws"
-    AZURE = "azure"
-    LOCAL = "local"
-
-
-class SecretValue:
-    """A config secret that cannot be printed by accident (repr and str mask it)."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "SecretValue([secret])"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, SecretValue) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    """One entry of `releasegate:services`: an HTTP service (port + healthPath) or a worker."""
-
-    name: str
-    repository: str
-    port: int | None
-    health_path: str | None
-    replicas: int
-    cpu: int
-    memory: int
-    command: tuple[str, ...] | None
-    after: tuple[str, ...]
-    env: Mapping[str, str]
-    secrets: tuple[str, ...]
-
-    @property
-    def is_worker(self) -> bool:
-        """Workers have no ingress; their gate is the platform's own state of the new version."""
-        return self.port is None
-
-
-@dataclass(frozen=True)
-class ReleaseSpec:
-    """`releasegate:release`: what runs. A rollback is a re-pin here."""
-
-    pins: Mapping[str, ImageRef]
-    migrations: ImageRef
-    allow_migrations_rollback: bool
-
-
-@dataclass(frozen=True)
-class MigrationSpec:
-    repository: str
-    command: tuple[str, ...]
-    timeout_seconds: int
-    after: tuple[str, ...]
-    """Services rolled out (and gated) before the migration; the rest wait for it."""
-
-
-@dataclass(frozen=True)
-class DatabaseSpec:
-    engine_version: str
-    size: str
-    storage_gb: int
-    backup_retention_days: int
-    high_availability: bool
-    deletion_protection: bool
-    name: str
-    username: str
-    restore_from_snapshot: str | None
-
-
-@dataclass(frozen=True)
-class HealthGateSpec:
-    request_timeout_seconds: float
-    interval_seconds: float
-    success_threshold: int
-    failure_threshold: int
-    startup_seconds: float
-    deadline_seconds: float
-    expected_status: int
-    version_field: str | None
-    version_header: str | None
-
-
-@dataclass(frozen=True)
-class LocalSpec:
-    """Settings of the local Docker target (`cloud: local`)."""
-
-    docker_host: str | None
-    registry_port: int
-    host_ports: Mapping[str, int]
-    build_context: str | None
-    """When set, the stack builds every image from this folder (the sample app) and pushes it."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    project: str
-    stack: str
-    cloud: Cloud
-    release: ReleaseSpec
-    services: tuple[ServiceSpec, ...]
-    """In rollout order: every service comes after the services it names in `after`."""
-    migration: MigrationSpec
-    database: DatabaseSpec
-    health_gate: HealthGateSpec
-    local: LocalSpec | None
-    app_secrets: Mapping[str, SecretValue]
-    generated_secrets: tuple[str, ...]
-    ledger_history: int
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-    def service(self, name: str) -> ServiceSpec:
-        return next(s for s in self.services if s.name == name)
-
-    @property
-    def resource_prefix(self) -> str:
-        return f"{self.project}-{self.stack}"
-
-
-# Config keys: every key the program reads is listed here (Pulumi.yaml declares the same set).
-KEY_CLOUD = "cloud"
-KEY_RELEASE = "release"
-KEY_SERVICES = "services"
-KEY_MIGRATION = "migration"
-KEY_DATABASE = "database"
-KEY_HEALTH_GATE = "healthGate"
-KEY_LOCAL = "local"
-KEY_APP_SECRETS = "appSecrets"
-KEY_GENERATED_SECRETS = "generatedSecrets"
-KEY_LEDGER_HISTORY = "ledgerHistory"
-KEY_TAGS = "tags"
-ALL_KEYS = (
+from infra.config_reader import Problems, Reader, show
+from infra.settings import (
+    DATABASE_URL,
+    ENV_NAME,
+    KEY_APP_SECRETS,
     KEY_CLOUD,
+    KEY_DATABASE,
+    KEY_GENERATED_SECRETS,
+    KEY_HEALTH_GATE,
+    KEY_LEDGER_HISTORY,
+    KEY_LOCAL,
+    KEY_MIGRATION,
     KEY_RELEASE,
     KEY_SERVICES,
-    KEY_MIGRATION,
-    KEY_DATABASE,
-    KEY_HEALTH_GATE,
-    KEY_LOCAL,
-    KEY_APP_SECRETS,
-    KEY_GENERATED_SECRETS,
-    KEY_LEDGER_HISTORY,
     KEY_TAGS,
+    NAMESPACE,
+    SECRET_LOOKING_ENV,
+    SECRET_NAME,
+    SERVICE_NAME,
+    Cloud,
+    ConfigError,
+    DatabaseSpec,
+    HealthGateSpec,
+    LocalSpec,
+    MigrationSpec,
+    ReleaseSpec,
+    SecretValue,
+    ServiceSpec,
+    Settings,
 )
 
 DEFAULT_SERVICES: dict[str, dict[str, Any]] = {
@@ -210,110 +56,9 @@ RawGetter = Callable[[str], str | None]
 SecretTest = Callable[[str], bool]
 
 
-class _Problems:
-    """Collects problems with the full key path, so one run reports all of them."""
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def add(self, key: str, value: object, allowed: str) -> None:
-        shown = _show(value)
-        self.items.append(f"{NAMESPACE}:{key}: {shown} is not valid; allowed: {allowed}")
-
-    def raw(self, message: str) -> None:
-        self.items.append(message)
-
-
-def _show(value: object) -> str:
-    if isinstance(value, SecretValue):
-        return "[secret]"
-    if value is None:
-        return "missing"
-    return json.dumps(value) if not isinstance(value, str) else repr(value)
-
-
-_MISSING = object()
-
-
-class _Reader:
-    """Typed accessors over one config object; every failure is recorded, never raised."""
-
-    def __init__(self, problems: _Problems, key: str, raw: Mapping[str, Any], known: set[str]):
-        self.problems = problems
-        self.key = key
-        self.raw = raw
-        unknown = sorted(set(raw) - known)
-        for name in unknown:
-            problems.raw(
-                f"{NAMESPACE}:{key}.{name}: unknown setting; allowed: {', '.join(sorted(known))}"
-            )
-
-    def _get(self, name: str) -> Any:
-        return self.raw.get(name, _MISSING)
-
-    def integer(self, name: str, default: int, low: int, high: int) -> int:
-        value = self._get(name)
-        if value is _MISSING:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            self.problems.add(f"{self.key}.{name}", value, f"an integer from {low} to {high}")
-            return default
-        return value
-
-    def number(self, name: str, default: float, low: float, high: float) -> float:
-        value = self._get(name)
-        if value is _MISSING:
-            return default
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not low <= value <= high
-        ):
-            self.problems.add(f"{self.key}.{name}", value, f"a number from {low:g} to {high:g}")
-            return default
-        return float(value)
-
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self._get(name)
-        if value is _MISSING:
-            return default
-        if not isinstance(value, bool):
-            self.problems.add(f"{self.key}.{name}", value, "true or false")
-            return default
-        return value
-
-    def string(
-        self,
-        name: str,
-        default: str | None,
-        pattern: re.Pattern[str] | None = None,
-        allowed: str = "",
-    ) -> str | None:
-        value = self._get(name)
-        if value is _MISSING or value is None:
-            return default
-        if not isinstance(value, str) or not value or (pattern and not pattern.match(value)):
-            self.problems.add(f"{self.key}.{name}", value, allowed or "a non-empty string")
-            return default
-        return value
-
-    def string_list(
-        self, name: str, pattern: re.Pattern[str] | None, allowed: str
-    ) -> tuple[str, ...]:
-        value = self._get(name)
-        if value is _MISSING or value is None:
-            return ()
-        if not isinstance(value, list) or not all(
-            isinstance(v, str) and v and (pattern is None or pattern.match(v)) for v in value
-        ):
-            self.problems.add(f"{self.key}.{name}", value, allowed)
-            return ()
-        return tuple(value)
-
-
 def load_settings(project: str, stack: str, raw_get: RawGetter, is_secret: SecretTest) -> Settings:
     """Read and validate every `releasegate:*` key; raise ConfigError listing all problems."""
-    problems = _Problems()
+    problems = Problems()
 
     def obj(key: str, default: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
         text = raw_get(key)
@@ -380,7 +125,7 @@ def load_settings(project: str, stack: str, raw_get: RawGetter, is_secret: Secre
     )
 
 
-def _load_cloud(problems: _Problems, text: str | None) -> Cloud | None:
+def _load_cloud(problems: Problems, text: str | None) -> Cloud | None:
     allowed = ", ".join(c.value for c in Cloud)
     if text is None:
         problems.raw(f"{NAMESPACE}:{KEY_CLOUD}: missing; allowed: {allowed}")
@@ -392,7 +137,7 @@ def _load_cloud(problems: _Problems, text: str | None) -> Cloud | None:
         return None
 
 
-def _load_services(problems: _Problems, project: str, raw: Mapping[str, Any]) -> list[ServiceSpec]:
+def _load_services(problems: Problems, project: str, raw: Mapping[str, Any]) -> list[ServiceSpec]:
     known = {
         "port",
         "healthPath",
@@ -418,7 +163,7 @@ def _load_services(problems: _Problems, project: str, raw: Mapping[str, Any]) ->
         if not isinstance(body, dict):
             problems.add(key, body, "an object with port/healthPath/replicas/cpu/memory/...")
             continue
-        r = _Reader(problems, key, body, known)
+        r = Reader(problems, key, body, known)
         port_value = body.get("port")
         port = r.integer("port", 0, 1, 65535) if port_value is not None else None
         health_path = r.string(
@@ -502,7 +247,7 @@ def _load_services(problems: _Problems, project: str, raw: Mapping[str, Any]) ->
 
 
 def _load_release(
-    problems: _Problems, raw: Mapping[str, Any], service_names: list[str]
+    problems: Problems, raw: Mapping[str, Any], service_names: list[str]
 ) -> ReleaseSpec | None:
     if not raw:
         problems.raw(
@@ -511,7 +256,7 @@ def _load_release(
         )
         return None
     known = {*service_names, "migrations", "allowMigrationsRollback"}
-    r = _Reader(problems, KEY_RELEASE, raw, known)
+    r = Reader(problems, KEY_RELEASE, raw, known)
     pins: dict[str, ImageRef] = {}
     for name in [*service_names, "migrations"]:
         key = f"{KEY_RELEASE}.{name}"
@@ -527,7 +272,7 @@ def _load_release(
         try:
             pins[name] = parse_image_ref(raw[name])
         except ImageRefError as exc:
-            problems.raw(f"{NAMESPACE}:{key}: {_show(raw[name])} {exc}")
+            problems.raw(f"{NAMESPACE}:{key}: {show(raw[name])} {exc}")
     allow = r.boolean("allowMigrationsRollback", False)
     migrations = pins.pop("migrations", None)
     if migrations is None or len(pins) != len(service_names):
@@ -538,9 +283,9 @@ def _load_release(
 
 
 def _load_migration(
-    problems: _Problems, raw: Mapping[str, Any], services: list[ServiceSpec]
+    problems: Problems, raw: Mapping[str, Any], services: list[ServiceSpec]
 ) -> MigrationSpec:
-    r = _Reader(problems, KEY_MIGRATION, raw, {"repository", "command", "timeoutSeconds", "after"})
+    r = Reader(problems, KEY_MIGRATION, raw, {"repository", "command", "timeoutSeconds", "after"})
     default_repo = next(
         (s.repository for s in services if s.name == "api"),
         services[0].repository if services else "app",
@@ -569,7 +314,7 @@ def _load_migration(
     )
 
 
-def _load_database(problems: _Problems, raw: Mapping[str, Any]) -> DatabaseSpec:
+def _load_database(problems: Problems, raw: Mapping[str, Any]) -> DatabaseSpec:
     known = {
         "engineVersion",
         "size",
@@ -581,7 +326,7 @@ def _load_database(problems: _Problems, raw: Mapping[str, Any]) -> DatabaseSpec:
         "username",
         "restoreFromSnapshot",
     }
-    r = _Reader(problems, KEY_DATABASE, raw, known)
+    r = Reader(problems, KEY_DATABASE, raw, known)
     engine = raw.get("engineVersion", "16")
     if isinstance(engine, int | float) and not isinstance(engine, bool):
         engine = str(engine)
@@ -613,7 +358,7 @@ def _load_database(problems: _Problems, raw: Mapping[str, Any]) -> DatabaseSpec:
     )
 
 
-def _load_health_gate(problems: _Problems, raw: Mapping[str, Any]) -> HealthGateSpec:
+def _load_health_gate(problems: Problems, raw: Mapping[str, Any]) -> HealthGateSpec:
     known = {
         "requestTimeoutSeconds",
         "intervalSeconds",
@@ -626,7 +371,7 @@ def _load_health_gate(problems: _Problems, raw: Mapping[str, Any]) -> HealthGate
         "versionHeader",
     }
     key = KEY_HEALTH_GATE
-    r = _Reader(problems, key, raw, known)
+    r = Reader(problems, key, raw, known)
     interval = r.number("intervalSeconds", 3.0, 0.05, 300)
     deadline = r.number("deadlineSeconds", 600.0, 1, 7200)
     if deadline < interval:
@@ -668,10 +413,10 @@ def _load_health_gate(problems: _Problems, raw: Mapping[str, Any]) -> HealthGate
 
 
 def _load_local(
-    problems: _Problems, raw: Mapping[str, Any], services: list[ServiceSpec]
+    problems: Problems, raw: Mapping[str, Any], services: list[ServiceSpec]
 ) -> LocalSpec:
     key = KEY_LOCAL
-    r = _Reader(problems, key, raw, {"dockerHost", "registryPort", "hostPorts", "buildContext"})
+    r = Reader(problems, key, raw, {"dockerHost", "registryPort", "hostPorts", "buildContext"})
     host_ports_raw = raw.get("hostPorts", {})
     host_ports: dict[str, int] = {}
     if not isinstance(host_ports_raw, dict):
@@ -714,7 +459,7 @@ def _load_local(
 
 
 def _load_app_secrets(
-    problems: _Problems, text: str | None, secret: bool
+    problems: Problems, text: str | None, secret: bool
 ) -> dict[str, SecretValue]:
     if text is None:
         return {}
@@ -744,7 +489,7 @@ def _load_app_secrets(
     return secrets
 
 
-def _load_generated(problems: _Problems, text: str | None) -> tuple[str, ...]:
+def _load_generated(problems: Problems, text: str | None) -> tuple[str, ...]:
     if text is None:
         return ()
     try:
@@ -760,7 +505,7 @@ def _load_generated(problems: _Problems, text: str | None) -> tuple[str, ...]:
 
 
 def _check_secret_references(
-    problems: _Problems,
+    problems: Problems,
     services: list[ServiceSpec],
     app: Mapping[str, SecretValue],
     generated: tuple[str, ...],
@@ -788,7 +533,7 @@ def _check_secret_references(
 
 
 def _load_int_key(
-    problems: _Problems, key: str, text: str | None, default: int, low: int, high: int
+    problems: Problems, key: str, text: str | None, default: int, low: int, high: int
 ) -> int:
     if text is None:
         return default
@@ -802,7 +547,7 @@ def _load_int_key(
     return value
 
 
-def _load_tags(problems: _Problems, raw: Mapping[str, Any]) -> dict[str, str]:
+def _load_tags(problems: Problems, raw: Mapping[str, Any]) -> dict[str, str]:
     tags: dict[str, str] = {}
     for name, value in raw.items():
         if not isinstance(value, str | int | float) or isinstance(value, bool):
@@ -813,7 +558,7 @@ def _load_tags(problems: _Problems, raw: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _rollout_order(
-    problems: _Problems, services: list[ServiceSpec], migration: MigrationSpec
+    problems: Problems, services: list[ServiceSpec], migration: MigrationSpec
 ) -> tuple[ServiceSpec, ...]:
     """Order services so each comes after its `after` services; report cycles and a migration
     placement that a pre-migration service would have to wait for."""

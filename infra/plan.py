@@ -25,7 +25,7 @@ from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
 
 from components.gates.ledger import record_release
-from infra.config import NAMESPACE
+from infra.settings import NAMESPACE
 
 SECRET = "[secret]"  # noqa: S105 - the mask printed in place of secret values
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -24,7 +24,7 @@ from components.gates.migration_run import MigrationRun, MigrationRunArgs
 from components.gates.snapshot import PreMigrationSnapshot, PreMigrationSnapshotArgs
 from components.secret_values import DATABASE_PASSWORD, GeneratedSecrets, GeneratedSecretsArgs
 from components.target import Target
-from infra.config import DATABASE_URL, ServiceSpec, Settings
+from infra.settings import DATABASE_URL, ServiceSpec, Settings
 
 MIGRATIONS = "migrations"
 SECRETS_DIR = "/run/secrets"

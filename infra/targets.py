@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from components.target import Target
-from infra.config import Cloud, Settings
+from infra.settings import Cloud, Settings
 
 
 class TargetUnavailable(pulumi.RunError):

@@ -13,7 +13,7 @@ from components.local.image_build import ImageBuild, ImageBuildArgs
 from components.local.platform import LocalPlatform, LocalPlatformArgs
 from components.local.service import LocalService, LocalServiceArgs
 from components.target import DatabaseEndpoint, ImageSource, ServiceRollout
-from infra.config import LocalSpec, ServiceSpec, Settings
+from infra.settings import LocalSpec, ServiceSpec, Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

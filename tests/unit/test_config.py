@@ -7,9 +7,18 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 
-from infra.config import Cloud, ConfigError, load_settings
-from infra.plan import PlanMocks, RecordingMonitor, apply_sets, evaluate, load_stack_config
+from infra.config import load_settings
+from infra.plan import (
+    PROJECT_ROOT,
+    PlanMocks,
+    RecordingMonitor,
+    apply_sets,
+    evaluate,
+    load_stack_config,
+)
+from infra.settings import ALL_KEYS, Cloud, ConfigError
 
 VALID: dict[str, Any] = {
     "cloud": "local",
@@ -168,3 +177,19 @@ def test_bad_config_registers_nothing() -> None:
         evaluate(config, monitor)
     assert "releasegate:release.api: 'latest'" in str(info.value)
     assert monitor.records == []
+
+
+def test_pulumi_yaml_declares_exactly_the_keys_the_program_reads() -> None:
+    project = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())
+    declared = project["config"]
+    assert set(declared) == set(ALL_KEYS)
+    for key, spec in declared.items():
+        assert spec.get("type") in {"string", "integer", "boolean", "array", "object"}, key
+        assert spec.get("description"), f"{key} needs a description"
+
+
+def test_stack_files_use_only_declared_keys() -> None:
+    for path in PROJECT_ROOT.glob("Pulumi.*.yaml"):
+        keys = yaml.safe_load(path.read_text())["config"]
+        ours = {k.split(":", 1)[1] for k in keys if k.startswith("releasegate:")}
+        assert ours <= set(ALL_KEYS), f"{path.name}: {sorted(ours - set(ALL_KEYS))}"

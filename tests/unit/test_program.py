@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from infra.config import ConfigError
 from infra.plan import (
     PROJECT_ROOT,
     Plan,
@@ -19,6 +18,7 @@ from infra.plan import (
     evaluate,
     load_stack_config,
 )
+from infra.settings import ConfigError
 from infra.targets import TargetUnavailable
 
 STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_ROOT.glob("Pulumi.*.yaml"))
