@@ -23,5 +23,6 @@ def define_stack() -> None:
             "history": release.ledger.history,
         },
     )
+    pulumi.export("snapshot", release.snapshot.snapshot_name)
     for key, value in target.outputs().items():
         pulumi.export(key, value)

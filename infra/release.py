@@ -95,7 +95,7 @@ def build_release(settings: Settings, target: Target) -> Release:
         "release-ledger",
         ReleaseLedgerArgs(
             stack=settings.stack,
-            release=_ledger_entry(settings, pins, gates),
+            release=_ledger_entry(settings, pins, gates, snapshot),
             keep=settings.ledger_history,
         ),
         # The migration is listed too: when every service ships before it, no gate depends on it.
@@ -172,8 +172,13 @@ def _ship(
 
 
 def _ledger_entry(
-    settings: Settings, pins: Mapping[str, ImagePin], gates: Mapping[str, HealthGate]
+    settings: Settings,
+    pins: Mapping[str, ImagePin],
+    gates: Mapping[str, HealthGate],
+    snapshot: PreMigrationSnapshot,
 ) -> pulumi.Output[dict[str, Any]]:
+    """What the ledger records; the migrations entry names the snapshot taken before it, so
+    the restore path for any release is in the ledger."""
     names = [spec.name for spec in settings.services]
 
     def entry(pin: ImagePin) -> pulumi.Output[dict[str, Any]]:
@@ -200,6 +205,6 @@ def _ledger_entry(
         )
         for name in names
     }
-    return pulumi.Output.all(services, entry(pins[MIGRATIONS])).apply(
-        lambda v: {"services": v[0], "migrations": v[1]}
+    return pulumi.Output.all(services, entry(pins[MIGRATIONS]), snapshot.snapshot_name).apply(
+        lambda v: {"services": v[0], "migrations": {**v[1], "snapshot": v[2]}}
     )

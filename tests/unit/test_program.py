@@ -260,3 +260,17 @@ def test_digest_pins_are_refused_when_the_stack_builds_its_images() -> None:
     config = apply_sets(load_stack_config("dev"), ["release.web=sha256:" + "a" * 64])
     with pytest.raises(ConfigError, match="is a digest, but this stack builds its images"):
         evaluate(config)
+
+
+def test_ledger_records_each_release_with_its_snapshot_and_gate_evidence() -> None:
+    plan = plan_for("dev")
+    ledger = one(plan, ":ReleaseLedger", "release-ledger")
+    release = ledger.inputs["release"]
+    assert release["migrations"]["snapshot"] == "pre-migrate-v1.0.0-offline"
+    assert release["migrations"]["tag"] == "v1.0.0"
+    assert set(release["services"]) == {"api", "web", "worker"}
+    for entry in release["services"].values():
+        assert DIGEST_REF.match(entry["image"])
+        assert set(entry["gate"]) == {
+            "checked_at", "served_version", "elapsed_seconds", "consecutive_successes"
+        }
