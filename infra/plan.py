@@ -48,6 +48,9 @@ class PlannedResource:
     dependencies: list[str]
     protect: bool
     custom: bool
+    fingerprints: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """Per input, a hash of the raw value (secrets included), never printed: lets a diff see
+    that a secret changed (a database cut-over changes DATABASE_URL) while showing [secret]."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -283,13 +286,15 @@ class RecordingMonitor(mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
+            raw_inputs = rpc.deserialize_properties(request.object)
             self.records.append(
                 PlannedResource(
                     urn=response.urn,
                     type=request.type,
                     name=request.name,
                     parent=request.parent,
-                    inputs=_present(rpc.deserialize_properties(request.object)),
+                    inputs=_present(raw_inputs),
+                    fingerprints=_fingerprints(raw_inputs),
                     dependencies=sorted(set(request.dependencies)),
                     protect=bool(request.protect),
                     custom=bool(request.custom),
@@ -309,6 +314,23 @@ def _present(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)  # the wire format has only doubles; show 5000, not 5000.0
     return value
+
+
+def _fingerprints(inputs: Mapping[str, Any]) -> dict[str, str]:
+    def plain(value: Any) -> Any:
+        if rpc.is_rpc_secret(value):
+            return plain(rpc.unwrap_rpc_secret(value))
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    return {
+        key: hashlib.sha256(json.dumps(plain(v), sort_keys=True, default=str).encode()).hexdigest()
+        for key, v in inputs.items()
+        if key not in INTERNAL_INPUTS
+    }
 
 
 def _config_strings(values: Mapping[str, Any]) -> dict[str, str]:
@@ -377,6 +399,7 @@ def diff_plans(base: Plan, changed: Plan) -> list[ResourceChange]:
             k: (before.inputs.get(k), res.inputs.get(k))
             for k in keys
             if before.inputs.get(k) != res.inputs.get(k)
+            or before.fingerprints.get(k) != res.fingerprints.get(k)
         }
         if delta or before.protect != res.protect:
             if before.protect != res.protect:

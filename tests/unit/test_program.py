@@ -273,3 +273,24 @@ def test_ledger_records_each_release_with_its_snapshot_and_gate_evidence() -> No
         assert DIGEST_REF.match(entry["image"])
         # None values (served_version under mocks) do not cross the wire; the rest must.
         assert {"checked_at", "elapsed_seconds", "consecutive_successes"} <= set(entry["gate"])
+
+
+def test_restoring_a_snapshot_adds_a_database_and_cuts_services_over() -> None:
+    base = load_stack_config("dev")
+    restore = apply_sets(base, ["database.restoreFromSnapshot=pre-migrate-v1-0-0-20261122101500"])
+    changes = diff_plans(evaluate(base), evaluate(restore))
+    by_name = {c.resource.name: c for c in changes}
+    created = {name for name, c in by_name.items() if c.kind == "create"}
+    assert {"database-restored-data", "database-restored-server"} <= created
+    server = by_name["database-restored-server"].resource
+    assert server.protect
+    assert server.inputs["uploads"] == "[secret]"
+    # The live database is never modified or deleted: a restore is a new database.
+    assert not {name for name in by_name if name in ("database-server", "database-data")}
+    assert not [c for c in changes if c.kind == "delete"]
+    # Services get the new DATABASE_URL (a secret: shown as changed, never in clear).
+    assert by_name["service-api-container"].changed_inputs["uploads"] == ("[secret]", "[secret]")
+    # Only where the migration and snapshot connect changes; their providers treat that as no
+    # change (tests/docker), so a restore neither migrates nor snapshots again by itself.
+    assert set(by_name["migration"].changed_inputs) == {"secret_files"}
+    assert set(by_name["pre-migration-snapshot"].changed_inputs) == {"backend"}
