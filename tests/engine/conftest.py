@@ -1,0 +1,273 @@
+"""Fixtures for the engine tests: the real Pulumi CLI on a file backend, driving
+tests/engine/project (the real dynamic providers) against real local servers.
+
+For the session: the CLI from `scripts/pulumi-cli.sh` (a failure, never a skip, when it cannot
+be had), a copy of the project in a temporary folder with a relative `virtualenv: venv` symlink
+to the repo's venv, a docker-registry holding the api images (v1.0.0, v1.1.0, v1.2.0), podman
+with the busybox (migrations) and PostgreSQL test images plus one database container with a
+snapshots volume, and the misbehaving HTTP app standing in for the api service.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.docker.conftest import ImageSet, client, engine, images  # noqa: F401 (fixtures)
+from tests.docker.test_snapshot import DATABASE, USER, start_postgres, volume_dir
+from tests.servers.http_app import HttpApp, running_app
+from tests.servers.podman import PodmanEngine
+from tests.servers.registry import (
+    TOOLS,
+    MissingToolError,
+    OciLayout,
+    RegistryServer,
+    push,
+    require_tool,
+    start_registry,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parent / "project"
+STACK = "engine"
+REPOSITORY = "releasegate/api"
+API_TAGS = ("v1.0.0", "v1.1.0", "v1.2.0")
+PASSPHRASE = "engine-test-passphrase"
+
+
+@dataclass(frozen=True)
+class ApiRegistry:
+    server: RegistryServer
+    digests: dict[str, str]
+    """tag -> manifest digest."""
+
+
+@dataclass
+class PulumiResult:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@dataclass
+class Project:
+    """The copied project, its stack and the environment every `pulumi` call runs with."""
+
+    root: Path
+    env: dict[str, str]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def pulumi(self, *args: str, timeout: float = 180, check: bool = True) -> PulumiResult:
+        argv = ["pulumi", *args]
+        began = time.monotonic()
+        done = subprocess.run(
+            argv, cwd=self.root, env=self.env, capture_output=True, text=True,
+            timeout=timeout, check=False,
+        )  # fmt: skip
+        result = PulumiResult(
+            argv, done.returncode, done.stdout, done.stderr, time.monotonic() - began
+        )
+        if check and result.returncode != 0:
+            pytest.fail(
+                f"`{' '.join(argv)}` exited {result.returncode} after {result.seconds:.1f}s\n"
+                f"--- stdout\n{result.stdout[-6000:]}\n--- stderr\n{result.stderr[-4000:]}",
+                pytrace=False,
+            )
+        return result
+
+    def up(self, *, check: bool = True) -> PulumiResult:
+        return self.pulumi(
+            "up", "--yes", "--skip-preview", "--non-interactive", "--stack", STACK, check=check
+        )
+
+    def preview_json(self) -> list[dict[str, Any]]:
+        result = self.pulumi("preview", "--json", "--non-interactive", "--stack", STACK)
+        steps: list[dict[str, Any]] = json.loads(result.stdout).get("steps") or []
+        return steps
+
+    def set_config(self, key: str, value: str, *, secret: bool = False) -> None:
+        extra = ["--secret"] if secret else []
+        self.pulumi("config", "set", *extra, "--stack", STACK, key, value)
+
+    def outputs(self) -> dict[str, Any]:
+        result = self.pulumi("stack", "output", "--json", "--stack", STACK)
+        data: dict[str, Any] = json.loads(result.stdout)
+        return data
+
+
+def step_ops(steps: list[dict[str, Any]]) -> dict[str, str]:
+    """resource name -> the preview's operation, for our own resources (not the stack)."""
+    ops: dict[str, str] = {}
+    for step in steps:
+        urn = str(step.get("urn", ""))
+        if "pulumi:pulumi:Stack" in urn or "pulumi:providers:" in urn:
+            continue
+        ops[urn.rsplit("::", 1)[-1]] = str(step.get("op"))
+    return ops
+
+
+@pytest.fixture(scope="session")
+def pulumi_bin() -> str:
+    """The directory of a working `pulumi`; the test fails (never skips) without one."""
+    done = subprocess.run(
+        ["bash", "scripts/pulumi-cli.sh"], cwd=REPO, capture_output=True, text=True,
+        timeout=1800, check=False,
+    )  # fmt: skip
+    bindir = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    if done.returncode != 0 or not (Path(bindir) / "pulumi").is_file():
+        pytest.fail(
+            f"scripts/pulumi-cli.sh could not provide the Pulumi CLI (exit {done.returncode}):\n"
+            f"{done.stderr[-4000:]}",
+            pytrace=False,
+        )
+    return bindir
+
+
+@pytest.fixture(scope="session")
+def api_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiRegistry]:
+    """An anonymous docker-registry holding one busybox-based image per api tag."""
+    try:
+        for binary in TOOLS:
+            require_tool(binary)
+    except MissingToolError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    layout = OciLayout(tmp_path_factory.mktemp("engine-oci"))
+    digests = {tag: layout.add_image(f"api-{tag}", tag=tag)["digest"] for tag in API_TAGS}
+    server = start_registry(tmp_path_factory.mktemp("engine-registry"), auth="none")
+    try:
+        for tag in API_TAGS:
+            push(layout, tag, f"{server.address}/{REPOSITORY}:{tag}")
+        yield ApiRegistry(server, digests)
+    finally:
+        server.stop()
+
+
+@dataclass(frozen=True)
+class Database:
+    container: Any
+    volume: str
+    snapshots_dir: Path
+
+
+@pytest.fixture(scope="session")
+def database(engine: PodmanEngine, client: Any, images: ImageSet) -> Iterator[Database]:  # noqa: F811
+    """The PostgreSQL test container with a snapshots volume at /snapshots."""
+    volume = f"{engine.name_prefix}engine-snapshots"
+    client.volumes.create(volume)
+    container = start_postgres(client, images.postgres, f"{engine.name_prefix}engine-db", volume)
+    try:
+        yield Database(container, volume, volume_dir(client, volume))
+    finally:
+        container.remove(force=True)
+
+
+@pytest.fixture(scope="session")
+def app() -> Iterator[HttpApp]:
+    """The api service: serves v1.0.0 until a test rolls it out to another version."""
+    with running_app("v1.0.0") as running:
+        yield running
+
+
+@dataclass(frozen=True)
+class Stack:
+    project: Project
+    app: HttpApp
+    registry: ApiRegistry
+    engine: PodmanEngine
+    database: Database
+    images: ImageSet
+    secret: str
+    database_url: str
+    name_prefix: str
+
+    def migration_creates(self, since: float) -> list[str]:
+        """Names of the migration containers podman created since `since` (epoch seconds)."""
+        output = self.engine.podman(
+            "events", "--since", str(int(since)), "--until", str(int(time.time()) + 1),
+            "--filter", "event=create", "--filter", "label=releasegate.role=migration",
+            "--format", "{{.Name}}",
+        )  # fmt: skip
+        return [line for line in output.splitlines() if line.strip()]
+
+
+def _environment(bindir: str, state: Path) -> dict[str, str]:
+    docker_config = state / "docker-config"
+    docker_config.mkdir(parents=True, exist_ok=True)
+    (state / "backend").mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
+    env.update({
+        "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "PULUMI_BACKEND_URL": f"file://{state / 'backend'}",
+        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+        "PULUMI_HOME": str(state / "home"),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
+        "PULUMI_TELEMETRY_DISABLED": "true",
+        "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
+        # No ambient registry credentials reach the pin's resolver.
+        "DOCKER_CONFIG": str(docker_config),
+        "NO_COLOR": "1",
+    })  # fmt: skip
+    for name in ("RELEASEGATE_REGISTRY_USERNAME", "RELEASEGATE_REGISTRY_PASSWORD"):
+        env.pop(name, None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def stack(
+    pulumi_bin: str,
+    api_registry: ApiRegistry,
+    engine: PodmanEngine,  # noqa: F811
+    images: ImageSet,  # noqa: F811
+    database: Database,
+    app: HttpApp,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    """The project copied into a temporary folder, its stack initialised and configured."""
+    work = tmp_path_factory.mktemp("engine")
+    root = work / "project"
+    shutil.copytree(PROJECT, root, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "venv").symlink_to(os.path.relpath(REPO / "venv", root))
+    project = Project(root, _environment(pulumi_bin, work / "state"))
+    project.pulumi("stack", "init", STACK, "--non-interactive")
+    secret = f"pw-{secrets.token_hex(8)}"
+    database_url = f"postgresql://app:{secret}@db.internal:5432/{DATABASE}"
+    name_prefix = f"{engine.name_prefix}engine"
+    settings: Mapping[str, str] = {
+        "registry": api_registry.server.address,
+        "repository": REPOSITORY,
+        "apiTag": "v1.0.0",
+        "appUrl": app.url,
+        "migrationsImage": images.busybox,
+        "migrationsRelease": "m1",
+        "migrationExitCode": "0",
+        "dockerHost": engine.base_url,
+        "namePrefix": name_prefix,
+        "dbContainer": database.container.name,
+        "dbName": DATABASE,
+        "dbUser": USER,
+    }
+    for key, value in settings.items():
+        project.set_config(key, value)
+    project.set_config("databaseUrl", database_url, secret=True)
+    yield Stack(
+        project, app, api_registry, engine, database, images, secret, database_url, name_prefix
+    )
+    project.pulumi("destroy", "--yes", "--non-interactive", "--stack", STACK, check=False)

@@ -1,0 +1,191 @@
+"""The real Pulumi engine releasing tests/engine/project through the real dynamic providers.
+
+One stack lives through the module, in order, as a team's stack would:
+preview -> up (v1.0.0) -> rollout (v1.1.0) -> re-pin to a build that never serves (v1.2.0,
+fails at the gate) -> rollback to v1.0.0 -> a failing migration -> export -> destroy.
+The api "rollout" is the HTTP app switching the version it serves.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+import pytest
+
+from tests.engine.conftest import STACK, Stack, step_ops
+
+pytestmark = [pytest.mark.servers]
+
+OURS = {"pin-api", "pre-migration-snapshot", "migration", "gate-api", "release-ledger"}
+TIMINGS: dict[str, dict[str, float]] = {}
+"""step -> {"seconds": wall time of the pulumi command, "gate_seconds": gate evidence elapsed}."""
+
+
+def _record(step: str, seconds: float, gate_seconds: float | None = None) -> None:
+    TIMINGS[step] = {"seconds": round(seconds, 2)}
+    if gate_seconds is not None:
+        TIMINGS[step]["gate_seconds"] = round(gate_seconds, 2)
+    print(f"engine step {step}: {TIMINGS[step]}")
+
+
+def _current_api(outputs: dict[str, Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = outputs["ledger"]["current"]["services"]["api"]
+    return entry
+
+
+@pytest.mark.timeout(600)
+def test_preview_runs_no_gate_and_no_migration(stack: Stack) -> None:
+    requests = stack.app.requests
+    since = time.time()
+    began = time.monotonic()
+    steps = stack.project.preview_json()
+    _record("preview", time.monotonic() - began)
+    ops = step_ops(steps)
+    assert {name: ops.get(name) for name in OURS} == dict.fromkeys(OURS, "create"), ops
+    assert stack.app.requests == requests, "preview must not probe the service"
+    assert stack.migration_creates(since) == [], "preview must not run the migration"
+    assert not list(stack.database.snapshots_dir.glob("*.dump")), "preview took a snapshot"
+
+
+@pytest.mark.timeout(300)
+def test_up_releases_and_records_the_release(stack: Stack) -> None:
+    since = time.time()
+    result = stack.project.up()
+    # Only dynamic resources: the engine needs (and here has) no provider plugin, although
+    # pulumi_docker and pulumi_random are installed in the venv.
+    assert "plugin" not in result.output.lower(), result.output
+    outputs = stack.project.outputs()
+    api = _current_api(outputs)
+    _record("up", result.seconds, api["gate"]["elapsed_seconds"])
+    assert api["tag"] == "v1.0.0"
+    assert api["digest"] == stack.registry.digests["v1.0.0"]
+    assert api["gate"]["served_version"] == "v1.0.0"
+    assert outputs["ledger"]["previous"] is None
+    migration = outputs["migration"]
+    assert migration["exit_code"] == 0
+    assert [h["release"] for h in migration["history"]] == ["m1"]
+    assert len(stack.migration_creates(since)) == 1
+    dumps = list(stack.database.snapshots_dir.glob("pre-migrate-m1-*.dump"))
+    assert [d.stem for d in dumps] == [outputs["snapshot"]["name"]]
+    assert outputs["ledger"]["current"]["migrations"]["snapshot"] == outputs["snapshot"]["name"]
+
+    began = time.monotonic()
+    stack.project.pulumi("preview", "--expect-no-changes", "--non-interactive", "--stack", STACK)
+    _record("preview --expect-no-changes", time.monotonic() - began)
+
+
+@pytest.mark.timeout(300)
+def test_rollout_to_a_new_version_passes(stack: Stack) -> None:
+    before = stack.project.outputs()
+    stack.app.healthy("v1.1.0")
+    stack.project.set_config("apiTag", "v1.1.0")
+    since = time.time()
+    result = stack.project.up()
+    outputs = stack.project.outputs()
+    api = _current_api(outputs)
+    _record("rollout up", result.seconds, api["gate"]["elapsed_seconds"])
+    assert (api["tag"], api["gate"]["served_version"]) == ("v1.1.0", "v1.1.0")
+    assert outputs["ledger"]["previous"]["services"]["api"]["tag"] == "v1.0.0"
+    assert outputs["migration"] == before["migration"], "a re-pin of the api re-ran migrations"
+    assert stack.migration_creates(since) == []
+
+
+@pytest.mark.timeout(300)
+def test_repin_to_a_version_never_served_fails_at_the_gate(stack: Stack) -> None:
+    before = stack.project.outputs()
+    stack.project.set_config("apiTag", "v1.2.0")  # the app keeps serving v1.1.0
+    result = stack.project.up(check=False)
+    _record("failing up (gate)", result.seconds)
+    assert result.returncode != 0, result.output
+    output = result.output
+    # The gate's evidence: what was served against what the pin expects.
+    failed = re.search(r"health gate for 'api' failed: .* after ([0-9.]+) s", output)
+    assert failed, output[-4000:]
+    TIMINGS["failing up (gate)"]["gate_seconds"] = float(failed.group(1))
+    digest = stack.registry.digests["v1.2.0"]
+    assert f"serves version 'v1.1.0', expected one of [v1.2.0, {digest}]" in output, output
+    after = stack.project.outputs()
+    assert after["ledger"] == before["ledger"], "a failed gate changed the ledger"
+    assert _current_api(after)["tag"] == "v1.1.0"
+    assert after["migration"] == before["migration"]
+
+
+@pytest.mark.timeout(300)
+def test_rollback_repins_and_gates_only_the_service(stack: Stack) -> None:
+    before = stack.project.outputs()
+    previous = before["ledger"]["previous"]["services"]["api"]
+    assert previous["tag"] == "v1.0.0"
+    stack.project.set_config("apiTag", previous["tag"])
+    stack.app.healthy(previous["tag"])  # the rollback's rollout
+    ops = {name: op for name, op in step_ops(stack.project.preview_json()).items() if op != "same"}
+    changed = {name for name in ops if name in OURS}
+    assert changed == {"pin-api", "gate-api", "release-ledger"}, ops
+    since = time.time()
+    result = stack.project.up()
+    after = stack.project.outputs()
+    api = _current_api(after)
+    _record("rollback up", result.seconds, api["gate"]["elapsed_seconds"])
+    assert (api["tag"], api["digest"]) == ("v1.0.0", previous["digest"])
+    assert api["gate"]["served_version"] == "v1.0.0"
+    assert after["ledger"]["previous"]["services"]["api"]["tag"] == "v1.1.0"
+    assert after["migration"] == before["migration"], "the rollback re-ran migrations"
+    assert after["snapshot"] == before["snapshot"], "the rollback took a snapshot"
+    assert stack.migration_creates(since) == []
+    stack.project.pulumi("preview", "--expect-no-changes", "--non-interactive", "--stack", STACK)
+
+
+@pytest.mark.timeout(300)
+def test_failing_migration_stops_the_release(stack: Stack) -> None:
+    before = stack.project.outputs()
+    # A new api build ready to serve: only the failed migration may keep it from shipping.
+    stack.app.healthy("v1.1.0")
+    stack.project.set_config("apiTag", "v1.1.0")
+    stack.project.set_config("migrationExitCode", "3")
+    requests = stack.app.requests
+    result = stack.project.up(check=False)
+    _record("failing up (migration)", result.seconds)
+    assert result.returncode != 0, result.output
+    output = result.output
+    assert "exit code 3" in output, output[-4000:]
+    assert "migration finished with 3" in output, "the log tail is missing:\n" + output[-4000:]
+    assert stack.secret not in output
+    assert stack.app.requests == requests, "the gate ran after a failed migration"
+    after = stack.project.outputs()
+    assert after["ledger"] == before["ledger"]
+    assert after["gateEvidence"] == before["gateEvidence"]
+    assert after["migration"]["history"] == before["migration"]["history"]
+    # Back to a good configuration for what follows.
+    stack.project.set_config("migrationExitCode", "0")
+    stack.project.set_config("apiTag", "v1.0.0")
+    stack.app.healthy("v1.0.0")
+
+
+@pytest.mark.timeout(120)
+def test_stack_export_holds_no_secret_in_clear(stack: Stack) -> None:
+    result = stack.project.pulumi("stack", "export", "--stack", STACK)
+    state = json.loads(result.stdout)
+    assert state["deployment"]["resources"], "empty state"
+    for needle in (stack.secret, stack.database_url, "postgresql://"):
+        assert needle not in result.stdout, f"{needle!r} in clear in the stack export"
+    config = (stack.project.root / f"Pulumi.{STACK}.yaml").read_text()
+    assert stack.secret not in config
+
+
+@pytest.mark.timeout(300)
+def test_destroy_leaves_the_snapshot(stack: Stack) -> None:
+    outputs = stack.project.outputs()
+    dump = stack.database.snapshots_dir / f"{outputs['snapshot']['name']}.dump"
+    assert dump.is_file()
+    size = dump.stat().st_size
+    began = time.monotonic()
+    stack.project.pulumi("destroy", "--yes", "--non-interactive", "--skip-preview",
+                         "--stack", STACK)  # fmt: skip
+    _record("destroy", time.monotonic() - began)
+    assert dump.is_file() and dump.stat().st_size == size, "destroy removed the snapshot"
+    state = json.loads(stack.project.pulumi("stack", "export", "--stack", STACK).stdout)
+    left = [r["urn"] for r in state["deployment"].get("resources") or [] if "gates:" in r["type"]]
+    assert left == [], left
+    print(f"engine timings: {json.dumps(TIMINGS)}")
