@@ -49,6 +49,9 @@ class ServiceRollout:
     """Where the HTTP gate probes; None for workers."""
     platform: pulumi.Input[Mapping[str, Any]] | None
     """Platform identity check settings for the gate (`kind` plus target settings)."""
+    revision: pulumi.Input[str]
+    """Changes with every rollout (container id, task definition ARN, revision name), so the
+    gate re-runs for each one, rollbacks after a failed gate included."""
 
 
 class Target(Protocol):

@@ -166,6 +166,7 @@ def _ship(
             startup_seconds=gate_spec.startup_seconds,
             deadline_seconds=gate_spec.deadline_seconds,
             platform=rollout.platform,
+            rollout=rollout.revision,
         ),
         opts=pulumi.ResourceOptions(depends_on=[rollout.resource]),
     )

@@ -8,5 +8,9 @@ bash scripts/setup.sh --dev
 
 venv/bin/ruff check .
 venv/bin/mypy
+# The engine tests drive the real Pulumi CLI: an installed one, or one built from Pulumi's Go
+# modules into .pulumi-cli/ (minutes the first time on a machine, seconds after).
+cli_bin="$(bash scripts/pulumi-cli.sh)"
+export PATH="$cli_bin:$PATH"
 # pytest exits 5 when it collects no tests: that is a failure here too.
 venv/bin/python -m pytest "$@"

@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "startup_seconds": 300,
     "deadline_seconds": 600,
     "platform": None,
+    "rollout": None,
 }
 """In line with Kamal (timeout 5 s), Kubernetes startup probes (300 s budget), ALB and Argo
 (consecutive successes, a failure limit) and ALB health time plus draining (~10 min)."""
@@ -60,6 +61,7 @@ INPUTS: tuple[str, ...] = (
     "startup_seconds",
     "deadline_seconds",
     "platform",
+    "rollout",
 )
 
 _PINNED_IMAGE = re.compile(r"^\S+@sha256:[0-9a-f]{64}$")
@@ -283,6 +285,11 @@ class HealthGateArgs:
     deadline_seconds: pulumi.Input[float] = 600
     platform: pulumi.Input[Mapping[str, Any]] | None = None
     """`{"kind": "docker", ...}`: the platform's rollout state must be healthy too."""
+    rollout: pulumi.Input[str] | None = None
+    """The identity of the rollout being gated (container id, task definition ARN, revision).
+    A failed gate keeps its last good inputs in state, so after a failed release a rollback
+    re-pins an image the gate already passed; this input still changes, so the gate runs
+    again and the rollback is verified like any release."""
 
 
 class HealthGate(Resource, module="gates", name="HealthGate"):

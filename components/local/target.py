@@ -132,7 +132,10 @@ class LocalTarget:
         )
         self._services[spec.name] = service
         return ServiceRollout(
-            resource=service, health_url=service.health_url, platform=service.platform
+            resource=service,
+            health_url=service.health_url,
+            platform=service.platform,
+            revision=service.container.id,
         )
 
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:

@@ -43,6 +43,7 @@ def gate_inputs(url: str | None, **overrides: Any) -> dict[str, Any]:
         "startup_seconds": 0.5,
         "deadline_seconds": 3.0,
         "platform": None,
+        "rollout": "container-1",
     }
     inputs.update(overrides)
     return inputs

@@ -597,3 +597,16 @@ def test_a_platform_still_starting_after_startup_seconds_fails(
     message, _ = failure_of(inputs)
     assert "consecutive failed probes" in message
     assert "platform: running, health=starting" in message
+
+
+def test_a_rollback_after_a_failed_gate_runs_the_gate_again() -> None:
+    """A failed update leaves the last good inputs in state: re-pinning back to that image
+    gives identical pins, but the rollout (a new container) differs, so the gate re-runs."""
+    provider = HealthGateProvider()
+    last_good = {**gate_inputs("http://127.0.0.1:1/health"), "image": IMAGE_V1,
+                 "rollout": "container-1", "passed": True, "evidence": {}}
+    rolled_back = {**gate_inputs("http://127.0.0.1:1/health"), "image": IMAGE_V1,
+                   "rollout": "container-3", "__provider": "a"}
+    assert provider.diff("api-1", last_good, rolled_back).changes is True
+    same = {**rolled_back, "rollout": "container-1"}
+    assert provider.diff("api-1", last_good, same).changes is False
