@@ -82,7 +82,8 @@ def load_settings(project: str, stack: str, raw_get: RawGetter, is_secret: Secre
     database = _load_database(problems, obj(KEY_DATABASE))
     gate = _load_health_gate(problems, obj(KEY_HEALTH_GATE))
     local = _load_local(problems, obj(KEY_LOCAL), services) if cloud is Cloud.LOCAL else None
-    if cloud is not None and cloud is not Cloud.LOCAL and raw_get(KEY_LOCAL) is not None:
+    # Pulumi.yaml gives optional object keys an empty default, so empty means "not set".
+    if cloud is not None and cloud is not Cloud.LOCAL and obj(KEY_LOCAL):
         problems.raw(
             f"{NAMESPACE}:{KEY_LOCAL}: only used when {NAMESPACE}:cloud is 'local' "
             f"(this stack says {cloud.value!r}); remove it"
@@ -469,6 +470,8 @@ def _load_app_secrets(
         value = None
     if not isinstance(value, dict):
         problems.raw(f"{NAMESPACE}:{KEY_APP_SECRETS}: allowed: an object of NAME: secret value")
+        return {}
+    if not value:
         return {}
     if not secret:
         problems.raw(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.config import load_settings
+from infra.config import DEFAULT_SERVICES, load_settings
 from infra.plan import (
     PROJECT_ROOT,
     PlanMocks,
@@ -186,6 +186,27 @@ def test_pulumi_yaml_declares_exactly_the_keys_the_program_reads() -> None:
     for key, spec in declared.items():
         assert spec.get("type") in {"string", "integer", "boolean", "array", "object"}, key
         assert spec.get("description"), f"{key} needs a description"
+        # The CLI refuses a stack that lacks a declared key without a default: only the keys
+        # every stack must set may go without one.
+        assert ("default" in spec) == (key not in {"cloud", "release"}), key
+    assert declared["services"]["default"] == DEFAULT_SERVICES
+
+
+def test_pulumi_yaml_defaults_pass_validation_like_absent_keys() -> None:
+    defaults = {
+        key: spec["default"]
+        for key, spec in yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())[
+            "config"
+        ].items()
+        if "default" in spec
+    }
+    for cloud in ("local", "aws"):
+        overrides = {**defaults, "cloud": cloud}
+        if cloud == "aws":
+            overrides["local"] = {}  # the default: empty means not set
+        settings = load(overrides)
+        assert [s.name for s in settings.services] == ["api", "web"]
+        assert settings.app_secrets == {}
 
 
 def test_stack_files_use_only_declared_keys() -> None:
