@@ -1,0 +1,62 @@
+"""The real program (infra/, `main: infra/`, Pulumi.yaml's typed config) under the real
+engine, as far as it runs without the cloud provider plugins: the engine accepts the project
+and stack files, starts the program through the `main:` folder and the relative virtualenv,
+and a user mistake or an unavailable target ends with one clean message, no traceback."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.engine.conftest import REPO, _environment
+
+
+def pulumi(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["pulumi", *args, "--non-interactive"], cwd=root, env=env, capture_output=True,
+        text=True, timeout=180, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def staging(pulumi_bin: str, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    root = tmp_path / "project"
+    root.mkdir()
+    for name in ("Pulumi.yaml", "Pulumi.staging.yaml"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / "infra", root / "infra", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "venv").symlink_to(REPO / "venv")
+    env = _environment(pulumi_bin, tmp_path / "state")
+    init = pulumi(root, env, "stack", "init", "staging")
+    assert init.returncode == 0, init.stderr
+    return root, env
+
+
+@pytest.mark.timeout(300)
+def test_staging_is_accepted_and_refused_cleanly_until_its_target_exists(
+    staging: tuple[Path, dict[str, str]],
+) -> None:
+    root, env = staging
+    result = pulumi(root, env, "preview", "--stack", "staging")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "validating stack config" not in output, output
+    assert "releasegate:cloud: 'aws' is not available in this version" in output, output
+    assert "Traceback" not in output
+
+
+@pytest.mark.timeout(300)
+def test_a_bad_pin_fails_preview_with_the_validation_message(
+    staging: tuple[Path, dict[str, str]],
+) -> None:
+    root, env = staging
+    pulumi(root, env, "config", "set", "--path", "release.api", "latest", "--stack", "staging")
+    result = pulumi(root, env, "preview", "--stack", "staging")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "invalid stack config for stack 'staging' (1 problem); nothing was changed" in output
+    assert "releasegate:release.api: 'latest' is a mutable tag" in output
+    assert "Traceback" not in output
