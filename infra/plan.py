@@ -14,7 +14,7 @@ import contextvars
 import copy
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -337,36 +337,52 @@ def _config_strings(values: Mapping[str, Any]) -> dict[str, str]:
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
 
 
+def run_under_mocks(
+    program: Callable[[], None],
+    monitor: mocks.MockMonitor,
+    *,
+    project: str,
+    stack: str,
+    config: Mapping[str, Any] | None = None,
+    secret_keys: Sequence[str] = (),
+) -> None:
+    """Run `program` as a Pulumi program against `monitor` (and its mocks), in a fresh event
+    loop and context, so one run never sees another's root stack, config or outputs."""
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            settings.ROOT.set(None)
+            mocks.set_mocks(
+                monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor
+            )
+            pulumi.runtime.set_all_config(_config_strings(config or {}), list(secret_keys))
+            loop.run_until_complete(run_pulumi_func(program))
+        finally:
+            pulumi.runtime.set_all_config({}, [])
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    contextvars.copy_context().run(run)
+
+
 def evaluate(config: StackConfig, monitor: RecordingMonitor | None = None) -> Plan:
-    """Run the real program under mocks with `config`; isolated from any earlier run.
+    """Run the real program under mocks with `config`.
 
     Pass a `monitor` to inspect what was registered even when the program fails.
     """
-    return contextvars.copy_context().run(
-        _evaluate, config, monitor or RecordingMonitor(PlanMocks())
-    )
-
-
-def _evaluate(config: StackConfig, monitor: RecordingMonitor) -> Plan:
     from infra.program import define_stack  # noqa: PLC0415 - imported after mocks are set
 
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        settings.ROOT.set(None)
-        mocks.set_mocks(
-            monitor.mocks,
-            project=config.project,
-            stack=config.stack,
-            preview=False,
-            monitor=monitor,
-        )
-        pulumi.runtime.set_all_config(_config_strings(config.values), sorted(config.secret_keys))
-        loop.run_until_complete(run_pulumi_func(define_stack))
-    finally:
-        pulumi.runtime.set_all_config({}, [])
-        asyncio.set_event_loop(None)
-        loop.close()
+    monitor = monitor or RecordingMonitor(PlanMocks())
+    run_under_mocks(
+        define_stack,
+        monitor,
+        project=config.project,
+        stack=config.stack,
+        config=config.values,
+        secret_keys=sorted(config.secret_keys),
+    )
     cloud = config.values.get(f"{NAMESPACE}:cloud", "")
     notes = [
         "offline plan: image digests are placeholders derived from each pin; "

@@ -8,8 +8,6 @@ fixture naming the apt package to install (never a skip).
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import secrets
 import shutil
 import tempfile
@@ -19,10 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import pytest
-from pulumi.runtime import mocks, settings
-from pulumi.runtime.stack import run_pulumi_func
 
 from tests.servers.podman import (
     PodmanEngine,
@@ -98,38 +93,3 @@ def unique(engine: PodmanEngine) -> Callable[[str], str]:
 
 def containers_named(client: Any, prefix: str) -> list[str]:
     return [c.name for c in client.containers.list(all=True) if c.name.startswith(prefix)]
-
-
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Records every registered resource; outputs echo the inputs."""
-
-    def __init__(self) -> None:
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append(args)
-        return f"{args.name}-id", dict(args.inputs)
-
-    def call(
-        self, args: pulumi.runtime.MockCallArgs
-    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
-
-
-def run_under_mocks(program: Callable[[], None]) -> RecordingMocks:
-    """Run `program` as a Pulumi program under mocks, isolated from other tests' runs."""
-    recorder = RecordingMocks()
-
-    def run() -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        try:
-            settings.ROOT.set(None)
-            mocks.set_mocks(recorder, project="releasegate", stack="test", preview=False)
-            loop.run_until_complete(run_pulumi_func(program))
-        finally:
-            asyncio.set_event_loop(None)
-            loop.close()
-
-    contextvars.copy_context().run(run)
-    return recorder

@@ -27,7 +27,8 @@ from components.gates.migration_run import (
     MigrationRunProvider,
 )
 from components.local.docker_migration import DockerMigrationBackend
-from tests.docker.conftest import ImageSet, containers_named, run_under_mocks
+from tests.docker.conftest import ImageSet, containers_named
+from tests.mocks import record
 from tests.servers.podman import PodmanEngine
 
 pytestmark = [pytest.mark.servers, pytest.mark.timeout(120)]
@@ -431,7 +432,7 @@ def test_migration_run_serializes_and_registers_under_mocks() -> None:
             lambda v: seen.update(urn=v[0], image=v[1], history=v[2])
         )
 
-    recorded = run_under_mocks(program)
+    recorded = record(program)
     (registered,) = [r for r in recorded.resources if r.name == "migration"]
     assert registered.typ == "pulumi-python:dynamic/gates:MigrationRun"
     assert seen["urn"].endswith("$pulumi-python:dynamic/gates:MigrationRun::migration")

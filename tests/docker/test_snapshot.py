@@ -33,7 +33,8 @@ from components.local.docker_snapshot import (
     restore_command,
     snapshot_path,
 )
-from tests.docker.conftest import ImageSet, run_under_mocks
+from tests.docker.conftest import ImageSet
+from tests.mocks import record
 from tests.servers.podman import PodmanEngine
 
 pytestmark = [pytest.mark.servers, pytest.mark.timeout(180)]
@@ -387,7 +388,7 @@ def test_snapshot_serializes_and_registers_under_mocks() -> None:
             lambda v: seen.update(urn=v[0], release=v[1])
         )
 
-    recorded = run_under_mocks(program)
+    recorded = record(program)
     (registered,) = [r for r in recorded.resources if r.name == "pre-migration-snapshot"]
     assert registered.typ == "pulumi-python:dynamic/gates:PreMigrationSnapshot"
     assert seen["urn"].endswith(

@@ -8,11 +8,9 @@ credentials masked. Also: diff, update, check, delete, and the Resource under Pu
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import threading
 import time
-from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import dill
@@ -31,6 +29,7 @@ from components.gates.health_gate import (
 )
 from components.gates.http_probe import HealthGateError
 from tests.gate.conftest import DIGEST_V2, IMAGE_V1, IMAGE_V2, PlatformScript, gate_inputs
+from tests.mocks import record
 from tests.servers.http_app import HttpApp, running_app
 
 OUTPUT_KEYS = {"passed", "evidence"}
@@ -479,45 +478,12 @@ def test_a_platform_probe_that_cannot_be_imported_fails_the_gate(
 # --- the Resource under Pulumi mocks ------------------------------------------------------
 
 
-class GateMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.registered: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(
-        self, args: pulumi.runtime.MockResourceArgs
-    ) -> tuple[str | None, dict[Any, Any]]:
-        self.registered.append(args)
-        evidence = {"observations": [], "consecutive_successes": 3, "elapsed_seconds": 6.1,
-                    "served_version": "v2", "checked_at": "2024-01-01T00:00:00Z"}
-        return f"{args.name}-id", {**args.inputs, "passed": True, "evidence": evidence}
-
-    def call(
-        self, args: pulumi.runtime.MockCallArgs
-    ) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
-        return {}, None
-
-
-pulumi_test = cast(Callable[[Callable[[], object]], Callable[[], None]], pulumi.runtime.test)
-
-
-@pytest.fixture
-def event_loop_for_pulumi() -> Iterator[None]:
-    """Pulumi's mocks need a current event loop; an earlier `asyncio.run` in the same
-    session leaves none. Leave none behind either, as `asyncio.run` does."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield
-    loop.close()
-    asyncio.set_event_loop(None)
-
-
-@pytest.mark.usefixtures("event_loop_for_pulumi")
 def test_health_gate_registers_as_a_gates_dynamic_resource_with_a_picklable_provider() -> None:
-    mocks = GateMocks()
-    pulumi.runtime.set_mocks(mocks, preview=False)
+    seen: dict[str, Any] = {}
+    evidence = {"observations": [], "consecutive_successes": 3, "elapsed_seconds": 6.1,
+                "served_version": "v2", "checked_at": "2024-01-01T00:00:00Z"}
 
-    @pulumi_test
-    def scenario() -> object:
+    def program() -> None:
         gate = HealthGate(
             "api-gate",
             HealthGateArgs(
@@ -528,17 +494,14 @@ def test_health_gate_registers_as_a_gates_dynamic_resource_with_a_picklable_prov
                 version_field="build.version",
             ),
         )
+        pulumi.Output.all(gate.passed, gate.evidence).apply(
+            lambda values: seen.update(passed=values[0], evidence=values[1])
+        )
 
-        def verify(values: list[Any]) -> None:
-            passed, evidence = values
-            assert passed is True
-            assert evidence["served_version"] == "v2"
+    recorded = record(program, lambda _: {"passed": True, "evidence": evidence})
+    assert seen == {"passed": True, "evidence": evidence}
 
-        return pulumi.Output.all(gate.passed, gate.evidence).apply(verify)
-
-    scenario()
-
-    (args,) = mocks.registered
+    (args,) = recorded.resources
     assert args.typ == "pulumi-python:dynamic/gates:HealthGate"
     assert args.name == "api-gate"
     assert args.inputs["image"] == IMAGE_V2

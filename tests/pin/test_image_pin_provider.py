@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import dill
 import pulumi
@@ -20,6 +19,7 @@ from components.gates.image_pin import (
     ImagePinProvider,
     validate_inputs,
 )
+from tests.mocks import record
 from tests.pin.conftest import Registry
 from tests.servers.registry import skopeo_inspect
 
@@ -231,39 +231,19 @@ def test_provider_captures_no_state_and_pickles_by_reference() -> None:
 
 
 # ---------------------------------------------------------------------------- the resource
-class PinMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.registered: list[pulumi.runtime.MockResourceArgs] = []
+def test_image_pin_registers_as_a_gates_dynamic_resource() -> None:
+    digest = "sha256:" + "c" * 64
+    seen: dict[str, Any] = {}
 
-    def new_resource(
-        self, args: pulumi.runtime.MockResourceArgs
-    ) -> tuple[str | None, dict[Any, Any]]:
-        self.registered.append(args)
-        digest = "sha256:" + "c" * 64
-        outputs = {
-            **args.inputs,
+    def outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
+        return {
             "digest": digest,
             "image_ref": f"{args.inputs['registry']}/{args.inputs['repository']}@{digest}",
             "tag": args.inputs["reference"],
             "resolved_at": "2024-01-01T00:00:00Z",
         }
-        return f"{args.name}-id", outputs
 
-    def call(
-        self, args: pulumi.runtime.MockCallArgs
-    ) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
-        return {}, None
-
-
-pulumi_test = cast(Callable[[Callable[[], object]], Callable[[], None]], pulumi.runtime.test)
-
-
-def test_image_pin_registers_as_a_gates_dynamic_resource() -> None:
-    mocks = PinMocks()
-    pulumi.runtime.set_mocks(mocks, preview=False)
-
-    @pulumi_test
-    def scenario() -> object:
+    def program() -> None:
         pin = ImagePin(
             "api-pin",
             ImagePinArgs(
@@ -273,17 +253,15 @@ def test_image_pin_registers_as_a_gates_dynamic_resource() -> None:
                 insecure=True,
             ),
         )
+        pulumi.Output.all(pin.image_ref, pin.tag, pin.digest).apply(
+            lambda values: seen.update(image_ref=values[0], tag=values[1], digest=values[2])
+        )
 
-        def verify(values: list[Any]) -> None:
-            image_ref, tag, digest = values
-            assert image_ref == f"127.0.0.1:5000/releasegate/api@{digest}"
-            assert tag == "v1.4.2"
+    recorded = record(program, outputs)
+    assert seen == {"image_ref": f"127.0.0.1:5000/releasegate/api@{digest}", "tag": "v1.4.2",
+                    "digest": digest}
 
-        return pulumi.Output.all(pin.image_ref, pin.tag, pin.digest).apply(verify)
-
-    scenario()
-
-    (args,) = mocks.registered
+    (args,) = recorded.resources
     assert args.typ == "pulumi-python:dynamic/gates:ImagePin"
     assert args.name == "api-pin"
     assert args.inputs["registry"] == "127.0.0.1:5000"
