@@ -66,3 +66,16 @@ def test_unknown_stack_names_the_stacks_that_exist() -> None:
     result = run("plan", "--stack", "nope")
     assert result.returncode == 2
     assert "no stack file" in result.stderr and "dev" in result.stderr
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    """`python -m infra plan ... | head` must not end in a BrokenPipeError traceback."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra", "plan", "--stack", "dev"],
+        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader goes away before the plan is printed
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0, stderr
+    assert "Traceback" not in stderr
