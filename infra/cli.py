@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code = run_plan(args)
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None when started with stdout closed (`>&-`)
+            sys.stdout.flush()
     except (ConfigError, TargetUnavailable, PlanError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -14,7 +14,9 @@ import contextvars
 import copy
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -337,6 +339,35 @@ def _config_strings(values: Mapping[str, Any]) -> dict[str, str]:
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
 
 
+class _WorkerLoops:
+    """The thread pool that carries the program's calls to the mock monitor.
+
+    The monitor gives each worker thread its own event loop (`_ensure_event_loop`) and never
+    closes it; left to the garbage collector at interpreter exit, such a loop can fail in its
+    finaliser ("Invalid file descriptor: -1") after the streams are gone. Here each worker
+    gets its loop up front, and `close` joins the workers and closes every loop they had."""
+
+    def __init__(self) -> None:
+        self._loops: list[asyncio.AbstractEventLoop] = []
+        self._lock = threading.Lock()
+        self.executor = ThreadPoolExecutor(
+            thread_name_prefix="mock-monitor", initializer=self._start
+        )
+
+    def _start(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        with self._lock:
+            self._loops.append(loop)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+        with self._lock:
+            loops, self._loops = self._loops, []
+        for loop in loops:
+            loop.close()
+
+
 def run_under_mocks(
     program: Callable[[], None],
     monitor: mocks.MockMonitor,
@@ -352,6 +383,8 @@ def run_under_mocks(
     def run() -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
+        workers = _WorkerLoops()
+        loop.set_default_executor(workers.executor)
         try:
             settings.ROOT.set(None)
             mocks.set_mocks(
@@ -363,6 +396,7 @@ def run_under_mocks(
             pulumi.runtime.set_all_config({}, [])
             asyncio.set_event_loop(None)
             loop.close()
+            workers.close()
 
     contextvars.copy_context().run(run)
 
