@@ -75,6 +75,14 @@ class Target(Protocol):
         depends_on: Sequence[pulumi.Resource],
     ) -> ServiceRollout: ...
 
+    def promote(
+        self, spec: ServiceSpec, rollout: ServiceRollout, gate: pulumi.Resource
+    ) -> pulumi.Resource | None:
+        """After `gate` passed: move traffic to the new version, for platforms that keep the
+        previous version serving until told (Container Apps in multiple-revision mode).
+        None where the rollout itself already moved traffic (local, ECS)."""
+        ...
+
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
         """Target-specific stack outputs (endpoints), exported next to the ledger."""
         ...

@@ -16,11 +16,15 @@ from typing import Any
 import pulumi
 
 from components.imageref import ImageRef, ImageRefError, parse_image_ref
+from infra.config_aws import load_aws
+from infra.config_azure import load_azure
 from infra.config_reader import Problems, Reader, show
 from infra.settings import (
     DATABASE_URL,
     ENV_NAME,
     KEY_APP_SECRETS,
+    KEY_AWS,
+    KEY_AZURE,
     KEY_CLOUD,
     KEY_DATABASE,
     KEY_GENERATED_SECRETS,
@@ -56,8 +60,17 @@ RawGetter = Callable[[str], str | None]
 SecretTest = Callable[[str], bool]
 
 
-def load_settings(project: str, stack: str, raw_get: RawGetter, is_secret: SecretTest) -> Settings:
-    """Read and validate every `releasegate:*` key; raise ConfigError listing all problems."""
+def load_settings(
+    project: str,
+    stack: str,
+    raw_get: RawGetter,
+    is_secret: SecretTest,
+    provider_get: RawGetter = lambda _full_key: None,
+) -> Settings:
+    """Read and validate every `releasegate:*` key; raise ConfigError listing all problems.
+
+    `provider_get` reads other namespaces by full key (`aws:region`,
+    `azure-native:location`): the cloud targets default to the provider's own settings."""
     problems = Problems()
 
     def obj(key: str, default: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
@@ -82,12 +95,21 @@ def load_settings(project: str, stack: str, raw_get: RawGetter, is_secret: Secre
     database = _load_database(problems, obj(KEY_DATABASE))
     gate = _load_health_gate(problems, obj(KEY_HEALTH_GATE))
     local = _load_local(problems, obj(KEY_LOCAL), services) if cloud is Cloud.LOCAL else None
+    aws = (
+        load_aws(problems, obj(KEY_AWS), provider_get("aws:region")) if cloud is Cloud.AWS else None
+    )
+    azure = (
+        load_azure(problems, obj(KEY_AZURE), provider_get("azure-native:location"))
+        if cloud is Cloud.AZURE
+        else None
+    )
     # Pulumi.yaml gives optional object keys an empty default, so empty means "not set".
-    if cloud is not None and cloud is not Cloud.LOCAL and obj(KEY_LOCAL):
-        problems.raw(
-            f"{NAMESPACE}:{KEY_LOCAL}: only used when {NAMESPACE}:cloud is 'local' "
-            f"(this stack says {cloud.value!r}); remove it"
-        )
+    for key, owner in ((KEY_LOCAL, Cloud.LOCAL), (KEY_AWS, Cloud.AWS), (KEY_AZURE, Cloud.AZURE)):
+        if cloud is not None and cloud is not owner and obj(key):
+            problems.raw(
+                f"{NAMESPACE}:{key}: only used when {NAMESPACE}:cloud is {owner.value!r} "
+                f"(this stack says {cloud.value!r}); remove it"
+            )
     app_secrets = _load_app_secrets(problems, raw_get(KEY_APP_SECRETS), is_secret(KEY_APP_SECRETS))
     generated = _load_generated(problems, raw_get(KEY_GENERATED_SECRETS))
     _check_secret_references(problems, services, app_secrets, generated)
@@ -119,6 +141,8 @@ def load_settings(project: str, stack: str, raw_get: RawGetter, is_secret: Secre
         database=database,
         health_gate=gate,
         local=local,
+        aws=aws,
+        azure=azure,
         app_secrets=MappingProxyType(app_secrets),
         generated_secrets=generated,
         ledger_history=ledger_history,
@@ -459,9 +483,7 @@ def _load_local(
     )
 
 
-def _load_app_secrets(
-    problems: Problems, text: str | None, secret: bool
-) -> dict[str, SecretValue]:
+def _load_app_secrets(problems: Problems, text: str | None, secret: bool) -> dict[str, SecretValue]:
     if text is None:
         return {}
     try:
@@ -611,9 +633,14 @@ def load_from_pulumi() -> Settings:
         value = get_config(f"{NAMESPACE}:{key}")
         return None if value is None else str(value)
 
+    def provider_get(full_key: str) -> str | None:
+        value = get_config(full_key)
+        return None if value is None else str(value)
+
     return load_settings(
         project=pulumi.get_project(),
         stack=pulumi.get_stack(),
         raw_get=raw_get,
         is_secret=lambda key: bool(is_config_secret(f"{NAMESPACE}:{key}")),
+        provider_get=provider_get,
     )

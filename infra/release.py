@@ -57,13 +57,17 @@ def build_release(settings: Settings, target: Target) -> Release:
     migrations_pin = pins[MIGRATIONS]
 
     gates: dict[str, HealthGate] = {}
+    settled: dict[str, pulumi.Resource] = {}
+    """Per service, what later steps wait for: its gate, or the traffic move after it."""
     pre_migration = [s for s in settings.services if s.name in settings.migration.after]
     post_migration = [s for s in settings.services if s.name not in settings.migration.after]
     for spec in pre_migration:
-        gates[spec.name] = _ship(settings, target, spec, pins, secret_values, gates, [])
+        gates[spec.name], settled[spec.name] = _ship(
+            settings, target, spec, pins, secret_values, settled, []
+        )
 
     migration_deps: list[pulumi.Resource] = [database.resource, migrations_pin]
-    migration_deps += [gates[name] for name in settings.migration.after]
+    migration_deps += [settled[name] for name in settings.migration.after]
     snapshot = PreMigrationSnapshot(
         "pre-migration-snapshot",
         PreMigrationSnapshotArgs(
@@ -89,7 +93,9 @@ def build_release(settings: Settings, target: Target) -> Release:
         opts=pulumi.ResourceOptions(depends_on=[snapshot, *migration_deps]),
     )
     for spec in post_migration:
-        gates[spec.name] = _ship(settings, target, spec, pins, secret_values, gates, [migration])
+        gates[spec.name], settled[spec.name] = _ship(
+            settings, target, spec, pins, secret_values, settled, [migration]
+        )
 
     ledger = ReleaseLedger(
         "release-ledger",
@@ -99,7 +105,7 @@ def build_release(settings: Settings, target: Target) -> Release:
             keep=settings.ledger_history,
         ),
         # The migration is listed too: when every service ships before it, no gate depends on it.
-        opts=pulumi.ResourceOptions(depends_on=[*gates.values(), migration]),
+        opts=pulumi.ResourceOptions(depends_on=[*gates.values(), *settled.values(), migration]),
     )
     return Release(pins=pins, snapshot=snapshot, migration=migration, gates=gates, ledger=ledger)
 
@@ -133,23 +139,25 @@ def _ship(
     spec: ServiceSpec,
     pins: Mapping[str, ImagePin],
     secret_values: Mapping[str, pulumi.Output[str]],
-    gates: Mapping[str, HealthGate],
+    settled: Mapping[str, pulumi.Resource],
     extra_deps: list[pulumi.Resource],
-) -> HealthGate:
-    """Roll one service out after its `after` services' gates, then gate it."""
+) -> tuple[HealthGate, pulumi.Resource]:
+    """Roll one service out after its `after` services settled, gate it, then let the target
+    move traffic to it (where the platform waits for that). Returns the gate and what later
+    steps wait for."""
     pin = pins[spec.name]
     rollout = target.deploy_service(
         spec,
         pin.image_ref,
         {name: secret_values[name] for name in spec.secrets},
-        depends_on=[*(gates[name] for name in spec.after), *extra_deps],
+        depends_on=[*(settled[name] for name in spec.after), *extra_deps],
     )
     gate_spec = settings.health_gate
     ref = settings.release.pins[spec.name]
     expected = pulumi.Output.all(pin.digest).apply(
         lambda digest: [v for v in (ref.tag, digest[0]) if v]
     )
-    return HealthGate(
+    gate = HealthGate(
         f"gate-{spec.name}",
         HealthGateArgs(
             service=spec.name,
@@ -170,6 +178,8 @@ def _ship(
         ),
         opts=pulumi.ResourceOptions(depends_on=[rollout.resource]),
     )
+    promoted = target.promote(spec, rollout, gate)
+    return gate, promoted if promoted is not None else gate
 
 
 def _ledger_entry(

@@ -13,6 +13,8 @@ from enum import StrEnum
 import pulumi
 
 from components.imageref import ImageRef
+from infra.settings_aws import AwsSpec
+from infra.settings_azure import AzureSpec
 
 NAMESPACE = "releasegate"
 
@@ -161,6 +163,10 @@ class Settings:
     generated_secrets: tuple[str, ...]
     ledger_history: int
     tags: Mapping[str, str] = field(default_factory=dict)
+    aws: AwsSpec | None = None
+    """Set exactly when `cloud` is aws."""
+    azure: AzureSpec | None = None
+    """Set exactly when `cloud` is azure."""
 
     def service(self, name: str) -> ServiceSpec:
         return next(s for s in self.services if s.name == name)
@@ -178,6 +184,8 @@ KEY_MIGRATION = "migration"
 KEY_DATABASE = "database"
 KEY_HEALTH_GATE = "healthGate"
 KEY_LOCAL = "local"
+KEY_AWS = "aws"
+KEY_AZURE = "azure"
 KEY_APP_SECRETS = "appSecrets"
 KEY_GENERATED_SECRETS = "generatedSecrets"
 KEY_LEDGER_HISTORY = "ledgerHistory"
@@ -190,6 +198,8 @@ ALL_KEYS = (
     KEY_DATABASE,
     KEY_HEALTH_GATE,
     KEY_LOCAL,
+    KEY_AWS,
+    KEY_AZURE,
     KEY_APP_SECRETS,
     KEY_GENERATED_SECRETS,
     KEY_LEDGER_HISTORY,

@@ -13,12 +13,20 @@ class TargetUnavailable(pulumi.RunError):
 
 
 def make_target(settings: Settings) -> Target:
+    """Each target's package is imported only for the cloud the stack names, so a local stack
+    never loads pulumi_aws or pulumi_azure_native."""
     if settings.cloud is Cloud.LOCAL:
-        from components.local.target import LocalTarget  # noqa: PLC0415 - pulumi_docker on demand
+        from components.local.target import LocalTarget  # noqa: PLC0415
 
         return LocalTarget(settings)
+    if settings.cloud is Cloud.AWS:
+        from components.aws.target import AwsTarget  # noqa: PLC0415
+
+        return AwsTarget(settings)
+    if settings.cloud is Cloud.AZURE:
+        from components.azure.target import AzureTarget  # noqa: PLC0415
+
+        return AzureTarget(settings)
     raise TargetUnavailable(
-        f"releasegate:cloud: {settings.cloud.value!r} is not available in this version of "
-        "releasegate (only 'local' is); the stack's config is valid, but nothing was changed. "
-        "Use `python -m infra plan --stack <name> --set cloud=local` to inspect the graph."
+        f"releasegate:cloud: {settings.cloud.value!r} has no target in this version of releasegate"
     )

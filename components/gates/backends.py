@@ -104,12 +104,18 @@ class PlatformProbe(Protocol):
 
 MIGRATION_BACKENDS: dict[str, str] = {
     "docker": "components.local.docker_migration:DockerMigrationBackend",
+    "ecs": "components.aws.ecs_migration:EcsMigrationBackend",
+    "containerapps-job": "components.azure.job_migration:ContainerAppsJobBackend",
 }
 SNAPSHOT_BACKENDS: dict[str, str] = {
     "docker": "components.local.docker_snapshot:DockerSnapshotBackend",
+    "rds": "components.aws.rds_snapshot:RdsSnapshotBackend",
+    "flexible-server": "components.azure.flexible_backup:FlexibleServerBackupBackend",
 }
 PLATFORM_PROBES: dict[str, str] = {
     "docker": "components.local.docker_platform:DockerPlatformProbe",
+    "ecs": "components.aws.ecs_platform:EcsPlatformProbe",
+    "containerapps": "components.azure.revision_platform:ContainerAppsRevisionProbe",
 }
 
 _T = TypeVar("_T")

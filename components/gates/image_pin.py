@@ -30,6 +30,8 @@ from components.imageref import DIGEST_PATTERN, ImageRefError, parse_image_ref
 DEFAULT_RESOLVER = "oci"
 RESOLVERS: dict[str, str] = {
     "oci": "components.gates.oci:resolve",
+    "ecr": "components.aws.ecr:resolve",
+    "acr": "components.azure.acr:resolve",
 }
 """Resolver name -> `module:function` taking a ResolveRequest and returning a ResolvedManifest.
 Credentials are the resolver's business (env, Docker config, cloud SDK), never inputs."""

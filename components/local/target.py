@@ -138,6 +138,15 @@ class LocalTarget:
             revision=service.container.id,
         )
 
+    def promote(
+        self,
+        spec: ServiceSpec,  # noqa: ARG002
+        rollout: ServiceRollout,  # noqa: ARG002
+        gate: pulumi.Resource,  # noqa: ARG002
+    ) -> pulumi.Resource | None:
+        """A replaced container serves at once: there is no traffic to move."""
+        return None
+
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
         endpoints = {
             name: f"http://127.0.0.1:{port}" for name, port in self.local.host_ports.items()

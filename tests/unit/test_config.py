@@ -200,11 +200,11 @@ def test_pulumi_yaml_defaults_pass_validation_like_absent_keys() -> None:
         ].items()
         if "default" in spec
     }
-    for cloud in ("local", "aws"):
-        overrides = {**defaults, "cloud": cloud}
-        if cloud == "aws":
-            overrides["local"] = {}  # the default: empty means not set
-        settings = load(overrides)
+    # The cloud targets need where to deploy (aws:region or aws.region); nothing else.
+    where = {"local": {}, "aws": {"aws": {"region": "eu-west-1"}},
+             "azure": {"azure": {"location": "westeurope"}}}  # fmt: skip
+    for cloud in ("local", "aws", "azure"):
+        settings = load({**defaults, "cloud": cloud, **where[cloud]})
         assert [s.name for s in settings.services] == ["api", "web"]
         assert settings.app_secrets == {}
 

@@ -1,0 +1,1 @@
+"""AWS target: ECR, Secrets Manager, RDS, ECS Fargate behind an ALB (pulumi-aws, no awsx)."""

@@ -1,0 +1,1 @@
+"""Azure target: ACR, Key Vault, PostgreSQL Flexible Server, Container Apps (azure-native)."""
