@@ -27,6 +27,7 @@ from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
 
 from components.gates.ledger import record_release
+from infra import plan_outputs_aws, plan_outputs_azure
 from infra.settings import NAMESPACE
 
 SECRET = "[secret]"  # noqa: S105 - the mask printed in place of secret values
@@ -212,7 +213,11 @@ class PlanMocks(pulumi.runtime.Mocks):
         outputs = {**inputs, **self._extra_outputs(args.typ, args.name, inputs)}
         return f"{args.name}-id", outputs
 
-    def call(self, _args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+        for table in (plan_outputs_aws.INVOKES, plan_outputs_azure.INVOKES):
+            answer = table.get(args.token)
+            if answer is not None:
+                return answer(_plain_tree(args.args)), None
         return {}, None
 
     @staticmethod
@@ -275,7 +280,22 @@ class PlanMocks(pulumi.runtime.Mocks):
             return {"imageId": fake_digest("image-id", image), "repoDigest": image}
         if typ == "random:index/randomPassword:RandomPassword":
             return {"result": f"offline-{name}", "bcryptHash": "offline"}
+        for table in (plan_outputs_aws.OUTPUTS, plan_outputs_azure.OUTPUTS):
+            maker = table.get(typ)
+            if maker is not None:
+                return maker(name, _plain_tree(inputs))
         return {}
+
+
+def _plain_tree(value: Any) -> Any:
+    """Inputs with secret wrappers removed, for the made-up cloud outputs."""
+    if rpc.is_rpc_secret(value):
+        return _plain_tree(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: _plain_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_tree(v) for v in value]
+    return value
 
 
 class RecordingMonitor(mocks.MockMonitor):
