@@ -57,6 +57,11 @@ class ServiceRollout:
 class Target(Protocol):
     """What a cloud supplies to the release graph; one instance per stack."""
 
+    secrets_by_reference: bool
+    """True where the platform injects secrets from its key store by reference (ECS task
+    definition `secrets`/`valueFrom`, Container Apps Key Vault references): the migration run
+    then gets no secret files, its task or job definition already carries them."""
+
     def image_source(self, image: str, repository: str, tag: str | None) -> ImageSource:
         """Where the image `image` (a service name or "migrations") resolves."""
         ...

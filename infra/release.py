@@ -78,14 +78,16 @@ def build_release(settings: Settings, target: Target) -> Release:
         # Snapshots are kept after later releases and after `pulumi destroy`.
         opts=pulumi.ResourceOptions(depends_on=migration_deps, retain_on_delete=True),
     )
+    # Where the platform injects secrets by reference, the migration task/job carries them.
+    by_reference = target.secrets_by_reference
     migration = MigrationRun(
         "migration",
         MigrationRunArgs(
             release=settings.release.migrations.reference,
             image=migrations_pin.image_ref,
             command=list(settings.migration.command),
-            env={f"{DATABASE_URL}_FILE": f"{SECRETS_DIR}/{DATABASE_URL}"},
-            secret_files={f"{SECRETS_DIR}/{DATABASE_URL}": database.url},
+            env={} if by_reference else {f"{DATABASE_URL}_FILE": f"{SECRETS_DIR}/{DATABASE_URL}"},
+            secret_files={} if by_reference else {f"{SECRETS_DIR}/{DATABASE_URL}": database.url},
             timeout_seconds=settings.migration.timeout_seconds,
             backend=target.migration_backend(),
             allow_rollback=settings.release.allow_migrations_rollback,

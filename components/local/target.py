@@ -21,6 +21,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 class LocalTarget:
     """Implements `components.target.Target` with pulumi-docker and the Docker API."""
 
+    secrets_by_reference = False
+    """Secrets reach containers as files under /run/secrets (uploads), migration included."""
+
     def __init__(self, settings: Settings) -> None:
         if settings.local is None:  # config validation guarantees it for cloud: local
             raise ValueError("the local target needs releasegate:local settings")
