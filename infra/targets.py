@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pulumi
 
 from components.target import Target
 from infra.settings import Cloud, Settings
+
+TARGETS: dict[Cloud, str] = {
+    Cloud.LOCAL: "components.local.target:LocalTarget",
+    Cloud.AWS: "components.aws.target:AwsTarget",
+    Cloud.AZURE: "components.azure.target:AzureTarget",
+}
+"""Cloud -> `module:class`. Imported only for the cloud the stack names, so a local stack never
+loads pulumi_aws or pulumi_azure_native."""
 
 
 class TargetUnavailable(pulumi.RunError):
@@ -13,20 +23,15 @@ class TargetUnavailable(pulumi.RunError):
 
 
 def make_target(settings: Settings) -> Target:
-    """Each target's package is imported only for the cloud the stack names, so a local stack
-    never loads pulumi_aws or pulumi_azure_native."""
-    if settings.cloud is Cloud.LOCAL:
-        from components.local.target import LocalTarget  # noqa: PLC0415
-
-        return LocalTarget(settings)
-    if settings.cloud is Cloud.AWS:
-        from components.aws.target import AwsTarget  # noqa: PLC0415
-
-        return AwsTarget(settings)
-    if settings.cloud is Cloud.AZURE:
-        from components.azure.target import AzureTarget  # noqa: PLC0415
-
-        return AzureTarget(settings)
-    raise TargetUnavailable(
-        f"releasegate:cloud: {settings.cloud.value!r} has no target in this version of releasegate"
-    )
+    module_name, _, class_name = TARGETS[settings.cloud].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise  # a missing dependency inside the target is a real error, not "unavailable"
+        raise TargetUnavailable(
+            f"releasegate:cloud: {settings.cloud.value!r} is not available in this version of "
+            "releasegate; the stack's config is valid, but nothing was changed."
+        ) from None
+    target: Target = getattr(module, class_name)(settings)
+    return target
