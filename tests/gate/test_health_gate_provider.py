@@ -433,7 +433,7 @@ def test_check_accepts_good_inputs_and_engine_floats() -> None:
         ({"startup_seconds": -1}, "startup_seconds", ">= 0"),
         ({"deadline_seconds": 1, "interval_seconds": 1, "success_threshold": 3},
          "deadline_seconds", "cannot fit 3 probes"),
-        ({"platform": {"kind": "nomad"}}, "platform", "known kinds: docker"),
+        ({"platform": {"kind": "nomad"}}, "platform", "known kinds: containerapps, docker, ecs"),
         ({"platform": "docker"}, "platform", "must be a mapping"),
         ({"url": None}, "version_field", "only applies to an HTTP check"),
         ({"url": None, "version_field": None}, "url", "set url, platform, or both"),
