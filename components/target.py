@@ -68,8 +68,9 @@ class Target(Protocol):
 
     def database(self, password: pulumi.Output[str]) -> DatabaseEndpoint: ...
 
-    def migration_backend(self) -> pulumi.Input[Mapping[str, Any]]:
-        """Settings for the migration-run backend (`kind` plus target settings)."""
+    def migration_backend(self, image_ref: pulumi.Input[str]) -> pulumi.Input[Mapping[str, Any]]:
+        """Settings for the migration-run backend (`kind` plus target settings); `image_ref` is
+        the pinned migrations image, for platforms whose task or job definition names it."""
         ...
 
     def deploy_service(

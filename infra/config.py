@@ -95,8 +95,11 @@ def load_settings(
     database = _load_database(problems, obj(KEY_DATABASE))
     gate = _load_health_gate(problems, obj(KEY_HEALTH_GATE))
     local = _load_local(problems, obj(KEY_LOCAL), services) if cloud is Cloud.LOCAL else None
+    http_services = [s.name for s in services if s.port is not None]
     aws = (
-        load_aws(problems, obj(KEY_AWS), provider_get("aws:region")) if cloud is Cloud.AWS else None
+        load_aws(problems, obj(KEY_AWS), provider_get("aws:region"), http_services)
+        if cloud is Cloud.AWS
+        else None
     )
     azure = (
         load_azure(problems, obj(KEY_AZURE), provider_get("azure-native:location"))

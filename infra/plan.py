@@ -206,7 +206,14 @@ def fake_digest(*parts: str) -> str:
 
 
 class PlanMocks(pulumi.runtime.Mocks):
-    """Outputs that a real deployment would produce, made up deterministically from inputs."""
+    """Outputs that a real deployment would produce, made up deterministically from inputs.
+
+    `config` is the stack's config (full keys), for made-up cloud outputs that depend on it
+    (the region in an ARN)."""
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
+        self.config: Mapping[str, Any] = config or {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -217,11 +224,10 @@ class PlanMocks(pulumi.runtime.Mocks):
         for table in (plan_outputs_aws.INVOKES, plan_outputs_azure.INVOKES):
             answer = table.get(args.token)
             if answer is not None:
-                return answer(_plain_tree(args.args)), None
+                return answer(_plain_tree(args.args), self.config), None
         return {}, None
 
-    @staticmethod
-    def _extra_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    def _extra_outputs(self, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         def plain(value: Any) -> Any:
             return rpc.unwrap_rpc_secret(value) if rpc.is_rpc_secret(value) else value
 
@@ -280,10 +286,12 @@ class PlanMocks(pulumi.runtime.Mocks):
             return {"imageId": fake_digest("image-id", image), "repoDigest": image}
         if typ == "random:index/randomPassword:RandomPassword":
             return {"result": f"offline-{name}", "bcryptHash": "offline"}
+        if typ == "random:index/randomId:RandomId":
+            return {"hex": fake_digest("random-id", name)[7:15], "b64Url": "offline"}
         for table in (plan_outputs_aws.OUTPUTS, plan_outputs_azure.OUTPUTS):
             maker = table.get(typ)
             if maker is not None:
-                return maker(name, _plain_tree(inputs))
+                return maker(name, _plain_tree(inputs), self.config)
         return {}
 
 
@@ -428,7 +436,7 @@ def evaluate(config: StackConfig, monitor: RecordingMonitor | None = None) -> Pl
     """
     from infra.program import define_stack  # noqa: PLC0415 - imported after mocks are set
 
-    monitor = monitor or RecordingMonitor(PlanMocks())
+    monitor = monitor or RecordingMonitor(PlanMocks(config.values))
     run_under_mocks(
         define_stack,
         monitor,

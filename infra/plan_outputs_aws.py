@@ -1,21 +1,109 @@
-"""What aws computes for a resource (ids, ARNs, URLs, FQDNs), made up for the offline plan.
+"""What aws computes for a resource (ids, ARNs, URLs, endpoints), made up for the offline plan.
 
 `infra.plan.PlanMocks` gives every resource its inputs as outputs; resources whose outputs
-the program reads (and that are not inputs) get them here, deterministically from the name and
-inputs, so the plan evaluates the real program with no cloud. Invokes (data sources) the
-target calls are answered from INVOKES by token.
+the program reads (and that are not inputs) get them here, deterministically from the name,
+the inputs and the stack config, so the plan evaluates the real program with no cloud.
+Invokes (data sources) the target calls are answered from INVOKES by token. Property names
+are the engine's camelCase.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-OutputMaker = Callable[[str, Mapping[str, Any]], dict[str, Any]]
-"""(resource name, plain inputs) -> extra outputs."""
-InvokeAnswer = Callable[[Mapping[str, Any]], dict[str, Any]]
+Config = Mapping[str, Any]
+Inputs = Mapping[str, Any]
+OutputMaker = Callable[[str, Inputs, Config], dict[str, Any]]
+"""(resource name, plain inputs, stack config by full key) -> extra outputs."""
+InvokeAnswer = Callable[[Inputs, Config], dict[str, Any]]
+"""(plain invoke args, stack config by full key) -> the invoke's result."""
 
-OUTPUTS: dict[str, OutputMaker] = {}
+OFFLINE_ACCOUNT = "123456789012"
+"""The account id every made-up ARN uses: obviously not a real one."""
+
+
+def _region(config: Config) -> str:
+    settings = config.get("releasegate:aws")
+    if isinstance(settings, Mapping) and isinstance(settings.get("region"), str):
+        return str(settings["region"])
+    return str(config.get("aws:region") or "us-east-1")
+
+
+def _arn(config: Config, service: str, resource: str) -> str:
+    return f"arn:aws:{service}:{_region(config)}:{OFFLINE_ACCOUNT}:{resource}"
+
+
+def _repository(name: str, inputs: Inputs, config: Config) -> dict[str, Any]:
+    repo = str(inputs.get("name") or name)
+    return {
+        "arn": _arn(config, "ecr", f"repository/{repo}"),
+        "repositoryUrl": f"{OFFLINE_ACCOUNT}.dkr.ecr.{_region(config)}.amazonaws.com/{repo}",
+        "registryId": OFFLINE_ACCOUNT,
+    }
+
+
+def _instance(name: str, inputs: Inputs, config: Config) -> dict[str, Any]:
+    identifier = str(inputs.get("identifier") or name)
+    address = f"{identifier}.offline.{_region(config)}.rds.amazonaws.com"
+    return {
+        "arn": _arn(config, "rds", f"db:{identifier}"),
+        "address": address,
+        "port": 5432,
+        "endpoint": f"{address}:5432",
+    }
+
+
+def _task_definition(name: str, inputs: Inputs, config: Config) -> dict[str, Any]:
+    """Every change of a task definition registers a new revision (a new ARN), which is what
+    makes its service roll out: the made-up revision follows the definition's content."""
+    family = str(inputs.get("family") or name)
+    content = json.dumps(inputs.get("containerDefinitions"), sort_keys=True, default=str)
+    revision = int(hashlib.sha256(content.encode()).hexdigest()[:6], 16) % 9000 + 1
+    return {
+        "arn": _arn(config, "ecs", f"task-definition/{family}:{revision}"),
+        "revision": revision,
+    }
+
+
+def _load_balancer(name: str, _inputs: Inputs, config: Config) -> dict[str, Any]:
+    return {
+        "arn": _arn(config, "elasticloadbalancing", f"loadbalancer/app/{name}/offline"),
+        "dnsName": f"{name}-offline.{_region(config)}.elb.amazonaws.com",
+    }
+
+
+def _role(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
+    return {"arn": f"arn:aws:iam::{OFFLINE_ACCOUNT}:role/{inputs.get('name') or name}"}
+
+
+def _named_arn(service: str, kind: str) -> OutputMaker:
+    def make(name: str, inputs: Inputs, config: Config) -> dict[str, Any]:
+        resource = str(inputs.get("name") or name)
+        return {"arn": _arn(config, service, f"{kind}{resource}"), "name": resource}
+
+    return make
+
+
+ELB = "elasticloadbalancing"
+OUTPUTS: dict[str, OutputMaker] = {
+    "aws:ecr/repository:Repository": _repository,
+    "aws:rds/instance:Instance": _instance,
+    "aws:ecs/taskDefinition:TaskDefinition": _task_definition,
+    "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:iam/role:Role": _role,
+    "aws:lb/targetGroup:TargetGroup": _named_arn(ELB, "targetgroup/"),
+    "aws:lb/listener:Listener": _named_arn(ELB, "listener/app/"),
+    "aws:lb/listenerRule:ListenerRule": _named_arn(ELB, "listener-rule/app/"),
+    "aws:kms/key:Key": _named_arn("kms", "key/"),
+    "aws:secretsmanager/secret:Secret": _named_arn("secretsmanager", "secret:"),
+    "aws:ecs/cluster:Cluster": _named_arn("ecs", "cluster/"),
+    "aws:cloudwatch/logGroup:LogGroup": _named_arn("logs", "log-group:"),
+    "aws:rds/subnetGroup:SubnetGroup": _named_arn("rds", "subgrp:"),
+    "aws:rds/parameterGroup:ParameterGroup": _named_arn("rds", "pg:"),
+}
 """Resource type token -> the outputs the cloud would compute."""
 INVOKES: dict[str, InvokeAnswer] = {}
 """Invoke token -> its answer."""

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-OutputMaker = Callable[[str, Mapping[str, Any]], dict[str, Any]]
-"""(resource name, plain inputs) -> extra outputs."""
-InvokeAnswer = Callable[[Mapping[str, Any]], dict[str, Any]]
+OutputMaker = Callable[[str, Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
+"""(resource name, plain inputs, stack config by full key) -> extra outputs."""
+InvokeAnswer = Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
+"""(plain invoke args, stack config by full key) -> the invoke's result."""
 
 OUTPUTS: dict[str, OutputMaker] = {}
 """Resource type token -> the outputs the cloud would compute."""

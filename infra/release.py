@@ -89,7 +89,7 @@ def build_release(settings: Settings, target: Target) -> Release:
             env={} if by_reference else {f"{DATABASE_URL}_FILE": f"{SECRETS_DIR}/{DATABASE_URL}"},
             secret_files={} if by_reference else {f"{SECRETS_DIR}/{DATABASE_URL}": database.url},
             timeout_seconds=settings.migration.timeout_seconds,
-            backend=target.migration_backend(),
+            backend=target.migration_backend(migrations_pin.image_ref),
             allow_rollback=settings.release.allow_migrations_rollback,
         ),
         opts=pulumi.ResourceOptions(depends_on=[snapshot, *migration_deps]),

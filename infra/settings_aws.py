@@ -6,7 +6,29 @@ cloud-agnostic settings; `infra.config_aws` loads and validates it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ExistingNetwork:
+    """A VPC the stack does not own: the ALB goes in the public subnets, tasks and the
+    database in the private ones (which need a route to ECR, Secrets Manager and CloudWatch
+    Logs: NAT or VPC endpoints, owned by whoever owns the VPC)."""
+
+    vpc_id: str
+    public_subnet_ids: tuple[str, ...]
+    private_subnet_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NewNetwork:
+    """A VPC the stack creates: one public and one private subnet per availability zone,
+    NAT gateways for the private subnets' egress (one, or one per zone)."""
+
+    cidr: str
+    availability_zones: tuple[str, ...]
+    nat_gateway_per_zone: bool
 
 
 @dataclass(frozen=True)
@@ -14,3 +36,21 @@ class AwsSpec:
     """Validated `releasegate:aws` settings."""
 
     region: str
+    network: ExistingNetwork | NewNetwork
+    certificate_arn: str | None
+    """With a certificate, listeners speak HTTPS and plain HTTP only redirects to it."""
+    domains: Mapping[str, str] = field(default_factory=dict)
+    """HTTP service -> host name. With domains, services share one listener by host header
+    (443 with the certificate, else 80); without, each gets its own plain-HTTP port."""
+    listener_ports: Mapping[str, int] = field(default_factory=dict)
+    log_retention_days: int = 30
+    keep_images: int = 30
+    """Tagged images kept per repository by the ECR lifecycle policy (recent releases)."""
+    deregistration_delay_seconds: int = 15
+    health_check_interval_seconds: int = 5
+    health_check_healthy_threshold: int = 2
+    health_check_unhealthy_threshold: int = 2
+    read_only_root_filesystem: bool = True
+    production: bool = False
+    """Production hardening: deletion protection and protect enforced, NAT per zone advised,
+    secrets recovery window 30 days."""

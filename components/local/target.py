@@ -95,7 +95,10 @@ class LocalTarget:
             url=self._database.url, snapshot_backend=backend, resource=self._database
         )
 
-    def migration_backend(self) -> pulumi.Input[Mapping[str, Any]]:
+    def migration_backend(
+        self,
+        image_ref: pulumi.Input[str],  # noqa: ARG002 - the run names the image itself
+    ) -> pulumi.Input[Mapping[str, Any]]:
         return self.platform.network_name.apply(
             lambda network: {
                 "kind": "docker",

@@ -1,0 +1,186 @@
+"""One public ALB in front of every HTTP service, tuned for fast, honest rollouts.
+
+Routing: with `domains`, one listener (HTTPS 443 with the certificate, HTTP 80 without) sends
+each host name to its service and HTTP 80 redirects to HTTPS; without domains, each service has
+its own plain-HTTP port (first 80, then 8080, 8081, ...: `aws.listenerPorts`).
+
+Timing (defaults): health checks every 5 s, 2 passes to be healthy, 2 failures to be unhealthy,
+and a 15 s deregistration delay instead of AWS's 300 s. A new task serves after ~10 s of passing
+checks; a drained task leaves after 15 s. With the ECS circuit breaker, a release whose tasks
+never pass is rolled back after the breaker's failure count, and the health gate fails at once
+on the platform's rolled-back state; the expected rollback by re-pin is one rollout: task start
+(~30-60 s on Fargate) + 10 s of checks + 15 s of draining.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class HttpService:
+    name: str
+    port: int
+    health_path: str
+
+
+@dataclass(frozen=True)
+class AwsLoadBalancerArgs:
+    prefix: str
+    vpc_id: pulumi.Input[str]
+    subnet_ids: pulumi.Input[Sequence[str]]
+    security_group_id: pulumi.Input[str]
+    services: Sequence[HttpService]
+    certificate_arn: str | None
+    domains: Mapping[str, str]
+    listener_ports: Mapping[str, int]
+    deregistration_delay_seconds: int
+    health_check_interval_seconds: int
+    healthy_threshold: int
+    unhealthy_threshold: int
+    tags: Mapping[str, str]
+
+
+class AwsLoadBalancer(pulumi.ComponentResource):
+    target_group_arns: dict[str, pulumi.Output[str]]
+    listeners: list[pulumi.Resource]
+    """Target groups must be attached to a listener before a service can register in them."""
+    base_urls: dict[str, pulumi.Output[str]]
+    """Service -> `scheme://host[:port]` where the ALB serves it (what the gate probes)."""
+    dns_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: AwsLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("releasegate:aws:LoadBalancer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(args.tags)
+        alb = aws.lb.LoadBalancer(
+            "alb",
+            internal=False,
+            load_balancer_type="application",
+            security_groups=[args.security_group_id],
+            subnets=args.subnet_ids,
+            drop_invalid_header_fields=True,
+            idle_timeout=60,
+            tags=tags,
+            opts=child,
+        )
+        self.dns_name = alb.dns_name
+        timeout = max(2, min(5, args.health_check_interval_seconds - 1))
+        groups = {
+            s.name: aws.lb.TargetGroup(
+                f"tg-{s.name}",
+                target_type="ip",
+                protocol="HTTP",
+                port=s.port,
+                vpc_id=args.vpc_id,
+                deregistration_delay=args.deregistration_delay_seconds,
+                health_check={
+                    "enabled": True,
+                    "path": s.health_path,
+                    "protocol": "HTTP",
+                    "matcher": "200",
+                    "interval": args.health_check_interval_seconds,
+                    "timeout": timeout,
+                    "healthy_threshold": args.healthy_threshold,
+                    "unhealthy_threshold": args.unhealthy_threshold,
+                },
+                tags={**tags, "releasegate:service": s.name},
+                opts=child,
+            )
+            for s in args.services
+        }
+        self.target_group_arns = {name: group.arn for name, group in groups.items()}
+        self.listeners = []
+        self.base_urls = {}
+        if args.domains:
+            self._host_routing(args, alb, groups, child)
+        else:
+            for s in args.services:
+                port = args.listener_ports[s.name]
+                self.listeners.append(
+                    aws.lb.Listener(
+                        f"http-{s.name}",
+                        load_balancer_arn=alb.arn,
+                        port=port,
+                        protocol="HTTP",
+                        default_actions=[{"type": "forward",
+                                          "target_group_arn": groups[s.name].arn}],
+                        tags=tags,
+                        opts=child,
+                    )
+                )  # fmt: skip
+                suffix = "" if port == 80 else f":{port}"
+                self.base_urls[s.name] = pulumi.Output.concat("http://", alb.dns_name, suffix)
+        self.register_outputs({"dnsName": self.dns_name, "baseUrls": self.base_urls})
+
+    def _host_routing(
+        self,
+        args: AwsLoadBalancerArgs,
+        alb: aws.lb.LoadBalancer,
+        groups: Mapping[str, aws.lb.TargetGroup],
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        tags = dict(args.tags)
+        not_found = aws.lb.ListenerDefaultActionArgs(
+            type="fixed-response",
+            fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
+                content_type="text/plain", status_code="404", message_body="unknown host"
+            ),
+        )
+        if args.certificate_arn is not None:
+            main = aws.lb.Listener(
+                "https",
+                load_balancer_arn=alb.arn,
+                port=443,
+                protocol="HTTPS",
+                ssl_policy="ELBSecurityPolicy-TLS13-1-2-2021-06",
+                certificate_arn=args.certificate_arn,
+                default_actions=[not_found],
+                tags=tags,
+                opts=child,
+            )
+            redirect = aws.lb.Listener(
+                "http-redirect",
+                load_balancer_arn=alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[
+                    aws.lb.ListenerDefaultActionArgs(
+                        type="redirect",
+                        redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                            protocol="HTTPS", port="443", status_code="HTTP_301"
+                        ),
+                    )
+                ],
+                tags=tags,
+                opts=child,
+            )  # fmt: skip
+            self.listeners += [main, redirect]
+            scheme = "https"
+        else:
+            main = aws.lb.Listener(
+                "http", load_balancer_arn=alb.arn, port=80, protocol="HTTP",
+                default_actions=[not_found], tags=tags, opts=child,
+            )  # fmt: skip
+            self.listeners.append(main)
+            scheme = "http"
+        for priority, s in enumerate(args.services, start=1):
+            host = args.domains[s.name]
+            self.listeners.append(
+                aws.lb.ListenerRule(
+                    f"host-{s.name}",
+                    listener_arn=main.arn,
+                    priority=priority,
+                    conditions=[{"host_header": {"values": [host]}}],
+                    actions=[{"type": "forward", "target_group_arn": groups[s.name].arn}],
+                    tags=tags,
+                    opts=child,
+                )
+            )
+            self.base_urls[s.name] = pulumi.Output.from_input(f"{scheme}://{host}")

@@ -1,0 +1,330 @@
+"""The AWS target: the release graph's registry, secrets, database, services and migration on
+ECR, Secrets Manager, RDS PostgreSQL and ECS Fargate behind one ALB (pulumi-aws, no awsx).
+
+Everything a task needs exists before the first service: one KMS key for the stack, the
+network, the repositories, the secrets (values stored as the graph hands them over), the log
+groups and the roles. Per service, a task definition for the pinned digest and its ECS service;
+the gate then checks the ECS deployment's identity (COMPLETED on this task definition, not
+rolled back) and that the ALB serves the pinned version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.database import AwsDatabase, AwsDatabaseArgs
+from components.aws.load_balancer import AwsLoadBalancer, AwsLoadBalancerArgs, HttpService
+from components.aws.network import AwsNetwork, AwsNetworkArgs
+from components.aws.registry import AwsRegistry, AwsRegistryArgs
+from components.aws.roles import TaskRoles, TaskRolesArgs
+from components.aws.secrets import AwsSecrets, AwsSecretsArgs
+from components.aws.service import AwsService, AwsServiceArgs
+from components.aws.task_definition import ContainerSpec, container_definitions, volumes
+from components.target import DatabaseEndpoint, ImageSource, ServiceRollout
+from infra.settings import DATABASE_URL, ServiceSpec, Settings
+from infra.settings_aws import AwsSpec
+
+MIGRATIONS = "migrations"
+MIGRATION_CONTAINER = "migrate"
+HEALTH_CHECK_GRACE_SECONDS = 30
+
+
+class AwsTarget:
+    """Implements `components.target.Target` with pulumi-aws and boto3 backends."""
+
+    secrets_by_reference = True
+    """Tasks get secrets from Secrets Manager by ARN at start; nothing is passed as files."""
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.aws is None:  # config validation guarantees it for cloud: aws
+            raise ValueError("the AWS target needs releasegate:aws settings")
+        self.settings = settings
+        self.aws: AwsSpec = settings.aws
+        self.prefix = settings.resource_prefix
+        self.tags = {"releasegate:stack": settings.stack, **settings.tags}
+        http = [s for s in settings.services if s.port is not None and s.health_path]
+        self.key = aws.kms.Key(
+            "key",
+            description=f"{self.prefix}: images, secrets, database",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            tags=self.tags,
+            opts=pulumi.ResourceOptions(protect=True),
+        )
+        self.network = AwsNetwork(
+            "network",
+            AwsNetworkArgs(
+                prefix=self.prefix,
+                network=self.aws.network,
+                listener_ports=[443, *self.aws.listener_ports.values()],
+                service_ports=[s.port for s in http if s.port is not None],
+                tags=self.tags,
+            ),
+        )
+        repositories = [s.repository for s in settings.services]
+        self.registry = AwsRegistry(
+            "registry",
+            AwsRegistryArgs(
+                repositories=[*repositories, settings.migration.repository],
+                kms_key_arn=self.key.arn,
+                keep_images=self.aws.keep_images,
+                tags=self.tags,
+            ),
+        )
+        secret_names = {DATABASE_URL, *(n for s in settings.services for n in s.secrets)}
+        self.secrets = AwsSecrets(
+            "secrets-store",
+            AwsSecretsArgs(
+                prefix=self.prefix,
+                names=sorted(secret_names),
+                kms_key_arn=self.key.arn,
+                recovery_window_days=30 if self.aws.production else 7,
+                tags=self.tags,
+            ),
+        )
+        self.cluster = aws.ecs.Cluster(
+            "cluster",
+            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
+            tags=self.tags,
+        )
+        self.log_groups = {
+            name: aws.cloudwatch.LogGroup(
+                f"logs-{name}",
+                name=f"/releasegate/{self.prefix}/{name}",
+                retention_in_days=self.aws.log_retention_days,
+                tags=self.tags,
+            )
+            for name in [*(s.name for s in settings.services), MIGRATIONS]
+        }
+        self.roles = TaskRoles(
+            "roles",
+            TaskRolesArgs(
+                prefix=self.prefix,
+                task_names=[*(s.name for s in settings.services), MIGRATIONS],
+                repository_arns=[r.arn for r in self.registry.repositories.values()],
+                secret_arns=list(self.secrets.arns.values()),
+                kms_key_arn=self.key.arn,
+                log_group_arns=[g.arn for g in self.log_groups.values()],
+                tags=self.tags,
+            ),
+        )
+        self.load_balancer = (
+            AwsLoadBalancer(
+                "load-balancer",
+                AwsLoadBalancerArgs(
+                    prefix=self.prefix,
+                    vpc_id=self.network.vpc_id,
+                    subnet_ids=self.network.public_subnet_ids,
+                    security_group_id=self.network.alb_security_group_id,
+                    services=[
+                        HttpService(s.name, s.port, s.health_path)
+                        for s in http
+                        if s.port is not None and s.health_path is not None
+                    ],
+                    certificate_arn=self.aws.certificate_arn,
+                    domains=self.aws.domains,
+                    listener_ports=self.aws.listener_ports,
+                    deregistration_delay_seconds=self.aws.deregistration_delay_seconds,
+                    health_check_interval_seconds=self.aws.health_check_interval_seconds,
+                    healthy_threshold=self.aws.health_check_healthy_threshold,
+                    unhealthy_threshold=self.aws.health_check_unhealthy_threshold,
+                    tags=self.tags,
+                ),
+            )
+            if http
+            else None
+        )
+        self._database: AwsDatabase | None = None
+        self._services: dict[str, AwsService] = {}
+
+    def image_source(self, _image: str, repository: str, _tag: str | None) -> ImageSource:
+        repo = self.registry.repositories[repository]
+        return ImageSource(
+            registry=self.registry.registry_host,
+            repository=repository,
+            resolver="ecr",
+            depends_on=(repo,),
+        )
+
+    def database(self, password: pulumi.Output[str]) -> DatabaseEndpoint:
+        spec = self.settings.database
+        self._database = AwsDatabase(
+            "database",
+            AwsDatabaseArgs(
+                prefix=self.prefix,
+                engine_version=spec.engine_version,
+                size=spec.size,
+                storage_gb=spec.storage_gb,
+                backup_retention_days=spec.backup_retention_days,
+                multi_az=spec.high_availability,
+                deletion_protection=spec.deletion_protection or self.aws.production,
+                database=spec.name,
+                username=spec.username,
+                password=password,
+                subnet_ids=self.network.private_subnet_ids,
+                security_group_id=self.network.database_security_group_id,
+                kms_key_arn=self.key.arn,
+                restore_from_snapshot=spec.restore_from_snapshot,
+                tags=self.tags,
+            ),
+        )
+        self._database_url_version = self.secrets.put(DATABASE_URL, self._database.url)
+        backend = self._database.identifier.apply(
+            lambda identifier: {
+                "kind": "rds",
+                "region": self.aws.region,
+                "db_instance_identifier": identifier,
+            }
+        )
+        return DatabaseEndpoint(
+            url=self._database.url, snapshot_backend=backend, resource=self._database
+        )
+
+    def migration_backend(self, image_ref: pulumi.Input[str]) -> pulumi.Input[Mapping[str, Any]]:
+        migration = self.settings.migration
+        task = aws.ecs.TaskDefinition(
+            "migration-task",
+            family=f"{self.prefix}-{MIGRATIONS}",
+            cpu="512",
+            memory="1024",
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            execution_role_arn=self.roles.execution_role_arn,
+            task_role_arn=self.roles.task_role_arns[MIGRATIONS],
+            container_definitions=container_definitions(
+                ContainerSpec(
+                    name=MIGRATION_CONTAINER,
+                    image=image_ref,
+                    command=migration.command,
+                    port=None,
+                    env={},
+                    secret_arns={DATABASE_URL: self.secrets.arns[DATABASE_URL]},
+                    log_group=self.log_groups[MIGRATIONS].name,
+                    region=self.aws.region,
+                    read_only_root_filesystem=self.aws.read_only_root_filesystem,
+                )
+            ),
+            volumes=[
+                aws.ecs.TaskDefinitionVolumeArgs(name=v["name"])
+                for v in volumes(self.aws.read_only_root_filesystem)
+            ],
+            tags=self.tags,
+            opts=pulumi.ResourceOptions(depends_on=[self._database_url_version]),
+        )
+        return pulumi.Output.all(
+            self.cluster.arn,
+            task.arn,
+            self.network.private_subnet_ids,
+            self.network.task_security_group_id,
+            self.log_groups[MIGRATIONS].name,
+        ).apply(
+            lambda v: {
+                "kind": "ecs",
+                "region": self.aws.region,
+                "cluster": v[0],
+                "task_definition": v[1],
+                "container": MIGRATION_CONTAINER,
+                "subnets": list(v[2]),
+                "security_groups": [v[3]],
+                "assign_public_ip": False,
+                "log_group": v[4],
+                "log_stream_prefix": MIGRATION_CONTAINER,
+            }
+        )
+
+    def deploy_service(
+        self,
+        spec: ServiceSpec,
+        image_ref: pulumi.Input[str],
+        secrets: Mapping[str, pulumi.Output[str]],
+        depends_on: Sequence[pulumi.Resource],
+    ) -> ServiceRollout:
+        stored = [self.secrets.put(name, value) for name, value in sorted(secrets.items())]
+        has_ingress = (
+            self.load_balancer is not None and spec.name in self.load_balancer.target_group_arns
+        )
+        service = AwsService(
+            f"service-{spec.name}",
+            AwsServiceArgs(
+                prefix=self.prefix,
+                service=spec.name,
+                container=ContainerSpec(
+                    name=spec.name,
+                    image=image_ref,
+                    command=spec.command,
+                    port=spec.port,
+                    env=spec.env,
+                    secret_arns={name: self.secrets.arns[name] for name in spec.secrets},
+                    log_group=self.log_groups[spec.name].name,
+                    region=self.aws.region,
+                    read_only_root_filesystem=self.aws.read_only_root_filesystem,
+                ),
+                cpu=spec.cpu,
+                memory=spec.memory,
+                replicas=spec.replicas,
+                cluster_arn=self.cluster.arn,
+                execution_role_arn=self.roles.execution_role_arn,
+                task_role_arn=self.roles.task_role_arns[spec.name],
+                subnet_ids=self.network.private_subnet_ids,
+                security_group_id=self.network.task_security_group_id,
+                target_group_arn=(
+                    self.load_balancer.target_group_arns[spec.name]
+                    if has_ingress and self.load_balancer is not None
+                    else None
+                ),
+                health_check_grace_seconds=HEALTH_CHECK_GRACE_SECONDS,
+                depends_on=[
+                    *depends_on,
+                    *stored,
+                    *(self.load_balancer.listeners if has_ingress and self.load_balancer else []),
+                ],
+                tags=self.tags,
+            ),
+            opts=pulumi.ResourceOptions(depends_on=list(depends_on)),
+        )
+        self._services[spec.name] = service
+        health_url = (
+            pulumi.Output.concat(self.load_balancer.base_urls[spec.name], spec.health_path or "/")
+            if has_ingress and self.load_balancer is not None
+            else None
+        )
+        platform = pulumi.Output.all(
+            self.cluster.arn, service.service_name, service.task_definition.arn
+        ).apply(
+            lambda v: {
+                "kind": "ecs",
+                "region": self.aws.region,
+                "cluster": v[0],
+                "service": v[1],
+                "task_definition": v[2],
+            }
+        )
+        return ServiceRollout(
+            resource=service,
+            health_url=health_url,
+            platform=platform,
+            revision=service.task_definition.arn,
+        )
+
+    def promote(
+        self,
+        spec: ServiceSpec,  # noqa: ARG002
+        rollout: ServiceRollout,  # noqa: ARG002
+        gate: pulumi.Resource,  # noqa: ARG002
+    ) -> pulumi.Resource | None:
+        """ECS moves traffic during the rollout (old tasks drain once new ones pass)."""
+        return None
+
+    def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
+        endpoints = dict(self.load_balancer.base_urls) if self.load_balancer else {}
+        return {
+            "endpoints": endpoints,
+            "loadBalancer": self.load_balancer.dns_name if self.load_balancer else None,
+            "registry": self.registry.registry_host,
+            "cluster": self.cluster.name,
+            "database": self._database.identifier if self._database else None,
+        }
