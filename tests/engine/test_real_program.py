@@ -1,7 +1,7 @@
 """The real program (infra/, `main: infra/`, Pulumi.yaml's typed config) under the real
 engine, as far as it runs without the cloud provider plugins: the engine accepts the project
 and stack files, starts the program through the `main:` folder and the relative virtualenv,
-and a user mistake or an unavailable target ends with one clean message, no traceback."""
+and a user mistake or a missing provider plugin ends with one clean message, no traceback."""
 
 from __future__ import annotations
 
@@ -36,15 +36,20 @@ def staging(pulumi_bin: str, tmp_path: Path) -> tuple[Path, dict[str, str]]:
 
 
 @pytest.mark.timeout(300)
-def test_staging_is_accepted_and_refused_cleanly_until_its_target_exists(
+def test_staging_runs_the_aws_target_and_names_the_missing_plugin(
     staging: tuple[Path, dict[str, str]],
 ) -> None:
+    """The engine accepts the project and the staging stack, runs the AWS target through
+    `main: infra/` and the relative virtualenv, and stops cleanly at the first AWS resource:
+    the `aws` provider plugin cannot be installed here, and the message says exactly which one
+    a user must install (`pulumi plugin install resource aws 7.51.1`)."""
     root, env = staging
     result = pulumi(root, env, "preview", "--stack", "staging")
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "validating stack config" not in output, output
-    assert "releasegate:cloud: 'aws' is not available in this version" in output, output
+    assert "no resource plugin 'pulumi-resource-aws' found" in output, output
+    assert "v7.51.1" in output, output
     assert "Traceback" not in output
 
 
