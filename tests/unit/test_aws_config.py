@@ -1,0 +1,67 @@
+"""`releasegate:aws`: every bad value fails before anything is registered, naming the key, the
+value and what is allowed; good values become a typed AwsSpec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.settings_aws import ExistingNetwork, NewNetwork
+from tests.unit.test_config import load, problems_of
+
+CERT = "arn:aws:acm:eu-west-1:111122223333:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+
+
+def aws(settings: dict[str, Any]) -> dict[str, Any]:
+    return {"cloud": "aws", "local": None, "aws": {"region": "eu-west-1", **settings}}
+
+
+def test_defaults_create_a_two_zone_vpc_with_plain_http_ports_per_service() -> None:
+    spec = load(aws({})).aws
+    assert isinstance(spec.network, NewNetwork)
+    assert spec.network.availability_zones == ("eu-west-1a", "eu-west-1b")
+    assert dict(spec.listener_ports) == {"api": 80, "web": 8080}
+    assert spec.deregistration_delay_seconds == 15 and spec.keep_images == 30
+
+
+def test_an_existing_vpc_is_used_as_given() -> None:
+    public, private = ["subnet-0a1b2c3d", "subnet-1a1b2c3d"], ["subnet-2a1b2c3d", "subnet-3a1b2c3d"]
+    spec = load(aws({"vpcId": "vpc-0a1b2c3d", "publicSubnetIds": public,
+                     "privateSubnetIds": private})).aws  # fmt: skip
+    assert spec.network == ExistingNetwork("vpc-0a1b2c3d", tuple(public), tuple(private))
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"region": "Ireland"}, "aws.region: 'Ireland' is not valid; allowed: an AWS region"),
+        ({"vpcId": "vpc-0a1b2c3d"}, "aws.publicSubnetIds: missing is not valid"),
+        ({"vpcCidr": "10.0.0.0/8"}, "aws.vpcCidr: '10.0.0.0/8' is not valid; allowed: an IPv4"),
+        ({"availabilityZones": ["eu-west-1a"]}, "at least two distinct zones"),
+        ({"availabilityZones": ["us-east-1a", "us-east-1b"]}, "availability zones of eu-west-1"),
+        ({"certificateArn": "not-an-arn"}, "aws.certificateArn: 'not-an-arn' is not valid"),
+        ({"certificateArn": CERT}, "a host name per HTTP service when certificateArn is set"),
+        ({"production": True}, "aws.certificateArn: missing is not valid; allowed: an ACM"),
+        ({"domains": {"api": "api.example.com"}}, "missing: web"),
+        ({"domains": {"worker": "w.example.com"}}, "host names only for services with a port"),
+        ({"listenerPorts": {"web": 80}}, "aws.listenerPorts.web: 80 is not valid; allowed: a port"),
+        ({"logRetentionDays": 10}, "aws.logRetentionDays: 10 is not valid; allowed: one of 1, 3"),
+        ({"keepImages": 3}, "aws.keepImages: 3 is not valid; allowed: an integer from 10"),
+        ({"natGateways": 2}, "aws.natGateways: unknown setting"),
+    ],
+)
+def test_bad_aws_settings_name_key_value_and_allowed(
+    settings: dict[str, Any], expected: str
+) -> None:
+    assert expected in problems_of(aws(settings))
+
+
+def test_aws_settings_on_another_cloud_are_refused() -> None:
+    assert "releasegate:aws: only used when releasegate:cloud is 'aws'" in problems_of(
+        {"cloud": "local", "aws": {"region": "eu-west-1"}}
+    )
+
+
+def test_region_comes_from_the_provider_when_not_set() -> None:
+    assert "aws.region: missing; set aws:region" in problems_of({"cloud": "aws"})

@@ -1,0 +1,240 @@
+"""The real program under Pulumi mocks for every AWS stack file (staging, production): the
+properties the AWS target promises, checked on what the program registers."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+
+from infra.plan import Plan, PlannedResource, apply_sets, diff_plans, evaluate, load_stack_config
+from tests.unit.stacks import stacks_for
+from tests.unit.test_program import depends_on, one
+
+AWS_STACKS = stacks_for("aws")
+DIGEST_IMAGE = re.compile(
+    r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9/._-]+@sha256:[0-9a-f]{64}$"
+)
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY$|DATABASE_URL")
+
+
+@pytest.fixture(scope="module", params=AWS_STACKS)
+def aws_plan(request: pytest.FixtureRequest) -> tuple[str, Plan]:
+    return request.param, evaluate(load_stack_config(request.param))
+
+
+def of_type(plan: Plan, token: str) -> list[PlannedResource]:
+    return [r for r in plan.resources if r.type == token]
+
+
+def container_definitions(plan: Plan) -> Iterator[tuple[PlannedResource, dict[str, Any]]]:
+    for task in of_type(plan, "aws:ecs/taskDefinition:TaskDefinition"):
+        for definition in json.loads(task.inputs["containerDefinitions"]):
+            yield task, definition
+
+
+def test_staging_and_production_target_aws() -> None:
+    assert {"staging", "production"} <= set(AWS_STACKS)
+
+
+def test_release_graph_runs_in_runbook_order(aws_plan: tuple[str, Plan]) -> None:
+    _, plan = aws_plan
+    pins = {name: one(plan, ":ImagePin", f"pin-{name}") for name in ("api", "web", "migrations")}
+    snapshot = one(plan, ":PreMigrationSnapshot", "pre-migration-snapshot")
+    migration = one(plan, ":MigrationRun", "migration")
+    api = one(plan, "aws:ecs/service:Service", "service-api")
+    web = one(plan, "aws:ecs/service:Service", "service-web")
+    api_gate, web_gate = one(plan, ":HealthGate", "gate-api"), one(plan, ":HealthGate", "gate-web")
+    ledger = one(plan, ":ReleaseLedger", "release-ledger")
+    assert depends_on(plan, snapshot, pins["migrations"])
+    assert depends_on(plan, migration, snapshot)
+    assert depends_on(plan, api, migration)
+    assert depends_on(plan, api_gate, api)
+    assert depends_on(plan, web, api_gate)
+    assert depends_on(plan, web_gate, web)
+    assert depends_on(plan, ledger, web_gate) and depends_on(plan, ledger, api_gate)
+    assert not depends_on(plan, api, web)
+
+
+def test_repositories_are_immutable_scanned_encrypted_and_keep_releases(
+    aws_plan: tuple[str, Plan],
+) -> None:
+    _, plan = aws_plan
+    repos = of_type(plan, "aws:ecr/repository:Repository")
+    assert {r.inputs["name"] for r in repos} == {"releasegate/api", "releasegate/web"}
+    for repo in repos:
+        assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
+        assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+        assert repo.inputs["encryptionConfigurations"][0]["encryptionType"] == "KMS"
+        assert repo.protect
+    for policy in of_type(plan, "aws:ecr/lifecyclePolicy:LifecyclePolicy"):
+        rules = json.loads(policy.inputs["policy"])["rules"]
+        tagged = [r for r in rules if r["selection"]["tagStatus"] == "tagged"]
+        assert tagged and all(r["selection"]["countType"] == "imageCountMoreThan" for r in tagged)
+        assert all(r["selection"]["countNumber"] >= 10 for r in tagged)
+        assert not [r for r in rules if r["selection"]["tagStatus"] == "any"]
+
+
+def test_database_is_private_encrypted_backed_up_and_protected(
+    aws_plan: tuple[str, Plan],
+) -> None:
+    stack, plan = aws_plan
+    config = load_stack_config(stack).values["releasegate:database"]
+    db = one(plan, "aws:rds/instance:Instance", "instance")
+    inputs = db.inputs
+    assert inputs["publiclyAccessible"] is False
+    assert inputs["storageEncrypted"] is True and inputs["kmsKeyId"]
+    assert inputs["backupRetentionPeriod"] == config["backupRetentionDays"]
+    assert inputs["skipFinalSnapshot"] is False
+    assert inputs["finalSnapshotIdentifier"].startswith(f"releasegate-{stack}-db-final-")
+    assert inputs["deleteAutomatedBackups"] is False
+    assert inputs["copyTagsToSnapshot"] is True
+    assert inputs["deletionProtection"] is True
+    assert inputs["password"] == "[secret]"
+    assert db.protect
+    assert inputs["multiAz"] is config["highAvailability"]
+    groups = of_type(plan, "aws:ec2/securityGroup:SecurityGroup")
+    database_group = next(g for g in groups if g.name == "database")
+    assert all("cidrBlocks" not in rule for rule in database_group.inputs["ingress"])
+
+
+def test_production_is_hardened() -> None:
+    plan = evaluate(load_stack_config("production"))
+    assert one(plan, "aws:rds/instance:Instance", "instance").inputs["multiAz"] is True
+    nats = of_type(plan, "aws:ec2/natGateway:NatGateway")
+    assert len(nats) == 3  # one per zone
+    for secret in of_type(plan, "aws:secretsmanager/secret:Secret"):
+        assert secret.inputs["recoveryWindowInDays"] == 30
+    listeners = of_type(plan, "aws:lb/listener:Listener")
+    assert {(x.inputs["port"], x.inputs["protocol"]) for x in listeners} == {(443, "HTTPS"),
+                                                                         (80, "HTTP")}  # fmt: skip
+
+
+def test_public_listeners_are_https_or_redirect(aws_plan: tuple[str, Plan]) -> None:
+    _, plan = aws_plan
+    for listener in of_type(plan, "aws:lb/listener:Listener"):
+        if listener.inputs["protocol"] == "HTTPS":
+            assert listener.inputs["certificateArn"].startswith("arn:aws:acm:")
+            assert listener.inputs["sslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+        else:
+            action = listener.inputs["defaultActions"][0]
+            assert action["type"] == "redirect" and action["redirect"]["protocol"] == "HTTPS"
+
+
+def test_services_roll_back_on_failure_and_run_privately(aws_plan: tuple[str, Plan]) -> None:
+    _, plan = aws_plan
+    services = of_type(plan, "aws:ecs/service:Service")
+    assert {s.name for s in services} == {"service-api", "service-web"}
+    for service in services:
+        inputs = service.inputs
+        assert inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+        assert inputs["waitForSteadyState"] is True
+        assert inputs["networkConfiguration"]["assignPublicIp"] is False
+        assert inputs["deploymentMinimumHealthyPercent"] == 100
+        assert inputs["launchType"] == "FARGATE"
+    for group in of_type(plan, "aws:lb/targetGroup:TargetGroup"):
+        assert group.inputs["deregistrationDelay"] <= 30
+        check = group.inputs["healthCheck"]
+        assert check["path"] in {"/health/ready", "/api/health/ready"}
+        assert check["interval"] <= 10 and check["healthyThreshold"] <= 3
+
+
+def test_images_by_digest_and_secrets_by_reference_only(aws_plan: tuple[str, Plan]) -> None:
+    _, plan = aws_plan
+    seen = 0
+    for task, definition in container_definitions(plan):
+        seen += 1
+        assert DIGEST_IMAGE.match(definition["image"]), definition["image"]
+        for env in definition["environment"]:
+            assert not SECRET_NAME.search(env["name"]), (task.name, env)
+        for secret in definition["secrets"]:
+            assert secret["valueFrom"].startswith("arn:aws:secretsmanager:")
+        assert definition["readonlyRootFilesystem"] is True
+        assert definition["logConfiguration"]["logDriver"] == "awslogs"
+    assert seen == 3  # api, web, migrations
+    api = next(d for t, d in container_definitions(plan) if d["name"] == "api")
+    assert [s["name"] for s in api["secrets"]] == ["DATABASE_URL"]
+    for version in of_type(plan, "aws:secretsmanager/secretVersion:SecretVersion"):
+        assert version.inputs["secretString"] == "[secret]"
+    text = json.dumps(plan.as_json())
+    assert "postgresql://" not in text and "offline-secrets-" not in text
+
+
+def test_task_definitions_are_valid_for_the_ecs_api(aws_plan: tuple[str, Plan]) -> None:
+    """botocore's model of RegisterTaskDefinition validates what ECS would receive."""
+    _, plan = aws_plan
+    model = botocore.session.get_session().get_service_model("ecs")
+    shape = model.operation_model("RegisterTaskDefinition").input_shape
+    for task in of_type(plan, "aws:ecs/taskDefinition:TaskDefinition"):
+        request = {
+            "family": task.inputs["family"],
+            "containerDefinitions": json.loads(task.inputs["containerDefinitions"]),
+            "cpu": task.inputs["cpu"],
+            "memory": task.inputs["memory"],
+            "networkMode": task.inputs["networkMode"],
+            "requiresCompatibilities": task.inputs["requiresCompatibilities"],
+            "executionRoleArn": task.inputs["executionRoleArn"],
+            "taskRoleArn": task.inputs["taskRoleArn"],
+            "volumes": task.inputs.get("volumes", []),
+        }
+        report = ParamValidator().validate(request, shape)
+        assert not report.has_errors(), report.generate_report()
+
+
+def test_roles_are_least_privilege(aws_plan: tuple[str, Plan]) -> None:
+    _, plan = aws_plan
+    policies = of_type(plan, "aws:iam/rolePolicy:RolePolicy")
+    assert len(policies) == 1  # the execution role's; task roles carry no permissions
+    statements = json.loads(policies[0].inputs["policy"])["Statement"]
+    for statement in statements:
+        if statement["Resource"] == "*":
+            assert statement["Action"] == ["ecr:GetAuthorizationToken"]
+    secrets = next(s for s in statements if "secretsmanager:GetSecretValue" in s["Action"])
+    assert all(":secret:releasegate-" in arn for arn in secrets["Resource"])
+
+
+def test_gates_check_the_ecs_deployment_and_the_alb(aws_plan: tuple[str, Plan]) -> None:
+    _, plan = aws_plan
+    task = one(plan, "aws:ecs/taskDefinition:TaskDefinition", "service-api-task")
+    gate = one(plan, ":HealthGate", "gate-api")
+    assert gate.inputs["platform"]["kind"] == "ecs"
+    assert gate.inputs["platform"]["task_definition"] == gate.inputs["rollout"]
+    assert gate.inputs["rollout"].startswith("arn:aws:ecs:")
+    assert gate.inputs["url"].startswith("https://") and gate.inputs["url"].endswith(
+        "/health/ready"
+    )
+    assert task.inputs["family"].endswith("-api")
+    migration = one(plan, ":MigrationRun", "migration")
+    backend = migration.inputs["backend"]
+    assert backend["kind"] == "ecs" and backend["assign_public_ip"] is False
+    assert migration.inputs.get("secret_files") in ({}, None)
+
+
+def test_repin_changes_only_that_services_task_service_pin_and_gate() -> None:
+    base = load_stack_config("staging")
+    changes = diff_plans(evaluate(base), evaluate(apply_sets(base, ["release.api=v1.4.1"])))
+    touched = {(c.resource.type, c.resource.name) for c in changes}
+    assert touched == {
+        ("pulumi-python:dynamic/gates:ImagePin", "pin-api"),
+        ("aws:ecs/taskDefinition:TaskDefinition", "service-api-task"),
+        ("aws:ecs/service:Service", "service-api"),
+        ("pulumi-python:dynamic/gates:HealthGate", "gate-api"),
+        ("pulumi-python:dynamic/gates:ReleaseLedger", "release-ledger"),
+    }
+
+
+def test_restoring_a_snapshot_adds_an_instance_and_keeps_the_original() -> None:
+    base = load_stack_config("staging")
+    plan = evaluate(apply_sets(base, ["database.restoreFromSnapshot=pre-migrate-v1-4-1-x"]))
+    original = one(plan, "aws:rds/instance:Instance", "instance")
+    restored = one(plan, "aws:rds/instance:Instance", "restored")
+    assert original.protect and restored.protect
+    assert restored.inputs["snapshotIdentifier"] == "pre-migrate-v1-4-1-x"
+    assert restored.inputs["identifier"] != original.inputs["identifier"]
+    changes = diff_plans(evaluate(base), plan)
+    assert "instance" not in {c.resource.name for c in changes if c.kind == "update"}
