@@ -1,0 +1,205 @@
+"""Runs the migration as one ECS Fargate task (`RunTask`) and judges it by its exit code.
+
+Success is the migration container's `exitCode` 0 once the task is STOPPED, within the
+request's timeout. Nothing depends on having seen RUNNING: a fast migration goes PENDING ->
+STOPPED between two polls and is still judged by its exit code. A task that stops without an
+exit code (image pull failure, no ENI, secrets not readable) fails with ECS's `stoppedReason`
+and the container's `reason`; one that has not stopped by the deadline is stopped here and
+reported as a timeout with the statuses it went through.
+
+The task definition (registered by the AWS target for the pinned migrations image) carries the
+secrets by reference (`secrets`/`valueFrom`), so `secret_files` must be empty; the command and
+plain environment are container overrides.
+
+Settings: `region`, `cluster`, `task_definition`, `container`, `subnets`, `security_groups`,
+`assign_public_ip` (False), `log_group`, `log_stream_prefix`, optional `poll_seconds` (5).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import botocore.exceptions
+
+from components.aws.aws_clients import client, error_code
+from components.gates.backends import (
+    BackendError,
+    MigrationRequest,
+    MigrationResult,
+    MigrationTimeout,
+)
+from components.gates.provider_base import utc_now
+from components.gates.redact import redact
+
+LOG_TAIL_LINES = 50
+DEFAULT_POLL_SECONDS = 5.0
+STARTED_BY_LIMIT = 36  # ECS's limit for `startedBy`
+
+
+class EcsMigrationBackend:
+    """`components.gates.backends.MigrationBackend` on ECS Fargate."""
+
+    def run(self, request: MigrationRequest) -> MigrationResult:
+        if request.secret_files:
+            raise BackendError(
+                "the ECS migration task gets its secrets from its task definition "
+                "(secrets/valueFrom); secret files cannot be delivered: "
+                + ", ".join(sorted(request.secret_files))
+            )
+        settings = request.settings
+        region = _required(settings, "region")
+        cluster = _required(settings, "cluster")
+        container = _required(settings, "container")
+        ecs = client("ecs", region)
+        started_at = utc_now()
+        task_arn = self._start(ecs, request, settings, cluster, container)
+        task, statuses = self._wait(ecs, request, settings, cluster, task_arn, region)
+        finished_at = utc_now()
+        tail = log_tail(settings, region, task_arn, container)
+        mine: dict[str, Any] = next(
+            (c for c in task.get("containers") or [] if c.get("name") == container), {}
+        )
+        exit_code = mine.get("exitCode")
+        reason = _stop_reason(task, mine)
+        if exit_code is None:
+            raise BackendError(
+                redact(
+                    f"the migration task {_task_id(task_arn)} stopped without an exit code "
+                    f"(went {' -> '.join(statuses)}): {reason}. Nothing after the migration "
+                    "has changed; fix the cause and run `pulumi up` again"
+                )
+                + (f"\n{tail}" if tail else "")
+            )
+        if int(exit_code) != 0:
+            tail = f"ECS: {reason}\n{tail}" if tail else f"ECS: {reason}"
+        return MigrationResult(
+            exit_code=int(exit_code), log_tail=tail, started_at=started_at, finished_at=finished_at
+        )
+
+    @staticmethod
+    def _start(
+        ecs: Any, request: MigrationRequest, settings: Mapping[str, Any], cluster: str,
+        container: str,
+    ) -> str:  # fmt: skip
+        override: dict[str, Any] = {"name": container, "command": list(request.command)}
+        if request.env:
+            override["environment"] = [
+                {"name": k, "value": v} for k, v in sorted(request.env.items())
+            ]
+        try:
+            answer = ecs.run_task(
+                cluster=cluster,
+                taskDefinition=_required(settings, "task_definition"),
+                launchType="FARGATE",
+                count=1,
+                startedBy=request.name[:STARTED_BY_LIMIT],
+                networkConfiguration={
+                    "awsvpcConfiguration": {
+                        "subnets": list(settings.get("subnets") or []),
+                        "securityGroups": list(settings.get("security_groups") or []),
+                        "assignPublicIp": "ENABLED" if settings.get("assign_public_ip")
+                        else "DISABLED",
+                    }
+                },
+                overrides={"containerOverrides": [override]},
+            )  # fmt: skip
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise BackendError(
+                redact(f"ECS refused to start the migration task in {cluster}: {exc}")
+            ) from exc
+        failures = answer.get("failures") or []
+        tasks = answer.get("tasks") or []
+        if failures or not tasks:
+            described = "; ".join(
+                f"{f.get('reason')}{' (' + f['detail'] + ')' if f.get('detail') else ''}"
+                f"{' for ' + f['arn'] if f.get('arn') else ''}"
+                for f in failures
+            ) or "no task was started"
+            raise BackendError(
+                f"the migration task never started: {described}. Check the cluster's capacity, "
+                "the subnets and security groups in the migration backend settings"
+            )
+        return str(tasks[0]["taskArn"])
+
+    @staticmethod
+    def _wait(
+        ecs: Any, request: MigrationRequest, settings: Mapping[str, Any], cluster: str,
+        task_arn: str, region: str,
+    ) -> tuple[dict[str, Any], list[str]]:  # fmt: skip
+        poll = float(settings.get("poll_seconds") or DEFAULT_POLL_SECONDS)
+        timeout = float(request.timeout_seconds)
+        deadline = time.monotonic() + timeout
+        statuses: list[str] = []
+        task: dict[str, Any] = {}
+        while True:
+            try:
+                found = ecs.describe_tasks(cluster=cluster, tasks=[task_arn]).get("tasks") or []
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                found = []  # a transient API error: the deadline still bounds the wait
+                if time.monotonic() >= deadline:
+                    raise BackendError(f"cannot describe the migration task: {exc}") from exc
+            if found:
+                task = found[0]
+                status = str(task.get("lastStatus") or "UNKNOWN")
+                if not statuses or statuses[-1] != status:
+                    statuses.append(status)
+                if status == "STOPPED":
+                    return task, statuses
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                _stop(ecs, cluster, task_arn, timeout)
+                never = "never started; " if "RUNNING" not in statuses else ""
+                container = str(settings.get("container") or "")
+                raise MigrationTimeout(
+                    f"the migration task {_task_id(task_arn)} did not finish within "
+                    f"{timeout:g}s ({never}went {' -> '.join(statuses) or 'nowhere'}); it was "
+                    "stopped. Nothing after the migration has changed",
+                    log_tail(settings, region, task_arn, container),
+                )
+            time.sleep(min(poll, remaining))
+
+
+def log_tail(settings: Mapping[str, Any], region: str, task_arn: str, container: str) -> str:
+    """The last lines of the task's awslogs stream (`<prefix>/<container>/<task id>`), redacted.
+    Missing logs say so; they never hide the exit status."""
+    group = settings.get("log_group")
+    if not group:
+        return ""
+    stream = f"{settings.get('log_stream_prefix') or container}/{container}/{_task_id(task_arn)}"
+    try:
+        events = client("logs", region).get_log_events(
+            logGroupName=group, logStreamName=stream, limit=LOG_TAIL_LINES, startFromHead=False
+        ).get("events") or []
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        return f"(no logs: {group}/{stream}: {error_code(exc) or exc})"
+    return redact("\n".join(str(e.get("message", "")).rstrip() for e in events))
+
+
+def _stop(ecs: Any, cluster: str, task_arn: str, timeout: float) -> None:
+    try:
+        ecs.stop_task(cluster=cluster, task=task_arn,
+                      reason=f"releasegate: migration timed out after {timeout:g}s")  # fmt: skip
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
+        return  # reported as a timeout either way; the task stops at its own end
+
+
+def _stop_reason(task: Mapping[str, Any], container: Mapping[str, Any]) -> str:
+    parts = [f"stoppedReason={task.get('stoppedReason') or 'none'}"]
+    if task.get("stopCode"):
+        parts.append(f"stopCode={task['stopCode']}")
+    if container.get("reason"):
+        parts.append(f"container reason={container['reason']}")
+    return ", ".join(parts)
+
+
+def _task_id(task_arn: str) -> str:
+    return task_arn.rsplit("/", 1)[-1]
+
+
+def _required(settings: Mapping[str, Any], key: str) -> str:
+    value = settings.get(key)
+    if not value:
+        raise BackendError(f"ECS migration backend settings lack {key!r}")
+    return str(value)
