@@ -75,6 +75,13 @@ def _load_balancer(name: str, _inputs: Inputs, config: Config) -> dict[str, Any]
     }
 
 
+def _secret_version(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
+    """A new value is a new version: the made-up id follows a hash of the value (never the
+    value itself)."""
+    fingerprint = hashlib.sha256(f"{name}|{inputs.get('secretString')}".encode()).hexdigest()
+    return {"versionId": f"offline-{fingerprint[:12]}", "arn": str(inputs.get("secretId"))}
+
+
 def _role(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
     return {"arn": f"arn:aws:iam::{OFFLINE_ACCOUNT}:role/{inputs.get('name') or name}"}
 
@@ -94,6 +101,7 @@ OUTPUTS: dict[str, OutputMaker] = {
     "aws:ecs/taskDefinition:TaskDefinition": _task_definition,
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
     "aws:iam/role:Role": _role,
+    "aws:secretsmanager/secretVersion:SecretVersion": _secret_version,
     "aws:lb/targetGroup:TargetGroup": _named_arn(ELB, "targetgroup/"),
     "aws:lb/listener:Listener": _named_arn(ELB, "listener/app/"),
     "aws:lb/listenerRule:ListenerRule": _named_arn(ELB, "listener-rule/app/"),

@@ -49,8 +49,10 @@ class AwsSecrets(pulumi.ComponentResource):
         self.arns = {n: s.arn for n, s in self._secrets.items()}
         self.register_outputs({"arns": self.arns})
 
-    def put(self, secret_name: str, value: pulumi.Input[str]) -> pulumi.Resource:
-        """Store the value (once per name); returns what a task must wait for."""
+    def put(
+        self, secret_name: str, value: pulumi.Input[str]
+    ) -> aws.secretsmanager.SecretVersion:
+        """Store the value (once per name); returns the version tasks wait for."""
         if secret_name not in self._versions:
             self._versions[secret_name] = aws.secretsmanager.SecretVersion(
                 _resource_name(secret_name),

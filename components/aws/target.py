@@ -206,6 +206,7 @@ class AwsTarget:
                     log_group=self.log_groups[MIGRATIONS].name,
                     region=self.aws.region,
                     read_only_root_filesystem=self.aws.read_only_root_filesystem,
+                    secret_versions=[self._database_url_version.version_id],
                 )
             ),
             volumes=[
@@ -262,6 +263,7 @@ class AwsTarget:
                     log_group=self.log_groups[spec.name].name,
                     region=self.aws.region,
                     read_only_root_filesystem=self.aws.read_only_root_filesystem,
+                    secret_versions=[version.version_id for version in stored],
                 ),
                 cpu=spec.cpu,
                 memory=spec.memory,

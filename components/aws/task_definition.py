@@ -9,6 +9,7 @@ against botocore's model of RegisterTaskDefinition.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,26 +31,42 @@ class ContainerSpec:
     log_group: pulumi.Input[str]
     region: str
     read_only_root_filesystem: bool
+    secret_versions: Sequence[pulumi.Input[str]] = ()
+    """Version ids of the secrets' current values. ECS reads secrets only when a task starts,
+    so their fingerprint is part of the definition: a new value (rotation, a restored database's
+    URL) registers a new revision and rolls the service out, gated like any release."""
+
+
+SECRETS_REVISION = "RELEASEGATE_SECRETS_REVISION"
 
 
 def container_definitions(spec: ContainerSpec) -> pulumi.Output[str]:
     secret_names = sorted(spec.secret_arns)
+    arns = pulumi.Output.all(*[pulumi.Output.from_input(spec.secret_arns[n]) for n in secret_names])
+    versions = pulumi.Output.all(*[pulumi.Output.from_input(v) for v in spec.secret_versions])
     return pulumi.Output.all(
-        pulumi.Output.from_input(spec.image),
-        pulumi.Output.from_input(spec.log_group),
-        *[pulumi.Output.from_input(spec.secret_arns[n]) for n in secret_names],
-    ).apply(lambda v: json.dumps([_definition(spec, v[0], v[1], dict(zip(secret_names, v[2:],
-                                                                           strict=True)))]))
+        pulumi.Output.from_input(spec.image), pulumi.Output.from_input(spec.log_group), arns,
+        versions,
+    ).apply(
+        lambda v: json.dumps(
+            [_definition(spec, v[0], v[1], dict(zip(secret_names, v[2], strict=True)), v[3])]
+        )
+    )  # fmt: skip
 
 
 def _definition(
-    spec: ContainerSpec, image: str, log_group: str, arns: Mapping[str, str]
-) -> dict[str, Any]:
+    spec: ContainerSpec, image: str, log_group: str, arns: Mapping[str, str],
+    versions: Sequence[str],
+) -> dict[str, Any]:  # fmt: skip
+    env = dict(spec.env)
+    if versions:
+        joined = "|".join(str(v) for v in versions)
+        env[SECRETS_REVISION] = hashlib.sha256(joined.encode()).hexdigest()[:16]
     definition: dict[str, Any] = {
         "name": spec.name,
         "image": image,
         "essential": True,
-        "environment": [{"name": k, "value": v} for k, v in sorted(spec.env.items())],
+        "environment": [{"name": k, "value": v} for k, v in sorted(env.items())],
         "secrets": [{"name": k, "valueFrom": arns[k]} for k in sorted(arns)],
         "logConfiguration": {
             "logDriver": "awslogs",

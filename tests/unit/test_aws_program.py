@@ -12,6 +12,7 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
+from components.aws.task_definition import SECRETS_REVISION
 from infra.plan import Plan, PlannedResource, apply_sets, diff_plans, evaluate, load_stack_config
 from tests.unit.stacks import stacks_for
 from tests.unit.test_program import depends_on, one
@@ -151,6 +152,9 @@ def test_images_by_digest_and_secrets_by_reference_only(aws_plan: tuple[str, Pla
         seen += 1
         assert DIGEST_IMAGE.match(definition["image"]), definition["image"]
         for env in definition["environment"]:
+            if env["name"] == SECRETS_REVISION:  # a fingerprint of version ids, not a value
+                assert re.fullmatch(r"[0-9a-f]{16}", env["value"])
+                continue
             assert not SECRET_NAME.search(env["name"]), (task.name, env)
         for secret in definition["secrets"]:
             assert secret["valueFrom"].startswith("arn:aws:secretsmanager:")
@@ -236,5 +240,9 @@ def test_restoring_a_snapshot_adds_an_instance_and_keeps_the_original() -> None:
     assert original.protect and restored.protect
     assert restored.inputs["snapshotIdentifier"] == "pre-migrate-v1-4-1-x"
     assert restored.inputs["identifier"] != original.inputs["identifier"]
-    changes = diff_plans(evaluate(base), plan)
-    assert "instance" not in {c.resource.name for c in changes if c.kind == "update"}
+    changes = {c.resource.name: c.kind for c in diff_plans(evaluate(base), plan)}
+    assert "instance" not in changes  # the original is untouched
+    assert changes["restored"] == "create"
+    # The URL's new value is a new secret version, which rolls out the services that read it.
+    assert changes["database-url"] == "update"
+    assert changes["service-api-task"] == "update" and changes["service-api"] == "update"
