@@ -102,10 +102,21 @@ def load_settings(
         else None
     )
     azure = (
-        load_azure(problems, obj(KEY_AZURE), provider_get("azure-native:location"))
+        load_azure(
+            problems, obj(KEY_AZURE), provider_get("azure-native:location"), f"{project}-{stack}"
+        )
         if cloud is Cloud.AZURE
         else None
     )
+    if azure is not None and database.restore_from_snapshot and not azure.restore_point_in_time:
+        problems.add(
+            f"{KEY_AZURE}.restorePointInTime", None,
+            "the UTC time of the snapshot to restore (its taken_at in the ledger): Azure "
+            "restores a point in time into a new server",
+        )  # fmt: skip
+    if azure is not None and azure.production and not database.high_availability:
+        problems.add(f"{KEY_DATABASE}.highAvailability", False,
+                     "true on Azure production (zone-redundant HA)")  # fmt: skip
     # Pulumi.yaml gives optional object keys an empty default, so empty means "not set".
     for key, owner in ((KEY_LOCAL, Cloud.LOCAL), (KEY_AWS, Cloud.AWS), (KEY_AZURE, Cloud.AZURE)):
         if cloud is not None and cloud is not owner and obj(key):

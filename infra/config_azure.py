@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from infra.config_reader import Problems, Reader
 from infra.settings import KEY_AZURE
-from infra.settings_azure import AzureSpec
+from infra.settings_azure import AzureSpec, RevisionMode
 
 LOCATION_PATTERN = re.compile(r"^[a-z0-9]+$")
+RESOURCE_GROUP_PATTERN = re.compile(r"^[-\w._()]{1,89}[-\w_()]$")
+UTC_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)$")
+KNOWN = {"location", "resourceGroupName", "revisionMode", "vnetCidr", "logRetentionDays",
+         "geoRedundantBackup", "production", "restorePointInTime"}  # fmt: skip
 
 
 def load_azure(
-    problems: Problems, raw: Mapping[str, Any], provider_location: str | None
+    problems: Problems,
+    raw: Mapping[str, Any],
+    provider_location: str | None,
+    default_resource_group: str = "releasegate",
 ) -> AzureSpec:
     """`provider_location` is the stack's `azure-native:location` (the provider's own key)."""
-    r = Reader(problems, KEY_AZURE, raw, {"location"})
+    r = Reader(problems, KEY_AZURE, raw, KNOWN)
     location = r.string(
         "location", provider_location, LOCATION_PATTERN, "an Azure location such as westeurope"
     )
@@ -27,4 +35,34 @@ def load_azure(
             "(or releasegate:azure.location)"
         )
         location = ""
-    return AzureSpec(location=location)
+    production = r.boolean("production", False)
+    mode_text = r.string("revisionMode", "multiple" if production else "single",
+                         re.compile(r"^(single|multiple)$"), "single or multiple")  # fmt: skip
+    mode = RevisionMode(mode_text or "single")
+    geo = r.boolean("geoRedundantBackup", production)
+    if production and mode is not RevisionMode.MULTIPLE:
+        problems.add(f"{KEY_AZURE}.revisionMode", mode.value,
+                     "multiple in production (the previous revision serves until the gate)")
+    if production and not geo:
+        problems.add(f"{KEY_AZURE}.geoRedundantBackup", geo, "true in production")
+    cidr = r.string("vnetCidr", "10.40.0.0/16", None, "an IPv4 CIDR from /16 to /22")
+    try:
+        network = ipaddress.ip_network(cidr or "", strict=True)
+        if network.version != 4 or not 16 <= network.prefixlen <= 22:
+            raise ValueError(cidr)
+    except ValueError:
+        problems.add(f"{KEY_AZURE}.vnetCidr", cidr, "an IPv4 CIDR from /16 to /22")
+        cidr = "10.40.0.0/16"
+    return AzureSpec(
+        location=location,
+        resource_group_name=r.string("resourceGroupName", default_resource_group,
+                                     RESOURCE_GROUP_PATTERN, "a resource group name")
+        or default_resource_group,
+        revision_mode=mode,
+        vnet_cidr=cidr or "10.40.0.0/16",
+        log_retention_days=r.integer("logRetentionDays", 30, 30, 730),
+        geo_redundant_backup=geo,
+        production=production,
+        restore_point_in_time=r.string("restorePointInTime", None, UTC_TIME,
+                                       "a UTC time such as 2026-11-24T10:15:00Z"),
+    )  # fmt: skip

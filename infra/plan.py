@@ -220,12 +220,14 @@ class PlanMocks(pulumi.runtime.Mocks):
         outputs = {**inputs, **self._extra_outputs(args.typ, args.name, inputs)}
         return f"{args.name}-id", outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         for table in (plan_outputs_aws.INVOKES, plan_outputs_azure.INVOKES):
             answer = table.get(args.token)
             if answer is not None:
-                return answer(_plain_tree(args.args), self.config), None
-        return {}, None
+                return answer(_plain_tree(args.args), self.config), []
+        return {}, []
 
     def _extra_outputs(self, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         def plain(value: Any) -> Any:

@@ -1,22 +1,144 @@
-"""What azure computes for a resource (ids, ARNs, URLs, FQDNs), made up for the offline plan.
+"""What azure computes for a resource (ids, names, FQDNs, URIs, principal ids), made up for the
+offline plan.
 
 `infra.plan.PlanMocks` gives every resource its inputs as outputs; resources whose outputs
-the program reads (and that are not inputs) get them here, deterministically from the name and
-inputs, so the plan evaluates the real program with no cloud. Invokes (data sources) the
-target calls are answered from INVOKES by token.
+the program reads (and that are not inputs) get them here, deterministically from the name,
+the inputs and the stack config, so the plan evaluates the real program with no cloud.
+Invokes (data sources) the target calls are answered from INVOKES by token. Property names
+are the engine's camelCase.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-OutputMaker = Callable[[str, Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
+Config = Mapping[str, Any]
+Inputs = Mapping[str, Any]
+OutputMaker = Callable[[str, Inputs, Config], dict[str, Any]]
 """(resource name, plain inputs, stack config by full key) -> extra outputs."""
-InvokeAnswer = Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
+InvokeAnswer = Callable[[Inputs, Config], dict[str, Any]]
 """(plain invoke args, stack config by full key) -> the invoke's result."""
 
-OUTPUTS: dict[str, OutputMaker] = {}
+OFFLINE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+OFFLINE_TENANT = "11111111-1111-1111-1111-111111111111"
+"""Ids every made-up resource id uses: obviously not real ones."""
+
+NAME_INPUTS = ("resourceGroupName", "workspaceName", "virtualNetworkName", "subnetName",
+               "privateZoneName", "resourceName", "environmentName", "registryName",
+               "vaultName", "secretName", "serverName", "containerAppName", "jobName",
+               "databaseName", "configurationName")  # fmt: skip
+"""Inputs that carry a resource's own name, most specific last."""
+
+
+def _uuid(seed: str) -> str:
+    h = hashlib.sha256(seed.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def _name(name: str, inputs: Inputs) -> str:
+    found = [str(inputs[k]) for k in NAME_INPUTS if isinstance(inputs.get(k), str)]
+    return found[-1] if found else name
+
+
+def _named(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
+    return {"name": _name(name, inputs)}
+
+
+def _identity(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
+    return {"name": _name(name, inputs), "principalId": _uuid(f"principal|{name}"),
+            "clientId": _uuid(f"client|{name}")}  # fmt: skip
+
+
+def _workspace(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
+    return {"name": _name(name, inputs), "customerId": _uuid(f"workspace|{name}")}
+
+
+def _environment(name: str, inputs: Inputs, config: Config) -> dict[str, Any]:
+    location = str(inputs.get("location") or config.get("azure-native:location") or "offline")
+    return {"name": _name(name, inputs),
+            "defaultDomain": f"offline-{_uuid(name)[:8]}.{location}.azurecontainerapps.io"}
+
+
+def _registry(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
+    registry = _name(name, inputs)
+    return {"name": registry, "loginServer": f"{registry}.azurecr.io"}
+
+
+def _vault(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
+    vault = _name(name, inputs)
+    properties = dict(inputs.get("properties") or {})
+    return {"name": vault, "properties": {**properties, "vaultUri": f"https://{vault}.vault.azure.net/"}}
+
+
+def _secret(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
+    secret = _name(name, inputs)
+    value = str((inputs.get("properties") or {}).get("value"))
+    version = hashlib.sha256(f"{secret}|{value}".encode()).hexdigest()[:32]
+    uri = f"https://{inputs.get('vaultName')}.vault.azure.net/secrets/{secret}"
+    return {"name": secret, "properties": {**dict(inputs.get("properties") or {}),
+                                           "secretUri": uri,
+                                           "secretUriWithVersion": f"{uri}/{version}"}}  # fmt: skip
+
+
+def _server(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
+    server = _name(name, inputs)
+    return {"name": server, "fullyQualifiedDomainName": f"{server}.postgres.database.azure.com"}
+
+
+def _identity_map(inputs: Inputs) -> dict[str, Any]:
+    """Identities are given as a list of ids and returned by Azure as a map id -> details."""
+    identity = inputs.get("identity")
+    if not isinstance(identity, Mapping):
+        return {}
+    ids = identity.get("userAssignedIdentities") or []
+    return {"identity": {**identity, "userAssignedIdentities": {
+        str(i): {"principalId": _uuid(f"p|{i}"), "clientId": _uuid(f"c|{i}")} for i in ids}}}
+
+
+def _job(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
+    return {"name": _name(name, inputs), **_identity_map(inputs)}
+
+
+def _container_app(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
+    app = _name(name, inputs)
+    configuration = dict(inputs.get("configuration") or {})
+    ingress = configuration.get("ingress")
+    if isinstance(ingress, Mapping):
+        configuration["ingress"] = {**ingress, "fqdn": f"{app}.offline.azurecontainerapps.io"}
+    return {"name": app, "configuration": configuration, **_identity_map(inputs)}
+
+
+def _traffic_hold(_resource: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
+    return {"stable_revision": f"{inputs.get('app_name')}--offline-serving"}
+
+
+OUTPUTS: dict[str, OutputMaker] = {
+    "azure-native:resources:ResourceGroup": _named,
+    "azure-native:operationalinsights:Workspace": _workspace,
+    "azure-native:network:VirtualNetwork": _named,
+    "azure-native:network:Subnet": _named,
+    "azure-native:privatedns:PrivateZone": _named,
+    "azure-native:managedidentity:UserAssignedIdentity": _identity,
+    "azure-native:app:ManagedEnvironment": _environment,
+    "azure-native:containerregistry:Registry": _registry,
+    "azure-native:keyvault:Vault": _vault,
+    "azure-native:keyvault:Secret": _secret,
+    "azure-native:dbforpostgresql:Server": _server,
+    "azure-native:app:ContainerApp": _container_app,
+    "azure-native:app:Job": _job,
+    "pulumi-python:dynamic/azure:TrafficHold": _traffic_hold,
+}
 """Resource type token -> the outputs the cloud would compute."""
-INVOKES: dict[str, InvokeAnswer] = {}
+
+INVOKES: dict[str, InvokeAnswer] = {
+    "azure-native:authorization:getClientConfig": lambda _args, _config: {
+        "subscriptionId": OFFLINE_SUBSCRIPTION, "tenantId": OFFLINE_TENANT,
+        "clientId": _uuid("deployer"), "objectId": _uuid("deployer-object"),
+    },
+    "azure-native:operationalinsights:getSharedKeys": lambda _args, _config: {
+        "primarySharedKey": "offline-shared-key", "secondarySharedKey": "offline-shared-key",
+    },
+}  # fmt: skip
 """Invoke token -> its answer."""

@@ -8,6 +8,16 @@ cloud-agnostic settings; `infra.config_azure` loads and validates it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+
+
+class RevisionMode(StrEnum):
+    """Container Apps' `activeRevisionsMode`. In `multiple`, the previous revision keeps all
+    traffic until the new one passed its gate; then releasegate moves traffic to it. In
+    `single`, the platform switches once the new revision is ready (then the gate checks it)."""
+
+    SINGLE = "single"
+    MULTIPLE = "multiple"
 
 
 @dataclass(frozen=True)
@@ -15,3 +25,14 @@ class AzureSpec:
     """Validated `releasegate:azure` settings."""
 
     location: str
+    resource_group_name: str
+    revision_mode: RevisionMode
+    vnet_cidr: str
+    log_retention_days: int
+    geo_redundant_backup: bool
+    production: bool
+    """Production hardening: geo-redundant backups, zone-redundant HA, multiple-revision mode,
+    `protect` on the server and the key vault all required."""
+    restore_point_in_time: str | None
+    """UTC time to restore to when `database.restoreFromSnapshot` is set (the snapshot's
+    `taken_at` from the ledger): a point-in-time restore into a new server."""

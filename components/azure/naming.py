@@ -1,0 +1,29 @@
+"""Azure's name rules, applied once: container app and job names (2-32 lowercase letters,
+digits and '-'), registry names (5-50 letters and digits, global), key vault names (3-24, global).
+Names that would be too long keep their meaning and gain a short hash, so they stay unique."""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def _hash(text: str, length: int = 6) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def app_name(prefix: str, name: str) -> str:
+    full = f"{prefix}-{name}".lower()
+    if len(full) <= 32:
+        return full
+    keep = 32 - len(name) - 8
+    return f"{prefix[:keep].rstrip('-')}-{_hash(prefix)}-{name}".lower()
+
+
+def registry_name(prefix: str) -> str:
+    letters = "".join(c for c in prefix.lower() if c.isalnum())
+    return f"{letters[:40]}{_hash(prefix)}"
+
+
+def vault_name(prefix: str) -> str:
+    letters = "".join(c for c in prefix.lower() if c.isalnum() or c == "-").strip("-")
+    return f"{letters[:15].rstrip('-')}-{_hash(prefix)}"

@@ -1,0 +1,264 @@
+"""The Azure target: the release graph's registry, secrets, database, services and migration on
+ACR, Key Vault, PostgreSQL Flexible Server and Container Apps (pulumi-azure-native).
+
+Everything a revision needs exists before the first app: the resource group and network, the
+identity (AcrPull on the registry, Secrets User on the vault), the registry, the vault, the
+server. Per service, a Container App whose revision is named before it exists; the gate checks
+that revision (healthy, running, the pinned image) and probes its own FQDN, not the app's,
+which an older revision may answer. In multiple-revision mode traffic moves after the gate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+from pulumi_azure_native import app, authorization
+
+from components.azure.app import AzureApp, AzureAppArgs
+from components.azure.database import AzureDatabase, AzureDatabaseArgs
+from components.azure.naming import app_name, registry_name, vault_name
+from components.azure.platform import AzurePlatform, AzurePlatformArgs
+from components.azure.registry import AzureRegistry, AzureRegistryArgs
+from components.azure.traffic import TrafficHold, TrafficHoldArgs, TrafficShift, TrafficShiftArgs
+from components.azure.vault import AzureVault, AzureVaultArgs, secret_name
+from components.target import DatabaseEndpoint, ImageSource, ServiceRollout
+from infra.settings import DATABASE_URL, ServiceSpec, Settings
+from infra.settings_azure import AzureSpec, RevisionMode
+
+MIGRATION_CONTAINER = "migrate"
+
+
+class AzureTarget:
+    """Implements `components.target.Target` with pulumi-azure-native and the Azure SDKs."""
+
+    secrets_by_reference = True
+    """Apps and the job read secrets as Key Vault references; nothing is passed as files."""
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.azure is None:  # config validation guarantees it for cloud: azure
+            raise ValueError("the Azure target needs releasegate:azure settings")
+        self.settings = settings
+        self.azure: AzureSpec = settings.azure
+        self.prefix = settings.resource_prefix
+        self.tags = {"releasegate-stack": settings.stack, **settings.tags}
+        client = authorization.get_client_config_output()
+        self.subscription_id = client.subscription_id
+        self.platform = AzurePlatform(
+            "platform",
+            AzurePlatformArgs(
+                prefix=self.prefix,
+                location=self.azure.location,
+                resource_group_name=self.azure.resource_group_name,
+                vnet_cidr=self.azure.vnet_cidr,
+                log_retention_days=self.azure.log_retention_days,
+                tags=self.tags,
+            ),
+        )
+        self.registry = AzureRegistry(
+            "registry",
+            AzureRegistryArgs(
+                name=registry_name(self.prefix),
+                resource_group_name=self.platform.resource_group_name,
+                location=self.azure.location,
+                subscription_id=self.subscription_id,
+                pull_principal_id=self.platform.identity_principal_id,
+                premium=self.azure.production,
+                tags=self.tags,
+            ),
+        )
+        names = {DATABASE_URL, *(n for s in settings.services for n in s.secrets)}
+        self.vault = AzureVault(
+            "vault",
+            AzureVaultArgs(
+                name=vault_name(self.prefix),
+                resource_group_name=self.platform.resource_group_name,
+                location=self.azure.location,
+                tenant_id=client.tenant_id,
+                subscription_id=self.subscription_id,
+                reader_principal_id=self.platform.identity_principal_id,
+                names=sorted(names),
+                tags=self.tags,
+            ),
+        )
+        self._database: AzureDatabase | None = None
+        self._database_secret: pulumi.Resource | None = None
+        self._apps: dict[str, AzureApp] = {}
+
+    def image_source(self, _image: str, repository: str, _tag: str | None) -> ImageSource:
+        return ImageSource(
+            registry=self.registry.login_server,
+            repository=repository,
+            resolver="acr",
+            depends_on=(self.registry,),
+        )
+
+    def database(self, password: pulumi.Output[str]) -> DatabaseEndpoint:
+        spec = self.settings.database
+        self._database = AzureDatabase(
+            "database",
+            AzureDatabaseArgs(
+                prefix=self.prefix,
+                resource_group_name=self.platform.resource_group_name,
+                location=self.azure.location,
+                engine_version=spec.engine_version,
+                size=spec.size,
+                storage_gb=max(32, spec.storage_gb),
+                backup_retention_days=spec.backup_retention_days,
+                geo_redundant_backup=self.azure.geo_redundant_backup,
+                zone_redundant_ha=spec.high_availability,
+                database=spec.name,
+                username=spec.username,
+                password=password,
+                subnet_id=self.platform.database_subnet_id,
+                dns_zone_id=self.platform.database_dns_zone_id,
+                restore_from_snapshot=spec.restore_from_snapshot,
+                restore_point_in_time=self.azure.restore_point_in_time,
+                tags=self.tags,
+            ),
+        )
+        self._database_secret = self.vault.put(DATABASE_URL, self._database.url)
+        backend = pulumi.Output.all(
+            self.subscription_id, self.platform.resource_group_name, self._database.server_name
+        ).apply(
+            lambda v: {"kind": "flexible-server", "subscription_id": v[0],
+                       "resource_group": v[1], "server_name": v[2]}
+        )  # fmt: skip
+        return DatabaseEndpoint(
+            url=self._database.url, snapshot_backend=backend, resource=self._database
+        )
+
+    def migration_backend(self, image_ref: pulumi.Input[str]) -> pulumi.Input[Mapping[str, Any]]:
+        migration = self.settings.migration
+        name = app_name(self.prefix, "migrate")
+        job = app.Job(
+            "migration-job",
+            job_name=name,
+            resource_group_name=self.platform.resource_group_name,
+            location=self.azure.location,
+            environment_id=self.platform.environment_id,
+            workload_profile_name="Consumption",
+            identity=app.ManagedServiceIdentityArgs(
+                type="UserAssigned", user_assigned_identities=[self.platform.identity_id]
+            ),
+            configuration=app.JobConfigurationArgs(
+                trigger_type="Manual",
+                replica_timeout=migration.timeout_seconds,
+                replica_retry_limit=0,  # a failed migration is looked at, never retried blind
+                manual_trigger_config=app.JobConfigurationManualTriggerConfigArgs(
+                    parallelism=1, replica_completion_count=1
+                ),
+                registries=[app.RegistryCredentialsArgs(server=self.registry.login_server,
+                                                        identity=self.platform.identity_id)],
+                secrets=[app.SecretArgs(name=secret_name(DATABASE_URL),
+                                        key_vault_url=self.vault.secret_urls[DATABASE_URL],
+                                        identity=self.platform.identity_id)],
+            ),
+            template=app.JobTemplateArgs(containers=[app.ContainerArgs(
+                name=MIGRATION_CONTAINER, image=image_ref, command=list(migration.command),
+                env=[app.EnvironmentVarArgs(name=DATABASE_URL,
+                                            secret_ref=secret_name(DATABASE_URL))],
+                resources=app.ContainerResourcesArgs(cpu=0.5, memory="1Gi"),
+            )]),
+            tags=self.tags,
+            opts=pulumi.ResourceOptions(depends_on=[
+                self.registry.pull_access, self.vault.read_access,
+                *([self._database_secret] if self._database_secret else []),
+            ]),
+        )  # fmt: skip
+        return pulumi.Output.all(self.subscription_id, self.platform.resource_group_name,
+                                 job.name).apply(
+            lambda v: {"kind": "containerapps-job", "subscription_id": v[0],
+                       "resource_group": v[1], "job_name": v[2],
+                       "container": MIGRATION_CONTAINER}
+        )  # fmt: skip
+
+    def deploy_service(
+        self,
+        spec: ServiceSpec,
+        image_ref: pulumi.Input[str],
+        secrets: Mapping[str, pulumi.Output[str]],
+        depends_on: Sequence[pulumi.Resource],
+    ) -> ServiceRollout:
+        stored = [self.vault.put(n, value) for n, value in sorted(secrets.items())]
+        name = app_name(self.prefix, spec.name)
+        has_ingress = spec.port is not None and bool(spec.health_path)
+        hold = None
+        if self.azure.revision_mode is RevisionMode.MULTIPLE and has_ingress:
+            hold = TrafficHold(
+                f"traffic-hold-{spec.name}",
+                TrafficHoldArgs(subscription_id=self.subscription_id,
+                                resource_group=self.platform.resource_group_name,
+                                app_name=name, image=image_ref),
+                opts=pulumi.ResourceOptions(depends_on=list(depends_on)),
+            )  # fmt: skip
+        component = AzureApp(
+            f"service-{spec.name}",
+            AzureAppArgs(
+                app_name=name,
+                spec=spec,
+                image=image_ref,
+                resource_group_name=self.platform.resource_group_name,
+                location=self.azure.location,
+                environment_id=self.platform.environment_id,
+                identity_id=self.platform.identity_id,
+                registry_server=self.registry.login_server,
+                secret_urls={n: self.vault.secret_urls[n] for n in spec.secrets},
+                secret_versions=[s.properties.apply(lambda p: str(p.secret_uri_with_version))
+                                 for s in stored],
+                revision_mode=self.azure.revision_mode,
+                stable_revision=hold.stable_revision if hold is not None else None,
+                depends_on=[*depends_on, *stored, self.registry.pull_access,
+                            self.vault.read_access, *([hold] if hold else [])],
+                tags=self.tags,
+            ),
+            opts=pulumi.ResourceOptions(depends_on=list(depends_on)),
+        )  # fmt: skip
+        self._apps[spec.name] = component
+        health_url = (
+            pulumi.Output.concat("https://", component.revision_name, ".",
+                                 self.platform.default_domain, spec.health_path or "/")
+            if has_ingress else None
+        )  # fmt: skip
+        platform = pulumi.Output.all(
+            self.subscription_id, self.platform.resource_group_name, component.revision_name,
+            image_ref,
+        ).apply(
+            lambda v: {"kind": "containerapps", "subscription_id": v[0], "resource_group": v[1],
+                       "app_name": name, "revision_name": v[2], "image": v[3]}
+        )  # fmt: skip
+        return ServiceRollout(
+            resource=component,
+            health_url=health_url,
+            platform=platform,
+            revision=component.revision_name,
+        )
+
+    def promote(
+        self, spec: ServiceSpec, rollout: ServiceRollout, gate: pulumi.Resource
+    ) -> pulumi.Resource | None:
+        """Multiple-revision mode: after the gate, move all traffic to the gated revision."""
+        if self.azure.revision_mode is not RevisionMode.MULTIPLE or rollout.health_url is None:
+            return None
+        return TrafficShift(
+            f"traffic-shift-{spec.name}",
+            TrafficShiftArgs(subscription_id=self.subscription_id,
+                             resource_group=self.platform.resource_group_name,
+                             app_name=app_name(self.prefix, spec.name),
+                             revision_name=rollout.revision),
+            opts=pulumi.ResourceOptions(depends_on=[gate]),
+        )  # fmt: skip
+
+    def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
+        return {
+            "endpoints": {
+                name: pulumi.Output.concat("https://", component.container_app.configuration
+                                           .apply(lambda c: str(c.ingress.fqdn if c and c.ingress
+                                                                else "")))
+                for name, component in self._apps.items()
+            },
+            "registry": self.registry.login_server,
+            "resourceGroup": self.platform.resource_group_name,
+            "database": self._database.server_name if self._database else None,
+        }  # fmt: skip

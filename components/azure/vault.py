@@ -1,0 +1,100 @@
+"""Key Vault for the product's secrets: RBAC authorization (no access policies), soft delete and
+purge protection, `protect`. Each secret the apps use (DATABASE_URL and every secret a service
+names) is a Key Vault secret whose value is a Pulumi secret; apps and the migration job read
+them as Key Vault references through the stack's identity, which holds "Key Vault Secrets User"
+on this vault only. No secret value is ever an app's plain environment value.
+
+Container Apps resolve Key Vault references when a revision starts: a changed value reaches an
+app with its next revision, which the app's revision suffix (a hash including the secrets'
+versions) makes happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import authorization, keyvault
+
+from components.azure.registry import role_definition
+
+SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+"""The built-in "Key Vault Secrets User" role definition id."""
+
+
+def secret_name(name: str) -> str:
+    """Key Vault secret names allow letters, digits and '-': DATABASE_URL -> database-url."""
+    return name.lower().replace("_", "-")
+
+
+@dataclass(frozen=True)
+class AzureVaultArgs:
+    name: str
+    """Vault name: 3-24 letters, digits and '-', globally unique."""
+    resource_group_name: pulumi.Input[str]
+    location: str
+    tenant_id: pulumi.Input[str]
+    subscription_id: pulumi.Input[str]
+    reader_principal_id: pulumi.Input[str]
+    names: Sequence[str]
+    tags: Mapping[str, str]
+
+
+class AzureVault(pulumi.ComponentResource):
+    vault_uri: pulumi.Output[str]
+    secret_urls: dict[str, pulumi.Output[str]]
+    """Env name -> the secret's versionless URL (apps always read the current version)."""
+    read_access: pulumi.Resource
+
+    def __init__(
+        self, name: str, args: AzureVaultArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("releasegate:azure:Vault", name, None, opts)
+        vault = keyvault.Vault(
+            "vault",
+            vault_name=args.name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            properties=keyvault.VaultPropertiesArgs(
+                tenant_id=args.tenant_id,
+                sku=keyvault.SkuArgs(family=keyvault.SkuFamily.A, name=keyvault.SkuName.STANDARD),
+                enable_rbac_authorization=True,
+                enable_soft_delete=True,
+                soft_delete_retention_in_days=90,
+                enable_purge_protection=True,
+            ),
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        self._vault = vault
+        self._resource_group_name = args.resource_group_name
+        self.vault_uri = vault.properties.apply(lambda p: str(p.vault_uri or ""))
+        self.read_access = authorization.RoleAssignment(
+            "secrets-user",
+            scope=vault.id,
+            principal_id=args.reader_principal_id,
+            principal_type="ServicePrincipal",
+            role_definition_id=role_definition(args.subscription_id, SECRETS_USER),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.secret_urls = {
+            n: pulumi.Output.concat(self.vault_uri.apply(lambda u: u.rstrip("/")), "/secrets/",
+                                    secret_name(n))
+            for n in sorted(set(args.names))
+        }  # fmt: skip
+        self._secrets: dict[str, keyvault.Secret] = {}
+        self.register_outputs({"vaultUri": self.vault_uri})
+
+    def put(self, name: str, value: pulumi.Input[str]) -> keyvault.Secret:
+        """Store the value (once per name); returns the secret apps wait for."""
+        if name not in self._secrets:
+            self._secrets[name] = keyvault.Secret(
+                secret_name(name),
+                secret_name=secret_name(name),
+                vault_name=self._vault.name,
+                resource_group_name=self._resource_group_name,
+                properties=keyvault.SecretPropertiesArgs(value=pulumi.Output.secret(value)),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return self._secrets[name]
