@@ -86,6 +86,17 @@ class Plan:
         return {r.urn: r for r in self.resources}
 
 
+class ConfigLoader(yaml.SafeLoader):
+    """YAML as Pulumi reads config: timestamps stay strings (`2026-11-24T10:15:00Z` is a value
+    to pass on, not a datetime)."""
+
+
+ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 # ---------------------------------------------------------------------------------------------
 # Stack config: Pulumi.yaml + Pulumi.<stack>.yaml (+ --set), the way the engine would pass it.
 
@@ -161,7 +172,7 @@ def _qualify(project: str, key: str) -> str:
 
 def _parse_value(text: str) -> Any:
     try:
-        value = yaml.safe_load(text)
+        value = yaml.load(text, Loader=ConfigLoader)  # noqa: S506 - a safe loader
     except yaml.YAMLError:
         return text
     # Tags such as 1.10 would turn into floats; keep them as written.
@@ -189,7 +200,7 @@ def _strip_secure(value: Any) -> tuple[Any, bool]:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = yaml.load(path.read_text(), Loader=ConfigLoader)  # noqa: S506 - a safe loader
     except (OSError, yaml.YAMLError) as exc:
         raise PlanError(f"cannot read {path}: {exc}") from exc
     if not isinstance(doc, dict):

@@ -1,0 +1,203 @@
+"""The real program under Pulumi mocks for every Azure stack file (azure-staging,
+azure-production): the properties the Azure target promises, checked on what it registers."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from infra.plan import Plan, PlannedResource, apply_sets, diff_plans, evaluate, load_stack_config
+from tests.unit.stacks import stacks_for
+from tests.unit.test_program import depends_on, one
+
+AZURE_STACKS = stacks_for("azure")
+DIGEST_IMAGE = re.compile(r"^[a-z0-9]+\.azurecr\.io/[a-z0-9/._-]+@sha256:[0-9a-f]{64}$")
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY$|DATABASE_URL")
+
+
+@pytest.fixture(scope="module", params=AZURE_STACKS)
+def azure_plan(request: pytest.FixtureRequest) -> tuple[str, Plan]:
+    return request.param, evaluate(load_stack_config(request.param))
+
+
+def of_type(plan: Plan, token: str) -> list[PlannedResource]:
+    return [r for r in plan.resources if r.type == token]
+
+
+def containers(resource: PlannedResource) -> list[dict[str, Any]]:
+    return list(resource.inputs["template"]["containers"])
+
+
+def test_example_stacks_exist_for_staging_and_production() -> None:
+    assert {"azure-staging", "azure-production"} <= set(AZURE_STACKS)
+
+
+def test_release_graph_runs_in_runbook_order(azure_plan: tuple[str, Plan]) -> None:
+    stack, plan = azure_plan
+    snapshot = one(plan, ":PreMigrationSnapshot", "pre-migration-snapshot")
+    migration = one(plan, ":MigrationRun", "migration")
+    api = one(plan, "azure-native:app:ContainerApp", "service-api")
+    web = one(plan, "azure-native:app:ContainerApp", "service-web")
+    api_gate, web_gate = one(plan, ":HealthGate", "gate-api"), one(plan, ":HealthGate", "gate-web")
+    ledger = one(plan, ":ReleaseLedger", "release-ledger")
+    assert depends_on(plan, snapshot, one(plan, ":ImagePin", "pin-migrations"))
+    assert depends_on(plan, migration, snapshot)
+    assert depends_on(plan, api, migration)
+    assert depends_on(plan, api_gate, api)
+    assert depends_on(plan, web, api_gate)
+    assert depends_on(plan, web_gate, web)
+    assert depends_on(plan, ledger, web_gate)
+    if stack == "azure-production":  # traffic moves after each gate, before the next service
+        shift = one(plan, ":TrafficShift", "traffic-shift-api")
+        assert depends_on(plan, shift, api_gate)
+        assert depends_on(plan, web, shift)
+        assert depends_on(plan, ledger, one(plan, ":TrafficShift", "traffic-shift-web"))
+
+
+def test_registry_has_no_admin_user_and_pulls_by_identity(azure_plan: tuple[str, Plan]) -> None:
+    _, plan = azure_plan
+    registry = one(plan, "azure-native:containerregistry:Registry", "registry")
+    assert registry.inputs["adminUserEnabled"] is False and registry.protect
+    pulls = [r for r in of_type(plan, "azure-native:authorization:RoleAssignment")
+             if r.inputs["roleDefinitionId"].endswith("7f951dda-4ed3-4680-a7ca-43fe172d538d")]
+    assert len(pulls) == 1 and pulls[0].inputs["principalType"] == "ServicePrincipal"
+    for resource in [*of_type(plan, "azure-native:app:ContainerApp"),
+                     *of_type(plan, "azure-native:app:Job")]:  # fmt: skip
+        for registry_credentials in resource.inputs["configuration"]["registries"]:
+            assert registry_credentials["identity"]
+            assert "passwordSecretRef" not in registry_credentials
+        assert resource.inputs["identity"]["type"] == "UserAssigned"
+
+
+def test_key_vault_uses_rbac_soft_delete_and_purge_protection(azure_plan: tuple[str, Plan]) -> None:
+    _, plan = azure_plan
+    vault = one(plan, "azure-native:keyvault:Vault", "vault")
+    properties = vault.inputs["properties"]
+    assert properties["enableRbacAuthorization"] is True
+    assert properties["enableSoftDelete"] is True and properties["enablePurgeProtection"] is True
+    assert vault.protect
+    for secret in of_type(plan, "azure-native:keyvault:Secret"):
+        assert secret.inputs["properties"] == "[secret]" or (
+            secret.inputs["properties"]["value"] == "[secret]"
+        )
+
+
+def test_secrets_are_key_vault_references_never_plain_env(azure_plan: tuple[str, Plan]) -> None:
+    _, plan = azure_plan
+    for resource in [*of_type(plan, "azure-native:app:ContainerApp"),
+                     *of_type(plan, "azure-native:app:Job")]:  # fmt: skip
+        secrets = resource.inputs["configuration"].get("secrets") or []
+        for secret in secrets:
+            assert secret["keyVaultUrl"].startswith("https://") and secret["identity"]
+            assert "value" not in secret
+        for container in containers(resource):
+            assert DIGEST_IMAGE.match(container["image"]), container["image"]
+            for env in container.get("env") or []:
+                if SECRET_NAME.search(env["name"]):
+                    assert "secretRef" in env and "value" not in env, (resource.name, env)
+    text = json.dumps(plan.as_json())
+    assert "postgresql://" not in text and "offline-secrets-" not in text
+
+
+def test_database_is_private_tls_backed_up(azure_plan: tuple[str, Plan]) -> None:
+    stack, plan = azure_plan
+    database = load_stack_config(stack).values["releasegate:database"]
+    server = one(plan, "azure-native:dbforpostgresql:Server", "server")
+    assert server.inputs["network"]["publicNetworkAccess"] == "Disabled"
+    assert server.inputs["network"]["delegatedSubnetResourceId"]
+    assert server.inputs["network"]["privateDnsZoneArmResourceId"]
+    assert server.inputs["backup"]["backupRetentionDays"] == database["backupRetentionDays"]
+    assert server.inputs["administratorLoginPassword"] == "[secret]"
+    assert server.protect
+    tls = one(plan, "azure-native:dbforpostgresql:Configuration", "server-require-tls")
+    assert tls.inputs["configurationName"] == "require_secure_transport"
+    assert tls.inputs["value"] == "on"
+    zone = one(plan, "azure-native:privatedns:PrivateZone", "postgres-zone")
+    assert zone.inputs["privateZoneName"].endswith(".private.postgres.database.azure.com")
+    delegations = {r.name: r.inputs["delegations"][0]["serviceName"]
+                   for r in of_type(plan, "azure-native:network:Subnet")}  # fmt: skip
+    assert delegations == {"apps": "Microsoft.App/environments",
+                           "database": "Microsoft.DBforPostgreSQL/flexibleServers"}  # fmt: skip
+
+
+def test_production_has_ha_geo_backups_and_multiple_revisions() -> None:
+    plan = evaluate(load_stack_config("azure-production"))
+    server = one(plan, "azure-native:dbforpostgresql:Server", "server")
+    assert server.inputs["highAvailability"]["mode"] == "ZoneRedundant"
+    assert server.inputs["backup"]["geoRedundantBackup"] == "Enabled"
+    for app in of_type(plan, "azure-native:app:ContainerApp"):
+        assert app.inputs["configuration"]["activeRevisionsMode"] == "Multiple"
+        traffic = app.inputs["configuration"]["ingress"]["traffic"]
+        # the serving revision keeps all traffic while the new one is gated
+        assert traffic == [{"latestRevision": False, "weight": 100,
+                            "revisionName": f"{app.inputs['containerAppName']}--offline-serving"}]
+    staging = evaluate(load_stack_config("azure-staging"))
+    for app in of_type(staging, "azure-native:app:ContainerApp"):
+        assert app.inputs["configuration"]["activeRevisionsMode"] == "Single"
+        assert app.inputs["configuration"]["ingress"]["traffic"] == [
+            {"latestRevision": True, "weight": 100}]
+    assert not of_type(staging, "pulumi-python:dynamic/azure:TrafficShift")
+    staging_server = one(staging, "azure-native:dbforpostgresql:Server", "server")
+    assert staging_server.inputs["highAvailability"]["mode"] == "Disabled"
+
+
+def test_apps_are_probed_on_their_health_paths_and_gated_by_revision(
+    azure_plan: tuple[str, Plan],
+) -> None:
+    _, plan = azure_plan
+    for name, path in (("api", "/health/ready"), ("web", "/api/health/ready")):
+        app = one(plan, "azure-native:app:ContainerApp", f"service-{name}")
+        probes = containers(app)[0]["probes"]
+        assert {p["type"] for p in probes} == {"Startup", "Readiness", "Liveness"}
+        assert all(p["httpGet"]["path"] == path for p in probes)
+        revision = f"{app.inputs['containerAppName']}--{app.inputs['template']['revisionSuffix']}"
+        gate = one(plan, ":HealthGate", f"gate-{name}")
+        assert gate.inputs["rollout"] == revision
+        assert gate.inputs["platform"]["revision_name"] == revision
+        assert gate.inputs["platform"]["kind"] == "containerapps"
+        # the gate probes the revision's own FQDN, not the app's
+        url = gate.inputs["url"]
+        assert url.startswith(f"https://{revision}.") and url.endswith(path)
+
+
+def test_migration_job_is_manual_and_never_retried(azure_plan: tuple[str, Plan]) -> None:
+    _, plan = azure_plan
+    job = one(plan, "azure-native:app:Job", "migration-job")
+    assert job.inputs["configuration"]["triggerType"] == "Manual"
+    assert job.inputs["configuration"]["replicaRetryLimit"] == 0
+    migration = one(plan, ":MigrationRun", "migration")
+    assert migration.inputs["backend"]["kind"] == "containerapps-job"
+    assert migration.inputs["backend"]["job_name"] == job.inputs["jobName"]
+
+
+def test_repin_changes_only_that_apps_revision_pin_gate_and_traffic() -> None:
+    base = load_stack_config("azure-production")
+    changes = diff_plans(evaluate(base), evaluate(apply_sets(base, ["release.api=v1.4.1"])))
+    touched = {(c.resource.type, c.resource.name) for c in changes}
+    assert touched == {
+        ("pulumi-python:dynamic/gates:ImagePin", "pin-api"),
+        ("pulumi-python:dynamic/azure:TrafficHold", "traffic-hold-api"),
+        ("azure-native:app:ContainerApp", "service-api"),
+        ("pulumi-python:dynamic/gates:HealthGate", "gate-api"),
+        ("pulumi-python:dynamic/azure:TrafficShift", "traffic-shift-api"),
+        ("pulumi-python:dynamic/gates:ReleaseLedger", "release-ledger"),
+    }
+    app = next(c for c in changes if c.resource.name == "service-api")
+    assert set(app.changed_inputs) <= {"template"}, app.changed_inputs
+
+
+def test_restore_is_a_point_in_time_restore_into_a_new_server() -> None:
+    base = load_stack_config("azure-staging")
+    sets = ["database.restoreFromSnapshot=pre-migrate-v1.4.1-x",
+            "azure.restorePointInTime=2026-11-24T10:15:00Z"]
+    plan = evaluate(apply_sets(base, sets))
+    restored = one(plan, "azure-native:dbforpostgresql:Server", "restored")
+    assert restored.inputs["createMode"] == "PointInTimeRestore"
+    assert restored.inputs["pointInTimeUTC"] == "2026-11-24T10:15:00Z"
+    assert restored.inputs["sourceServerResourceId"]
+    assert restored.protect
+    changes = {c.resource.name: c.kind for c in diff_plans(evaluate(base), plan)}
+    assert "server" not in changes and changes["restored"] == "create"
