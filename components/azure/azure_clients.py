@@ -3,8 +3,7 @@ and never holding credentials of their own: `DefaultAzureCredential` decides (en
 workload identity in CI, managed identity, `az login`).
 
 `RELEASEGATE_ARM_ENDPOINT` points the management clients elsewhere (a sovereign cloud, or the
-tests' local ARM server); `RELEASEGATE_ACR_SCHEME` likewise lets a test registry speak plain
-http. Neither is needed in the public cloud.
+tests' local ARM server); the public cloud needs nothing.
 """
 
 from __future__ import annotations
@@ -42,9 +41,7 @@ def postgres(subscription_id: str) -> Any:
 def registry(login_server: str) -> Any:
     from azure.containerregistry import ContainerRegistryClient  # noqa: PLC0415
 
-    scheme = os.environ.get("RELEASEGATE_ACR_SCHEME", "https")
-    return ContainerRegistryClient(f"{scheme}://{login_server}", credential(),
-                                   audience=ARM_AUDIENCE)  # fmt: skip
+    return ContainerRegistryClient(f"https://{login_server}", credential(), audience=ARM_AUDIENCE)
 
 
 def status_code(exc: Exception) -> int | None:
