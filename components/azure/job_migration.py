@@ -89,7 +89,7 @@ class ContainerAppsJobBackend:
         while True:
             try:
                 details = client.job_execution(group, job, execution)
-                status = str(details.status or "Unknown")
+                status = enum_text(details.status) or "Unknown"
             except AzureError as exc:
                 status = f"unreadable ({type(exc).__name__})"
             if not statuses or statuses[-1] != status:
@@ -115,6 +115,11 @@ class ContainerAppsJobBackend:
                     logs_hint(job, execution),
                 )
             time.sleep(min(poll, remaining))
+
+
+def enum_text(value: object) -> str:
+    """The API's value of an SDK enum member (`Succeeded`), or the text itself."""
+    return str(getattr(value, "value", value) or "")
 
 
 def _summary(job: str, execution: str, details: Any) -> str:

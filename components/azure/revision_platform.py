@@ -18,6 +18,7 @@ from typing import Any
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from components.azure import azure_clients
+from components.azure.job_migration import enum_text
 from components.azure.traffic import serving_revision
 from components.gates.backends import PlatformObservation
 
@@ -53,9 +54,9 @@ class ContainerAppsRevisionProbe:
 
 def judge(found: Any, revision: str, image: str, serving: Any) -> PlatformObservation:
     """Judge one revision (the SDK's Revision model) against the pinned image."""
-    provisioning = str(found.provisioning_state or "")
-    health = str(found.health_state or "None")
-    running = str(found.running_state or "Unknown")
+    provisioning = enum_text(found.provisioning_state)
+    health = enum_text(found.health_state) or "None"
+    running = enum_text(found.running_state) or "Unknown"
     containers = getattr(getattr(found, "template", None), "containers", None) or []
     images = [str(c.image) for c in containers]
     state = f"provisioning={provisioning}, health={health}, running={running}"

@@ -1,0 +1,243 @@
+"""A local, HTTPS, scripted stand-in for the parts of Azure Resource Manager (and the ACR data
+plane) the Azure backends call, answering with the real APIs' shapes: resource bodies with
+`properties`, ARM error bodies, and long-running operations as 202 + `Location` polled until 200.
+
+Tests script it through `ArmState` (which apps, revisions, job executions and backups exist and
+how they progress) and read back what was asked of it (stops, traffic updates, start templates).
+It listens on 127.0.0.1 only, with a throwaway self-signed certificate.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+PREFIX = r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<group>[^/]+)/providers"
+
+
+@dataclass
+class ArmState:
+    """What exists on the fake Azure, and how it changes as it is polled."""
+
+    apps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """app name -> {"traffic": [...], "latest_ready": str}"""
+    revisions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """revision name -> {"provisioning", "health", "running", "image"}"""
+    executions: list[str] = field(default_factory=list)
+    """Statuses the next execution goes through, one per poll; the last one stays."""
+    start_never_completes: bool = False
+    started: list[dict[str, Any]] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    traffic_updates: list[list[dict[str, Any]]] = field(default_factory=list)
+    backups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    backup_fails: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+    """ACR: "repository:tag" -> digest."""
+    _polls: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _app_body(sub: str, group: str, name: str, app: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": f"/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.App/"
+              f"containerApps/{name}",
+        "name": name, "type": "Microsoft.App/containerApps", "location": "westeurope",
+        "properties": {
+            "provisioningState": "Succeeded",
+            "latestReadyRevisionName": app.get("latest_ready"),
+            "configuration": {"activeRevisionsMode": "Multiple",
+                              "ingress": {"external": True, "targetPort": 8000,
+                                          "traffic": app.get("traffic", [])}},
+        },
+    }  # fmt: skip
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as ARM speaks
+    state: ArmState
+    base: str
+
+    def log_message(self, *_args: Any) -> None:  # quiet
+        return
+
+    def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode() if body is not None else b""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Retry-After", "0")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _not_found(self, what: str) -> None:
+        self._send(404, {"error": {"code": "ResourceNotFound", "message": f"{what} not found"}})
+
+    def _body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(length) or b"null")
+
+    def do_GET(self) -> None:
+        path = unquote(urlsplit(self.path).path)
+        s = self.state
+        apps = PREFIX + r"/Microsoft.App/containerApps/([^/]+)"
+        if m := re.fullmatch(apps + r"/revisions/([^/]+)", path):
+            revision = s.revisions.get(m[4])
+            if revision is None:
+                return self._not_found(f"revision {m[4]}")
+            return self._send(200, {"id": path, "name": m[4], "type":
+                                    "Microsoft.App/containerApps/revisions", "properties": {
+                "provisioningState": revision["provisioning"], "healthState": revision["health"],
+                "runningState": revision["running"], "active": True,
+                "template": {"containers": [{"name": "api", "image": revision["image"]}]}}})
+        if m := re.fullmatch(PREFIX + r"/Microsoft.App/containerApps/([^/]+)", path):
+            app = s.apps.get(m[3])
+            if app is None:
+                return self._not_found(f"container app {m[3]}")
+            return self._send(200, _app_body(m["sub"], m["group"], m[3], app))
+        if m := re.fullmatch(PREFIX + r"/Microsoft.App/jobs/([^/]+)/executions/([^/]+)", path):
+            with s.lock:
+                index = min(s._polls, len(s.executions) - 1)
+                s._polls += 1
+                status = s.executions[index]
+            return self._send(200, {"id": path, "name": m[4], "properties": {
+                "status": status, "startTime": "2026-11-24T10:15:00Z",
+                "endTime": "2026-11-24T10:16:00Z" if status != "Running" else None}})
+        if m := re.fullmatch(r"/operations/start/([^/]+)", path):
+            if s.start_never_completes:
+                return self._send(202, None, {"Location": f"{self.base}{path}"})
+            return self._send(200, {"id": f"/executions/{m[1]}", "name": m[1]})
+        if re.fullmatch(r"/operations/done", path):
+            return self._send(200, {"status": "Succeeded"})
+        if m := re.fullmatch(PREFIX + r"/Microsoft.DBforPostgreSQL/flexibleServers/([^/]+)"
+                             r"/backups/([^/]+)", path):  # fmt: skip
+            backup = s.backups.get(m[4])
+            if backup is None:
+                return self._not_found(f"backup {m[4]}")
+            return self._send(200, backup)
+        if m := re.fullmatch(r"/acr/v1/(.+)/_tags/([^/]+)", path):
+            digest = s.tags.get(f"{m[1]}:{m[2]}")
+            if digest is None:
+                unknown = {"errors": [{"code": "TAG_UNKNOWN", "message": "tag unknown"}]}
+                return self._send(404, unknown)
+            now = "2026-11-24T10:00:00Z"
+            return self._send(200, {"registry": "local", "imageName": m[1], "tag": {
+                "name": m[2], "digest": digest, "createdTime": now, "lastUpdateTime": now,
+                "changeableAttributes": {"deleteEnabled": True, "writeEnabled": True,
+                                         "listEnabled": True, "readEnabled": True}}})
+        if m := re.fullmatch(r"/acr/v1/(.+)/_manifests/([^/]+)", path):
+            now = "2026-11-24T10:00:00Z"
+            return self._send(200, {"registry": "local", "imageName": m[1], "manifest": {
+                "digest": m[2], "createdTime": now, "lastUpdateTime": now,
+                "changeableAttributes": {"deleteEnabled": True, "writeEnabled": True,
+                                         "listEnabled": True, "readEnabled": True}}})
+        return self._not_found(path)
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        s = self.state
+        if re.fullmatch(PREFIX + r"/Microsoft.App/jobs/([^/]+)/start", path):
+            s.started.append(self._body() or {})
+            return self._send(202, {"id": "/executions/exec-1", "name": "exec-1"},
+                              {"Location": f"{self.base}/operations/start/exec-1"})
+        if m := re.fullmatch(PREFIX + r"/Microsoft.App/jobs/([^/]+)/executions/([^/]+)/stop",
+                             path):  # fmt: skip
+            s.stopped.append(m[4])
+            return self._send(202, None, {"Location": f"{self.base}/operations/done"})
+        return self._not_found(path)
+
+    def do_PATCH(self) -> None:
+        path = urlsplit(self.path).path
+        s = self.state
+        if m := re.fullmatch(PREFIX + r"/Microsoft.App/containerApps/([^/]+)", path):
+            body = self._body()
+            traffic = body["properties"]["configuration"]["ingress"]["traffic"]
+            s.traffic_updates.append(traffic)
+            s.apps[m[3]]["traffic"] = traffic
+            return self._send(200, _app_body(m["sub"], m["group"], m[3], s.apps[m[3]]))
+        return self._not_found(path)
+
+    def do_PUT(self) -> None:
+        path = urlsplit(self.path).path
+        s = self.state
+        if m := re.fullmatch(PREFIX + r"/Microsoft.DBforPostgreSQL/flexibleServers/([^/]+)"
+                             r"/backups/([^/]+)", path):  # fmt: skip
+            if s.backup_fails:
+                return self._send(409, {"error": {"code": "ServerBusy",
+                                                  "message": "another operation is running"}})
+            s.backups[m[4]] = {"id": path, "name": m[4], "type":
+                               "Microsoft.DBforPostgreSQL/flexibleServers/backups",
+                               "properties": {"backupType": "Customer On-Demand",
+                                              "completedTime": "2026-11-24T10:15:30Z"}}
+            return self._send(202, None, {"Azure-AsyncOperation": f"{self.base}/operations/done",
+                                          "Location": f"{self.base}{path}"})
+        return self._not_found(path)
+
+
+def _certificate(folder: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    import ipaddress  # noqa: PLC0415
+
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = folder / "arm.pem", folder / "arm.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    return cert_path, key_path
+
+
+@dataclass(frozen=True)
+class ArmServer:
+    url: str
+    host: str
+    """`127.0.0.1:port`, as a registry login server."""
+    ca_bundle: Path
+    state: ArmState
+
+
+@contextmanager
+def serve(folder: Path) -> Iterator[ArmServer]:
+    cert, key = _certificate(folder)
+    state = ArmState()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    host = f"127.0.0.1:{server.server_address[1]}"
+    handler = type("Handler", (_Handler,), {"state": state, "base": f"https://{host}"})
+    server.RequestHandlerClass = handler
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield ArmServer(f"https://{host}", host, cert, state)
+    finally:
+        server.shutdown()
+        server.server_close()
