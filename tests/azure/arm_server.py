@@ -80,7 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("Retry-After", "0")
+        if status == 202:
+            self.send_header("Retry-After", "0")
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
