@@ -37,7 +37,7 @@ class ContainerSpec:
     URL) registers a new revision and rolls the service out, gated like any release."""
 
 
-SECRETS_REVISION = "RELEASEGATE_SECRETS_REVISION"
+ROLLOUT_FINGERPRINT = "RELEASEGATE_ROLLOUT_FINGERPRINT"
 
 
 def container_definitions(spec: ContainerSpec) -> pulumi.Output[str]:
@@ -61,7 +61,7 @@ def _definition(
     env = dict(spec.env)
     if versions:
         joined = "|".join(str(v) for v in versions)
-        env[SECRETS_REVISION] = hashlib.sha256(joined.encode()).hexdigest()[:16]
+        env[ROLLOUT_FINGERPRINT] = hashlib.sha256(joined.encode()).hexdigest()[:16]
     definition: dict[str, Any] = {
         "name": spec.name,
         "image": image,

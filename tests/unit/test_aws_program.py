@@ -12,7 +12,7 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from components.aws.task_definition import SECRETS_REVISION
+from components.aws.task_definition import ROLLOUT_FINGERPRINT
 from infra.plan import Plan, PlannedResource, apply_sets, diff_plans, evaluate, load_stack_config
 from tests.unit.stacks import stacks_for
 from tests.unit.test_program import depends_on, one
@@ -152,7 +152,7 @@ def test_images_by_digest_and_secrets_by_reference_only(aws_plan: tuple[str, Pla
         seen += 1
         assert DIGEST_IMAGE.match(definition["image"]), definition["image"]
         for env in definition["environment"]:
-            if env["name"] == SECRETS_REVISION:  # a fingerprint of version ids, not a value
+            if env["name"] == ROLLOUT_FINGERPRINT:  # a fingerprint of version ids, not a value
                 assert re.fullmatch(r"[0-9a-f]{16}", env["value"])
                 continue
             assert not SECRET_NAME.search(env["name"]), (task.name, env)
