@@ -1,4 +1,4 @@
-"""`python -m infra ...`: the offline plan (and, later, rollback and the release list)."""
+"""`python -m infra ...`: the offline plan, rollback in one command, and the release list."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from infra.plan import PlanError, apply_sets, diff_plans, evaluate, load_stack_config
 from infra.render import diff_json, diff_text, plan_json, plan_text
+from infra.rollback import RollbackError
 from infra.settings import ConfigError
 from infra.targets import TargetUnavailable
 
@@ -40,7 +41,36 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print only resources whose inputs change with the --set values",
     )
+    rollback = commands.add_parser(
+        "rollback",
+        help="roll back to a good release from the ledger: re-pin, pulumi up, gated",
+        description="Reads the release ledger, defaults to the last good release, shows what "
+        "will change, asks, re-pins the stack config and runs `pulumi up`. Refuses (before "
+        "changing anything) when the schema would have to go back.",
+    )
+    rollback.add_argument("--stack", required=True)
+    rollback.add_argument("--service", default="all", help="one service, or all (default)")
+    rollback.add_argument("--to", dest="to", metavar="RELEASE",
+                          help="a ledger release id (or prefix) or a tag")  # fmt: skip
+    rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    rollback.add_argument("--cwd", type=Path, default=Path.cwd(), help="the Pulumi project")
+    releases = commands.add_parser("releases", help="list the release ledger, newest first")
+    releases.add_argument("--stack", required=True)
+    releases.add_argument("--cwd", type=Path, default=Path.cwd(), help="the Pulumi project")
+    releases.add_argument("--format", choices=("text", "json"), default="text")
     return parser
+
+
+def run_command(args: argparse.Namespace) -> int:
+    if args.command == "rollback":
+        from infra.rollback_run import rollback  # noqa: PLC0415 - Automation API on demand
+
+        return rollback(args.stack, args.cwd, args.service, args.to, args.yes)
+    if args.command == "releases":
+        from infra.rollback_run import list_releases  # noqa: PLC0415
+
+        return list_releases(args.stack, args.cwd, args.format)
+    return run_plan(args)
 
 
 def run_plan(args: argparse.Namespace) -> int:
@@ -63,10 +93,10 @@ def run_plan(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        code = run_plan(args)
+        code = run_command(args)
         if sys.stdout is not None:  # None when started with stdout closed (`>&-`)
             sys.stdout.flush()
-    except (ConfigError, TargetUnavailable, PlanError) as exc:
+    except (ConfigError, TargetUnavailable, PlanError, RollbackError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:

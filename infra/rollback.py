@@ -1,0 +1,171 @@
+"""Rollback in one command: pick a good release from the ledger, re-pin, `pulumi up`, report.
+
+    python -m infra rollback --stack NAME [--service api|web|...|all] [--to RELEASE] [--yes]
+    python -m infra releases --stack NAME
+
+The decisions are pure functions over the ledger and the current pins (`plan_rollback`), so
+they are tested without an engine; `execute` drives the stack through Pulumi's Automation API.
+
+- The target defaults to the last good release: the ledger's `current` when the stack's pins no
+  longer match it (a release failed at its gate; the ledger never recorded it), else `previous`.
+  `--to` names a release by its ledger id (or a prefix) or by a tag every chosen service had.
+- `--service all` (the default) re-pins every service the release lists and its migrations
+  image; a named service re-pins only that service.
+- Migrations are forward-only: when the target's migrations image is not the one pinned now,
+  the schema would have to go back, so the rollback is refused before anything changes, naming
+  the snapshot to restore from instead (roll code back alone with `--service NAME`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+MIGRATIONS = "migrations"
+
+
+class RollbackError(RuntimeError):
+    """A rollback that cannot or must not happen; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    target: Mapping[str, Any]
+    """The ledger entry rolled back to."""
+    repins: dict[str, str] = field(default_factory=dict)
+    """Config path under the release object (`api`, `migrations`) -> the pin to set."""
+    unchanged: tuple[str, ...] = ()
+
+
+def releases(ledger: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The ledger's releases, newest first (history already is; `current` leads)."""
+    history = [entry for entry in ledger.get("history") or [] if isinstance(entry, Mapping)]
+    if not history and isinstance(ledger.get("current"), Mapping):
+        history = [ledger["current"]]
+    return history
+
+
+def pin_of(entry: Mapping[str, Any]) -> str:
+    """What to pin for one ledger service or migrations entry: its tag, else its digest."""
+    return str(entry.get("tag") or entry.get("digest"))
+
+
+def _matches(entry: Mapping[str, Any], pins: Mapping[str, str]) -> bool:
+    services = entry.get("services") or {}
+    return all(pin_of(services[name]) == pin for name, pin in pins.items() if name in services)
+
+
+def choose_target(
+    ledger: Mapping[str, Any], current_pins: Mapping[str, str], wanted: str | None,
+    services: Sequence[str],
+) -> Mapping[str, Any]:  # fmt: skip
+    history = releases(ledger)
+    if not history:
+        raise RollbackError("the ledger is empty: this stack never recorded a good release")
+    if wanted:
+        for entry in history:
+            if str(entry.get("id", "")).startswith(wanted):
+                return entry
+        for entry in history:
+            chosen = entry.get("services") or {}
+            if services and all((chosen.get(s) or {}).get("tag") == wanted for s in services):
+                return entry
+        known = ", ".join(f"{e.get('id')} ({_tags(e)})" for e in history)
+        raise RollbackError(f"no release {wanted!r} in the ledger; known, newest first: {known}")
+    current = history[0]
+    service_pins = {k: v for k, v in current_pins.items() if k != MIGRATIONS}
+    if not _matches(current, service_pins):
+        return current  # the last release failed its gate: go back to the last good one
+    if len(history) < 2:
+        raise RollbackError(
+            f"the stack already runs the only good release in the ledger ({current.get('id')}); "
+            "there is nothing older to roll back to"
+        )
+    return history[1]
+
+
+def plan_rollback(
+    ledger: Mapping[str, Any], current_pins: Mapping[str, str], service: str,
+    wanted: str | None = None,
+) -> RollbackPlan:  # fmt: skip
+    """Decide what to re-pin; raise RollbackError (before anything changes) when it must not."""
+    everything = service == "all"
+    target_services = dict((releases(ledger) or [{}])[0].get("services") or {})
+    names = sorted(target_services) if everything else [service]
+    if not everything and service not in target_services:
+        raise RollbackError(
+            f"service {service!r} is not in the ledger; known: {', '.join(sorted(target_services))}"
+        )
+    target = choose_target(ledger, current_pins, wanted, names)
+    repins: dict[str, str] = {}
+    unchanged: list[str] = []
+    for name in names:
+        entry = (target.get("services") or {}).get(name)
+        if entry is None:
+            raise RollbackError(f"release {target.get('id')} has no service {name!r}")
+        pin = pin_of(entry)
+        if current_pins.get(name) == pin:
+            unchanged.append(name)
+        else:
+            repins[name] = pin
+    target_migrations = pin_of(target.get(MIGRATIONS) or {})
+    pinned_migrations = current_pins.get(MIGRATIONS)
+    if everything and pinned_migrations and target_migrations != pinned_migrations:
+        raise RollbackError(_schema_refusal(ledger, target, pinned_migrations))
+    if not repins:
+        raise RollbackError(
+            f"nothing to roll back: {', '.join(names)} already run release {target.get('id')} "
+            f"({_tags(target)})"
+        )
+    return RollbackPlan(target=target, repins=repins, unchanged=tuple(unchanged))
+
+
+def _schema_refusal(
+    ledger: Mapping[str, Any], target: Mapping[str, Any], pinned: str
+) -> str:
+    """Name the snapshot that holds the target's schema: the one taken before the first later
+    migration (a ledger entry names the snapshot taken before its own migration)."""
+    history = releases(ledger)
+    wanted = pin_of(target.get(MIGRATIONS) or {})
+    index = next((i for i, e in enumerate(history) if e is target), len(history))
+    newer = [e for e in history[:index] if pin_of(e.get(MIGRATIONS) or {}) != wanted]
+    snapshot = (newer[-1].get(MIGRATIONS) or {}).get("snapshot") if newer else None
+    restore = (
+        f"restore snapshot {snapshot} into a new database "
+        f"(`pulumi config set --path database.restoreFromSnapshot {snapshot}`, README "
+        "'Restoring a snapshot')"
+        if snapshot
+        else "restore the snapshot taken before migrations "
+        f"{pinned} ran (`database.restoreFromSnapshot`, README 'Restoring a snapshot')"
+    )
+    return (
+        f"refused: release {target.get('id')} ran migrations {wanted}, but {pinned} is pinned "
+        "now and migrations are forward-only, so rolling everything back would need the schema "
+        f"to go back. Nothing was changed. Either roll back code only (`--service NAME`; the "
+        f"schema stays at {pinned}), or {restore}."
+    )
+
+
+def _tags(entry: Mapping[str, Any]) -> str:
+    services = entry.get("services") or {}
+    return ", ".join(f"{name} {pin_of(services[name])}" for name in sorted(services))
+
+
+def release_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ledger as rows for `releases`, newest first."""
+    rows = []
+    for entry in releases(ledger):
+        services = entry.get("services") or {}
+        rows.append({
+            "release": entry.get("id"),
+            "recorded_at": entry.get("recorded_at"),
+            "services": {name: {"pin": pin_of(s), "digest": s.get("digest"),
+                                "deployed_at": s.get("deployed_at"),
+                                "served_version": (s.get("gate") or {}).get("served_version"),
+                                "gate_seconds": (s.get("gate") or {}).get("elapsed_seconds")}
+                         for name, s in sorted(services.items())},
+            "migrations": {"pin": pin_of(entry.get(MIGRATIONS) or {}),
+                           "snapshot": (entry.get(MIGRATIONS) or {}).get("snapshot")},
+        })  # fmt: skip
+    return rows

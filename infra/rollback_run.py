@@ -1,0 +1,156 @@
+"""The rollback and release-list commands on Pulumi's Automation API (see `infra.rollback` for
+the decisions). Reads the ledger from the stack's outputs and the pins from its config, shows
+what will change, asks, re-pins, runs `pulumi up` (gated like any release), then prints the gate
+evidence and the elapsed time."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from infra.rollback import MIGRATIONS, RollbackError, RollbackPlan, plan_rollback, release_rows
+
+RELEASEGATE = "releasegate"
+
+
+def open_stack(stack_name: str, cwd: Path) -> Any:
+    from pulumi import automation as auto  # noqa: PLC0415 - needs the CLI; loaded on use
+
+    try:
+        return auto.select_stack(stack_name=stack_name, work_dir=str(cwd))
+    except auto.errors.CommandError as exc:
+        raise RollbackError(f"cannot select stack {stack_name!r} in {cwd}: {_tail(exc)}") from exc
+
+
+def project_name(cwd: Path) -> str:
+    document = yaml.safe_load((cwd / "Pulumi.yaml").read_text()) or {}
+    return str(document.get("name") or "")
+
+
+def read_ledger(stack: Any) -> Mapping[str, Any]:
+    outputs = stack.outputs()
+    ledger = outputs.get("ledger")
+    if ledger is None or not isinstance(ledger.value, Mapping):
+        raise RollbackError("the stack has no `ledger` output: it never completed a release")
+    return ledger.value
+
+
+def read_pins(stack: Any, namespace: str) -> dict[str, str]:
+    value = stack.get_config(f"{namespace}:release").value
+    release = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(release, Mapping):
+        raise RollbackError(f"{namespace}:release is not an object in the stack's config")
+    return {name: str(pin) for name, pin in release.items() if isinstance(pin, str | int)}
+
+
+def show_changes(plan: RollbackPlan, stack_name: str, cwd: Path, out: TextIO, stack: Any) -> None:
+    """The offline diff for releasegate's own program; a `pulumi preview --diff` otherwise."""
+    sets = [f"release.{name}={pin}" for name, pin in sorted(plan.repins.items())]
+    if project_name(cwd) == RELEASEGATE:
+        from infra.plan import apply_sets, diff_plans, evaluate, load_stack_config  # noqa: PLC0415
+        from infra.render import diff_text  # noqa: PLC0415
+
+        base = load_stack_config(stack_name, cwd / f"Pulumi.{stack_name}.yaml")
+        after = evaluate(apply_sets(base, sets))
+        print(diff_text(after, diff_plans(evaluate(base), after), sets), file=out)
+        return
+    print(f"(preview of {', '.join(sets)}; config unchanged until confirmed)", file=out)
+    namespace = project_name(cwd)
+    before = {name: stack.get_config(f"{namespace}:release.{name}", path=True).value
+              for name in plan.repins}  # fmt: skip
+    _set_pins(stack, namespace, plan.repins)
+    try:
+        result = stack.preview(diff=True)
+        print(result.stdout[-8000:], file=out)
+    finally:
+        _set_pins(stack, namespace, before)
+
+
+def _set_pins(stack: Any, namespace: str, pins: Mapping[str, str]) -> None:
+    from pulumi import automation as auto  # noqa: PLC0415
+
+    for name, pin in pins.items():
+        stack.set_config(f"{namespace}:release.{name}", auto.ConfigValue(pin), path=True)
+
+
+def confirm(question: str, assume_yes: bool, stdin: TextIO, out: TextIO) -> bool:
+    if assume_yes:
+        return True
+    if not stdin.isatty():
+        raise RollbackError("no terminal to confirm on: run again with --yes to roll back")
+    print(question, end=" ", file=out, flush=True)
+    return stdin.readline().strip().lower() in ("y", "yes")
+
+
+def rollback(
+    stack_name: str, cwd: Path, service: str, wanted: str | None, assume_yes: bool,
+    out: TextIO = sys.stdout, stdin: TextIO = sys.stdin,
+) -> int:  # fmt: skip
+    from pulumi import automation as auto  # noqa: PLC0415
+
+    began = time.monotonic()
+    stack = open_stack(stack_name, cwd)
+    namespace = project_name(cwd)
+    pins = read_pins(stack, namespace)
+    plan = plan_rollback(read_ledger(stack), pins, service, wanted)
+    target = plan.target
+    print(f"rollback of {stack_name} to release {target.get('id')} "
+          f"(recorded {target.get('recorded_at')}):", file=out)  # fmt: skip
+    for name, pin in sorted(plan.repins.items()):
+        print(f"  {name}: {pins.get(name)} -> {pin}", file=out)
+    if plan.unchanged:
+        print(f"  unchanged: {', '.join(plan.unchanged)}", file=out)
+    print(f"  {MIGRATIONS}: stays {pins.get(MIGRATIONS)} (forward-only; not re-run)", file=out)
+    show_changes(plan, stack_name, cwd, out, stack)
+    if not confirm("Re-pin and run `pulumi up`? [y/N]", assume_yes, stdin, out):
+        print("not rolled back; nothing changed", file=out)
+        return 1
+    _set_pins(stack, namespace, plan.repins)
+    try:
+        stack.up(on_output=lambda line: print(line, end="", file=out))
+    except auto.errors.CommandError as exc:
+        print(f"\nrollback FAILED after {time.monotonic() - began:.1f}s: {_tail(exc)}", file=out)
+        print("The config now pins: " + ", ".join(f"{k}={v}" for k, v in plan.repins.items())
+              + ". Nothing after the failed step changed; the ledger still records the last "
+              "good release. Fix the cause and run `pulumi up`, or roll back to another "
+              "release with --to.", file=out)  # fmt: skip
+        return 1
+    ledger = read_ledger(stack)
+    current = ledger.get("current") or {}
+    print(f"\nrolled back {stack_name} to {current.get('id')} in "
+          f"{time.monotonic() - began:.1f}s; gate evidence:", file=out)  # fmt: skip
+    for name, entry in sorted((current.get("services") or {}).items()):
+        gate = entry.get("gate") or {}
+        print(f"  {name}: serves {gate.get('served_version')} "
+              f"({gate.get('consecutive_successes')} healthy answers in "
+              f"{gate.get('elapsed_seconds')}s, checked {gate.get('checked_at')})",
+              file=out)  # fmt: skip
+    return 0
+
+
+def list_releases(stack_name: str, cwd: Path, fmt: str, out: TextIO = sys.stdout) -> int:
+    rows = release_rows(read_ledger(open_stack(stack_name, cwd)))
+    if fmt == "json":
+        print(json.dumps(rows, indent=2), file=out)
+        return 0
+    for row in rows:
+        print(f"{row['release']}  recorded {row['recorded_at']}", file=out)
+        for name, service in row["services"].items():
+            gate = f"served {service['served_version']} in {service['gate_seconds']}s"
+            print(f"    {name:<12} {service['pin']:<14} {service['digest']}  gate: {gate}",
+                  file=out)  # fmt: skip
+        migrations = row["migrations"]
+        print(f"    {MIGRATIONS:<12} {migrations['pin']:<14} snapshot {migrations['snapshot']}",
+              file=out)  # fmt: skip
+    return 0
+
+
+def _tail(exc: Exception) -> str:
+    text = str(getattr(exc, "stderr", "") or exc).strip().splitlines()
+    return "\n".join(text[-12:])

@@ -1,0 +1,91 @@
+"""Rollback decisions on ledgers shaped like the ReleaseLedger's outputs: which release, which
+re-pins, and the refusals that must happen before anything changes."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+
+from infra.rollback import RollbackError, plan_rollback, release_rows
+from infra.rollback_run import confirm
+
+
+def entry(rid: str, api: str, web: str, migrations: str, snapshot: str) -> dict[str, Any]:
+    def svc(tag: str) -> dict[str, Any]:
+        return {"tag": tag, "digest": f"sha256:{tag}", "gate": {"served_version": tag,
+                                                                 "elapsed_seconds": 4}}
+    return {"id": rid, "recorded_at": f"2026-11-2{rid[-1]}T10:00:00Z",
+            "services": {"api": svc(api), "web": svc(web)},
+            "migrations": {"tag": migrations, "digest": f"sha256:{migrations}",
+                           "snapshot": snapshot}}  # fmt: skip
+
+
+R3 = entry("r3", "v3", "v3", "m2", "pre-migrate-m2")
+R2 = entry("r2", "v2", "v2", "m2", "pre-migrate-m2")
+R1 = entry("r1", "v1", "v1", "m1", "pre-migrate-m1")
+LEDGER = {"current": R3, "previous": R2, "history": [R3, R2, R1]}
+PINNED = {"api": "v3", "web": "v3", "migrations": "m2"}
+
+
+def test_default_is_the_previous_release_when_the_current_one_is_good() -> None:
+    plan = plan_rollback(LEDGER, PINNED, "all")
+    assert plan.target["id"] == "r2" and plan.repins == {"api": "v2", "web": "v2"}
+
+
+def test_after_a_failed_release_the_default_is_the_last_good_one() -> None:
+    failed = {**PINNED, "api": "v4"}  # v4 failed its gate: the ledger still records r3
+    plan = plan_rollback(LEDGER, failed, "api")
+    assert plan.target["id"] == "r3" and plan.repins == {"api": "v3"}
+
+
+def test_to_an_older_release_by_id_or_tag_for_one_service() -> None:
+    assert plan_rollback(LEDGER, PINNED, "api", "r2").repins == {"api": "v2"}
+    assert plan_rollback(LEDGER, PINNED, "web", "v2").repins == {"web": "v2"}
+
+
+def test_code_only_rollback_past_a_migration_is_allowed() -> None:
+    plan = plan_rollback(LEDGER, PINNED, "api", "r1")
+    assert plan.repins == {"api": "v1"}  # the schema stays at m2
+
+
+def test_everything_past_a_migration_is_refused_naming_the_snapshot() -> None:
+    with pytest.raises(RollbackError) as refused:
+        plan_rollback(LEDGER, PINNED, "all", "r1")
+    message = str(refused.value)
+    assert "migrations are forward-only" in message and "Nothing was changed" in message
+    assert "pre-migrate-m2" in message and "database.restoreFromSnapshot" in message
+    assert "--service NAME" in message
+
+
+def test_unknown_release_and_service_list_what_exists() -> None:
+    with pytest.raises(RollbackError, match=r"no release 'v9' in the ledger; known.*r3 \(api v3"):
+        plan_rollback(LEDGER, PINNED, "api", "v9")
+    unknown = "service 'worker' is not in the ledger; known: api, web"
+    with pytest.raises(RollbackError, match=unknown):
+        plan_rollback(LEDGER, PINNED, "worker")
+
+
+def test_nothing_to_do_and_nothing_older_are_said_plainly() -> None:
+    with pytest.raises(RollbackError, match="nothing to roll back"):
+        plan_rollback(LEDGER, PINNED, "api", "r3")
+    only = {"current": R1, "history": [R1]}
+    with pytest.raises(RollbackError, match="only good release"):
+        plan_rollback(only, {"api": "v1", "web": "v1", "migrations": "m1"}, "all")
+    with pytest.raises(RollbackError, match="ledger is empty"):
+        plan_rollback({}, PINNED, "all")
+
+
+def test_releases_are_listed_newest_first_with_gate_results() -> None:
+    rows = release_rows(LEDGER)
+    assert [r["release"] for r in rows] == ["r3", "r2", "r1"]
+    assert rows[1]["services"]["api"] == {"pin": "v2", "digest": "sha256:v2", "deployed_at": None,
+                                          "served_version": "v2", "gate_seconds": 4}  # fmt: skip
+    assert rows[2]["migrations"] == {"pin": "m1", "snapshot": "pre-migrate-m1"}
+
+
+def test_without_a_terminal_it_refuses_rather_than_hangs() -> None:
+    with pytest.raises(RollbackError, match="run again with --yes"):
+        confirm("Roll back?", False, io.StringIO(""), io.StringIO())
+    assert confirm("Roll back?", True, io.StringIO(""), io.StringIO())
