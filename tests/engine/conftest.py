@@ -101,9 +101,18 @@ class Project:
         steps: list[dict[str, Any]] = json.loads(result.stdout).get("steps") or []
         return steps
 
-    def set_config(self, key: str, value: str, *, secret: bool = False) -> None:
-        extra = ["--secret"] if secret else []
+    def set_config(self, key: str, value: str, *, secret: bool = False, path: bool = False) -> None:
+        extra = (["--secret"] if secret else []) + (["--path"] if path else [])
         self.pulumi("config", "set", *extra, "--stack", STACK, key, value)
+
+    def set_pin(self, name: str, value: str) -> None:
+        """Re-pin like a user: `pulumi config set --path release.<name> <value>`."""
+        self.set_config(f"release.{name}", value, path=True)
+
+    def pins(self) -> dict[str, str]:
+        result = self.pulumi("config", "get", "release", "--json", "--stack", STACK)
+        release: dict[str, str] = json.loads(json.loads(result.stdout)["value"])
+        return release
 
     def outputs(self) -> dict[str, Any]:
         result = self.pulumi("stack", "output", "--json", "--stack", STACK)
@@ -253,10 +262,8 @@ def stack(
     settings: Mapping[str, str] = {
         "registry": api_registry.server.address,
         "repository": REPOSITORY,
-        "apiTag": "v1.0.0",
         "appUrl": app.url,
         "migrationsImage": images.busybox,
-        "migrationsRelease": "m1",
         "migrationExitCode": "0",
         "dockerHost": engine.base_url,
         "namePrefix": name_prefix,
@@ -267,6 +274,8 @@ def stack(
     for key, value in settings.items():
         project.set_config(key, value)
     project.set_config("databaseUrl", database_url, secret=True)
+    project.set_pin("api", "v1.0.0")
+    project.set_pin("migrations", "m1")
     yield Stack(
         project, app, api_registry, engine, database, images, secret, database_url, name_prefix
     )

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import time
 from typing import Any
 
 import pytest
 
-from tests.engine.conftest import STACK, Stack, step_ops
+from tests.engine.conftest import REPO, STACK, Stack, step_ops
 
 pytestmark = [pytest.mark.servers]
 
@@ -81,7 +83,7 @@ def test_up_releases_and_records_the_release(stack: Stack) -> None:
 def test_rollout_to_a_new_version_passes(stack: Stack) -> None:
     before = stack.project.outputs()
     stack.app.healthy("v1.1.0")
-    stack.project.set_config("apiTag", "v1.1.0")
+    stack.project.set_pin("api", "v1.1.0")
     since = time.time()
     result = stack.project.up()
     outputs = stack.project.outputs()
@@ -96,7 +98,7 @@ def test_rollout_to_a_new_version_passes(stack: Stack) -> None:
 @pytest.mark.timeout(300)
 def test_repin_to_a_version_never_served_fails_at_the_gate(stack: Stack) -> None:
     before = stack.project.outputs()
-    stack.project.set_config("apiTag", "v1.2.0")  # the app keeps serving v1.1.0
+    stack.project.set_pin("api", "v1.2.0")  # the app keeps serving v1.1.0
     result = stack.project.up(check=False)
     _record("failing up (gate)", result.seconds)
     assert result.returncode != 0, result.output
@@ -113,22 +115,59 @@ def test_repin_to_a_version_never_served_fails_at_the_gate(stack: Stack) -> None
     assert after["migration"] == before["migration"]
 
 
+def infra(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m infra ...` against the test stack, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "infra", *args, "--stack", STACK, "--cwd", str(stack.project.root)],
+        cwd=REPO, env=stack.project.env, capture_output=True, text=True, timeout=300,
+        check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 @pytest.mark.timeout(300)
-def test_rollback_repins_and_gates_only_the_service(stack: Stack) -> None:
+def test_one_command_rolls_a_failed_release_back_to_the_last_good_one(stack: Stack) -> None:
     before = stack.project.outputs()
-    previous = before["ledger"]["previous"]["services"]["api"]
-    assert previous["tag"] == "v1.0.0"
-    stack.project.set_config("apiTag", previous["tag"])
-    stack.app.healthy(previous["tag"])  # the rollback's rollout
-    ops = {name: op for name, op in step_ops(stack.project.preview_json()).items() if op != "same"}
-    changed = {name for name in ops if name in OURS}
-    assert changed == {"pin-api", "gate-api", "release-ledger"}, ops
+    assert stack.project.pins()["api"] == "v1.2.0"  # the failed release is still pinned
     since = time.time()
-    result = stack.project.up()
+    began = time.monotonic()
+    result = infra(stack, "rollback", "--yes")
+    _record("rollback command (failed -> last good)", time.monotonic() - began)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "api: v1.2.0 -> v1.1.0" in result.stdout
+    assert "migrations: stays m1" in result.stdout
+    assert re.search(r"rolled back engine to \w+ in [0-9.]+s; gate evidence:", result.stdout)
+    assert "api: serves v1.1.0" in result.stdout
+    assert stack.project.pins()["api"] == "v1.1.0"
     after = stack.project.outputs()
     api = _current_api(after)
-    _record("rollback up", result.seconds, api["gate"]["elapsed_seconds"])
-    assert (api["tag"], api["digest"]) == ("v1.0.0", previous["digest"])
+    step = TIMINGS["rollback command (failed -> last good)"]
+    step["gate_seconds"] = api["gate"]["elapsed_seconds"]
+    assert (api["tag"], api["gate"]["served_version"]) == ("v1.1.0", "v1.1.0")
+    assert after["migration"] == before["migration"], "the rollback re-ran migrations"
+    assert stack.migration_creates(since) == []
+    listed = infra(stack, "releases", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert rows[0]["services"]["api"]["pin"] == "v1.1.0"
+    assert rows[0]["services"]["api"]["served_version"] == "v1.1.0"
+    stack.project.pulumi("preview", "--expect-no-changes", "--non-interactive", "--stack", STACK)
+
+
+@pytest.mark.timeout(300)
+def test_rollback_to_an_older_release_gates_only_the_service(stack: Stack) -> None:
+    before = stack.project.outputs()
+    older = next(e for e in before["ledger"]["history"]
+                 if e["services"]["api"]["tag"] == "v1.0.0")  # fmt: skip
+    stack.app.healthy("v1.0.0")  # the rollback's rollout
+    since = time.time()
+    began = time.monotonic()
+    result = infra(stack, "rollback", "--service", "api", "--to", older["id"], "--yes")
+    _record("rollback command (--to older)", time.monotonic() - began)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    after = stack.project.outputs()
+    api = _current_api(after)
+    TIMINGS["rollback command (--to older)"]["gate_seconds"] = api["gate"]["elapsed_seconds"]
+    assert (api["tag"], api["digest"]) == ("v1.0.0", older["services"]["api"]["digest"])
     assert api["gate"]["served_version"] == "v1.0.0"
     assert after["ledger"]["previous"]["services"]["api"]["tag"] == "v1.1.0"
     assert after["migration"] == before["migration"], "the rollback re-ran migrations"
@@ -138,11 +177,29 @@ def test_rollback_repins_and_gates_only_the_service(stack: Stack) -> None:
 
 
 @pytest.mark.timeout(300)
+def test_rollback_that_would_take_the_schema_back_is_refused(stack: Stack) -> None:
+    # A release whose migrations moved on (m2): the api's older releases ran m1.
+    stack.project.set_pin("migrations", "m2")
+    stack.project.up()
+    pins = stack.project.pins()
+    ledger = stack.project.outputs()["ledger"]
+    assert ledger["current"]["migrations"]["tag"] == "m2"
+    m1 = next(e for e in ledger["history"] if e["migrations"]["tag"] == "m1")
+    result = infra(stack, "rollback", "--to", m1["id"], "--yes")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "migrations are forward-only" in result.stderr
+    assert "database.restoreFromSnapshot" in result.stderr
+    assert "Nothing was changed" in result.stderr
+    assert stack.project.pins() == pins, "a refused rollback changed the config"
+    assert stack.project.outputs()["ledger"] == ledger
+
+
+@pytest.mark.timeout(300)
 def test_failing_migration_stops_the_release(stack: Stack) -> None:
     before = stack.project.outputs()
     # A new api build ready to serve: only the failed migration may keep it from shipping.
     stack.app.healthy("v1.1.0")
-    stack.project.set_config("apiTag", "v1.1.0")
+    stack.project.set_pin("api", "v1.1.0")
     stack.project.set_config("migrationExitCode", "3")
     requests = stack.app.requests
     result = stack.project.up(check=False)
@@ -159,7 +216,7 @@ def test_failing_migration_stops_the_release(stack: Stack) -> None:
     assert after["migration"]["history"] == before["migration"]["history"]
     # Back to a good configuration for what follows.
     stack.project.set_config("migrationExitCode", "0")
-    stack.project.set_config("apiTag", "v1.0.0")
+    stack.project.set_pin("api", "v1.0.0")
     stack.app.healthy("v1.0.0")
 
 

@@ -18,9 +18,10 @@ from components.gates.snapshot import PreMigrationSnapshot, PreMigrationSnapshot
 SECRET_PATH = "/run/secrets/DATABASE_URL"
 
 config = pulumi.Config()
-api_tag = config.require("apiTag")
+release = config.require_object("release")
+api_tag = str(release["api"])
 migrations_image = config.require("migrationsImage")
-migrations_release = config.require("migrationsRelease")
+migrations_release = str(release["migrations"])
 exit_code = config.get_int("migrationExitCode") or 0
 docker_host = config.require("dockerHost")
 database_url = config.require_secret("databaseUrl")
