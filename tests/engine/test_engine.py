@@ -220,6 +220,20 @@ def test_failing_migration_stops_the_release(stack: Stack) -> None:
     stack.app.healthy("v1.0.0")
 
 
+@pytest.mark.timeout(300)
+def test_the_policy_pack_runs_under_the_real_analyzer(stack: Stack) -> None:
+    """The pack loads through the CLI's python policy analyzer, in the project's virtualenv,
+    with the production config (mandatory), and passes this stack's resources."""
+    result = stack.project.pulumi(
+        "preview", "--non-interactive", "--stack", STACK,
+        "--policy-pack", str(REPO / "policy"),
+        "--policy-pack-config", str(REPO / "policy" / "config" / "production.json"),
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.output[-4000:]
+    assert "releasegate" in result.output and "Policies:" in result.output, result.output
+
+
 @pytest.mark.timeout(120)
 def test_stack_export_holds_no_secret_in_clear(stack: Stack) -> None:
     result = stack.project.pulumi("stack", "export", "--stack", STACK)
