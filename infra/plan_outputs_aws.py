@@ -1,25 +1,14 @@
-"""What aws computes for a resource (ids, ARNs, URLs, endpoints), made up for the offline plan.
-
-`infra.plan.PlanMocks` gives every resource its inputs as outputs; resources whose outputs
-the program reads (and that are not inputs) get them here, deterministically from the name,
-the inputs and the stack config, so the plan evaluates the real program with no cloud.
-Invokes (data sources) the target calls are answered from INVOKES by token. Property names
-are the engine's camelCase.
-"""
+"""What aws computes for a resource (ids, ARNs, URLs, endpoints), made up for the offline plan;
+see `infra.plan_outputs_types` for how the tables are used."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-Config = Mapping[str, Any]
-Inputs = Mapping[str, Any]
-OutputMaker = Callable[[str, Inputs, Config], dict[str, Any]]
-"""(resource name, plain inputs, stack config by full key) -> extra outputs."""
-InvokeAnswer = Callable[[Inputs, Config], dict[str, Any]]
-"""(plain invoke args, stack config by full key) -> the invoke's result."""
+from infra.plan_outputs_types import Config, Inputs, InvokeAnswer, OutputMaker
 
 OFFLINE_ACCOUNT = "123456789012"
 """The account id every made-up ARN uses: obviously not a real one."""
