@@ -22,8 +22,15 @@ RELEASEGATE = "releasegate"
 def open_stack(stack_name: str, cwd: Path) -> Any:
     from pulumi import automation as auto  # noqa: PLC0415 - needs the CLI; loaded on use
 
+    if not (cwd / "Pulumi.yaml").is_file():
+        raise RollbackError(f"{cwd} holds no Pulumi.yaml: pass the project folder with --cwd")
     try:
         return auto.select_stack(stack_name=stack_name, work_dir=str(cwd))
+    except FileNotFoundError as exc:
+        raise RollbackError(
+            "the Pulumi CLI is not on PATH: install it, or build it with "
+            '`export PATH="$(bash scripts/pulumi-cli.sh):$PATH"`'
+        ) from exc
     except auto.errors.CommandError as exc:
         raise RollbackError(f"cannot select stack {stack_name!r} in {cwd}: {_tail(exc)}") from exc
 

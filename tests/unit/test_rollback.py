@@ -4,10 +4,15 @@ re-pins, and the refusals that must happen before anything changes."""
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from infra.plan import PROJECT_ROOT
 from infra.rollback import RollbackError, plan_rollback, release_rows
 from infra.rollback_run import confirm
 
@@ -89,3 +94,17 @@ def test_without_a_terminal_it_refuses_rather_than_hangs() -> None:
     with pytest.raises(RollbackError, match="run again with --yes"):
         confirm("Roll back?", False, io.StringIO(""), io.StringIO())
     assert confirm("Roll back?", True, io.StringIO(""), io.StringIO())
+
+
+def test_user_mistakes_end_in_one_message_without_a_traceback(tmp_path: Path) -> None:
+    """No project folder, or no Pulumi CLI on PATH: exit 2 and say what to do."""
+    command = [sys.executable, "-m", "infra", "rollback", "--stack", "production", "--yes"]
+    no_project = subprocess.run([*command, "--cwd", str(tmp_path)], cwd=PROJECT_ROOT,
+                                capture_output=True, text=True, check=False)  # fmt: skip
+    assert no_project.returncode == 2
+    assert "holds no Pulumi.yaml" in no_project.stderr and "Traceback" not in no_project.stderr
+    env = {**os.environ, "PATH": str(tmp_path)}  # no pulumi here
+    no_cli = subprocess.run([*command, "--cwd", str(PROJECT_ROOT)], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert no_cli.returncode == 2, no_cli.stderr
+    assert "the Pulumi CLI is not on PATH" in no_cli.stderr and "Traceback" not in no_cli.stderr
