@@ -246,3 +246,29 @@ def test_restoring_a_snapshot_adds_an_instance_and_keeps_the_original() -> None:
     # The URL's new value is a new secret version, which rolls out the services that read it.
     assert changes["database-url"] == "update"
     assert changes["service-api-task"] == "update" and changes["service-api"] == "update"
+
+
+def test_a_worker_is_a_private_fargate_service_without_load_balancer() -> None:
+    worker = '{"command": ["python", "-m", "app.worker"], "secrets": ["DATABASE_URL"]}'
+    base = load_stack_config("staging")
+    plan = evaluate(apply_sets(base, [f"services.worker={worker}", "release.worker=v1.4.2"]))
+    service = one(plan, "aws:ecs/service:Service", "service-worker")
+    assert not service.inputs.get("loadBalancers")
+    assert service.inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    assert service.inputs["networkConfiguration"]["assignPublicIp"] is False
+    assert {g.name for g in of_type(plan, "aws:lb/targetGroup:TargetGroup")} == {"tg-api", "tg-web"}
+    gate = one(plan, ":HealthGate", "gate-worker")
+    assert not gate.inputs.get("url")
+    assert gate.inputs["platform"]["kind"] == "ecs"
+    definition = next(d for _, d in container_definitions(plan) if d["name"] == "worker")
+    assert "portMappings" not in definition
+    assert [s["name"] for s in definition["secrets"]] == ["DATABASE_URL"]
+
+
+def test_logs_go_to_log_groups_with_retention(aws_plan: tuple[str, Plan]) -> None:
+    stack, plan = aws_plan
+    retention = load_stack_config(stack).values["releasegate:aws"]["logRetentionDays"]
+    groups = {g.inputs["name"]: g for g in of_type(plan, "aws:cloudwatch/logGroup:LogGroup")}
+    assert all(g.inputs["retentionInDays"] == retention for g in groups.values())
+    for _, definition in container_definitions(plan):
+        assert definition["logConfiguration"]["options"]["awslogs-group"] in groups
