@@ -49,7 +49,7 @@ def time_evaluate(stack: str) -> tuple[float, int]:
 def main() -> None:
     print(f"offline plan, {RUNS} runs per stack, each on its own target")
     print(
-        f"{'stack':<12}{'resources':>10}{'process median s':>18}{'evaluate median s':>19}"
+        f"{'stack':<18}{'resources':>10}{'process median s':>18}{'evaluate median s':>19}"
         f"{'evaluate min s':>16}"
     )
     for stack in stacks():
@@ -57,7 +57,7 @@ def main() -> None:
         evals = [time_evaluate(stack) for _ in range(RUNS)]
         seconds = [e[0] for e in evals]
         print(
-            f"{stack:<12}{evals[0][1]:>10}{statistics.median(process):>18.3f}"
+            f"{stack:<18}{evals[0][1]:>10}{statistics.median(process):>18.3f}"
             f"{statistics.median(seconds):>19.3f}{min(seconds):>16.3f}"
         )
 
