@@ -133,13 +133,13 @@ class EcsMigrationBackend:
         deadline = time.monotonic() + timeout
         statuses: list[str] = []
         task: dict[str, Any] = {}
+        last_error = ""
         while True:
             try:
                 found = ecs.describe_tasks(cluster=cluster, tasks=[task_arn]).get("tasks") or []
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-                found = []  # a transient API error: the deadline still bounds the wait
-                if time.monotonic() >= deadline:
-                    raise BackendError(f"cannot describe the migration task: {exc}") from exc
+                # Possibly transient: keep polling; at the deadline the task is still stopped.
+                found, last_error = [], error_code(exc) or str(exc)
             if found:
                 task = found[0]
                 status = str(task.get("lastStatus") or "UNKNOWN")
@@ -155,7 +155,8 @@ class EcsMigrationBackend:
                 raise MigrationTimeout(
                     f"the migration task {_task_id(task_arn)} did not finish within "
                     f"{timeout:g}s ({never}went {' -> '.join(statuses) or 'nowhere'}); it was "
-                    "stopped. Nothing after the migration has changed",
+                    "stopped. Nothing after the migration has changed"
+                    + (f" (last DescribeTasks error: {last_error})" if last_error else ""),
                     log_tail(settings, region, task_arn, container),
                 )
             time.sleep(min(poll, remaining))

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from components.aws import aws_clients, ecs_migration
@@ -268,4 +269,27 @@ def test_a_task_that_runs_past_the_deadline_is_stopped_and_reported(
 ) -> None:
     ecs, message = run_stuck(monkeypatch, cluster, "RUNNING")
     assert "did not finish within 1s (went RUNNING); it was stopped" in message
+    assert ecs.stopped["task"] == TASK_ARN
+
+
+class EcsUnreadable(EcsStuckIn):
+    """An ECS client whose DescribeTasks keeps failing after RunTask succeeded (throttling, a
+    lost permission): the task's state is unknown, so the deadline must still stop it."""
+
+    def describe_tasks(self, **_kwargs: Any) -> dict[str, Any]:
+        raise ClientError(
+            {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "DescribeTasks"
+        )
+
+
+def test_a_task_that_cannot_be_described_is_still_stopped_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch, aws: Emulator, cluster: dict[str, Any]
+) -> None:
+    ecs = EcsUnreadable("PENDING")
+    real: Callable[[str, str], Any] = aws_clients.client
+    monkeypatch.setattr(
+        ecs_migration, "client", lambda s, r: ecs if s == "ecs" else real(s, r)
+    )
+    with pytest.raises(MigrationTimeout, match="last DescribeTasks error: ThrottlingException"):
+        EcsMigrationBackend().run(request(cluster, timeout=1))
     assert ecs.stopped["task"] == TASK_ARN
