@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -18,8 +18,9 @@ import pulumi
 from components.imageref import ImageRef, ImageRefError, parse_image_ref
 from infra.config_aws import load_aws
 from infra.config_azure import load_azure
-from infra.config_reader import Problems, Reader, show
+from infra.config_reader import Problems, Reader, check_top_level, nearest, show
 from infra.settings import (
+    ALL_KEYS,
     DATABASE_URL,
     ENV_NAME,
     KEY_APP_SECRETS,
@@ -66,12 +67,16 @@ def load_settings(
     raw_get: RawGetter,
     is_secret: SecretTest,
     provider_get: RawGetter = lambda _full_key: None,
+    all_keys: Iterable[str] = (),
 ) -> Settings:
     """Read and validate every `releasegate:*` key; raise ConfigError listing all problems.
 
     `provider_get` reads other namespaces by full key (`aws:region`,
-    `azure-native:location`): the cloud targets default to the provider's own settings."""
+    `azure-native:location`): the cloud targets default to the provider's own settings.
+    `all_keys` are the names of every key set in the `releasegate:` namespace (no prefix): one
+    the program does not read is a typo (`healthgate`, `relase`) and an error, not a default."""
     problems = Problems()
+    check_top_level(problems, all_keys, ALL_KEYS)
 
     def obj(key: str, default: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
         text = raw_get(key)
@@ -469,12 +474,14 @@ def _load_local(
             problems.add(f"{key}.hostPorts.{s.name}", value, "an integer from 1 to 65535")
             continue
         host_ports[s.name] = value
+    with_port = [s.name for s in services if s.port is not None]
     for name in host_ports_raw:
-        if name not in {s.name for s in services if s.port is not None}:
+        if name not in with_port:
             problems.add(
                 f"{key}.hostPorts.{name}",
                 host_ports_raw[name],
                 "ports only for declared services that have a port",
+                nearest(name, with_port),
             )
     registry_port = r.integer("registryPort", 5000, 1, 65535)
     used: dict[int, str] = {registry_port: "the registry"}
@@ -641,7 +648,12 @@ def _rollout_order(
 
 def load_from_pulumi() -> Settings:
     """Load settings from the running Pulumi program's config (real engine or mocks)."""
-    from pulumi.runtime.config import get_config, is_config_secret  # noqa: PLC0415
+    from pulumi.runtime.config import (  # noqa: PLC0415
+        CONFIG,
+        get_config,
+        get_config_env,
+        is_config_secret,
+    )
 
     def raw_get(key: str) -> str | None:
         value = get_config(f"{NAMESPACE}:{key}")
@@ -657,4 +669,12 @@ def load_from_pulumi() -> Settings:
         raw_get=raw_get,
         is_secret=lambda key: bool(is_config_secret(f"{NAMESPACE}:{key}")),
         provider_get=provider_get,
+        # Every key get_config could answer (pulumi/runtime/config.py): the map set_all_config
+        # filled (the engine's language host from PULUMI_CONFIG; the mocks of the offline plan
+        # and the tests), then the PULUMI_CONFIG JSON itself.
+        all_keys=[
+            key[len(NAMESPACE) + 1 :]
+            for key in {*CONFIG.get(), *get_config_env()}
+            if key.startswith(f"{NAMESPACE}:")
+        ],
     )

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from infra.config_reader import Problems, Reader
+from infra.config_reader import Problems, Reader, nearest
 from infra.settings import KEY_AWS
 from infra.settings_aws import AwsSpec, ExistingNetwork, NewNetwork
 
@@ -118,7 +118,8 @@ def _domains(problems: Problems, raw: Any, http_services: Sequence[str]) -> dict
     for name, host in raw.items():
         if name not in http_services:
             problems.add(f"{KEY_AWS}.domains.{name}", host,
-                         "host names only for services with a port: " + ", ".join(http_services))
+                         "host names only for services with a port: " + ", ".join(http_services),
+                         nearest(name, http_services))
         elif not isinstance(host, str) or not HOST_PATTERN.match(host):
             problems.add(f"{KEY_AWS}.domains.{name}", host, "a lower-case DNS host name")
         else:
@@ -157,5 +158,6 @@ def _listener_ports(
     for name in raw:
         if name not in http_services:
             problems.add(f"{KEY_AWS}.listenerPorts.{name}", raw[name],
-                         "ports only for services with a port: " + ", ".join(http_services))
+                         "ports only for services with a port: " + ", ".join(http_services),
+                         nearest(name, http_services))
     return ports

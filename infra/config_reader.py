@@ -6,9 +6,10 @@ validation reports all of them together.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from infra.settings import NAMESPACE, SecretValue
@@ -20,9 +21,22 @@ class Problems:
     def __init__(self) -> None:
         self.items: list[str] = []
 
-    def add(self, key: str, value: object, allowed: str) -> None:
+    def add(self, key: str, value: object, allowed: str, near: str | None = None) -> None:
+        """`near`: the known name closest to a mistyped one (see `nearest`), named at the end."""
         shown = show(value)
-        self.items.append(f"{NAMESPACE}:{key}: {shown} is not valid; allowed: {allowed}")
+        hint = f"; did you mean {near!r}?" if near else ""
+        self.items.append(f"{NAMESPACE}:{key}: {shown} is not valid; allowed: {allowed}{hint}")
+
+    def unknown(self, key: str, name: str, known: Iterable[str], what: str = "setting") -> None:
+        """`key`.`name` is not a known name: say so, name the nearest known one (a typo such as
+        `intervalSecond` is far more likely than a new setting) and list the allowed names."""
+        names = sorted(known, key=str.lower)
+        near = nearest(name, names)
+        hint = f"; did you mean {near!r}?" if near else ";"
+        path = f"{key}.{name}" if key else name
+        self.items.append(
+            f"{NAMESPACE}:{path}: unknown {what}{hint} allowed: {', '.join(names) or 'none'}"
+        )
 
     def raw(self, message: str) -> None:
         self.items.append(message)
@@ -36,6 +50,18 @@ def show(value: object) -> str:
     return json.dumps(value) if not isinstance(value, str) else repr(value)
 
 
+def nearest(name: str, known: Iterable[str]) -> str | None:
+    """The known name closest to `name`, or None when none is close.
+
+    difflib's ratio, compared case-insensitively so that `healthgate` finds `healthGate`; the
+    cutoff (0.6, difflib's default) keeps unrelated names out of the message."""
+    by_lower: dict[str, str] = {}
+    for candidate in sorted(known):
+        by_lower.setdefault(candidate.lower(), candidate)
+    matches = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[matches[0]] if matches else None
+
+
 MISSING = object()
 
 
@@ -46,11 +72,8 @@ class Reader:
         self.problems = problems
         self.key = key
         self.raw = raw
-        unknown = sorted(set(raw) - known)
-        for name in unknown:
-            problems.raw(
-                f"{NAMESPACE}:{key}.{name}: unknown setting; allowed: {', '.join(sorted(known))}"
-            )
+        for name in sorted(set(raw) - known):
+            problems.unknown(key, name, known)
 
     def _get(self, name: str) -> Any:
         return self.raw.get(name, MISSING)
@@ -113,3 +136,20 @@ class Reader:
             self.problems.add(f"{self.key}.{name}", value, allowed)
             return ()
         return tuple(value)
+
+
+def check_top_level(problems: Problems, names: Iterable[str], known: Iterable[str]) -> None:
+    """Every key set in the `releasegate:` namespace (`names`, without the prefix) must be one
+    the program reads (`known`): the engine passes any key a stack file or `pulumi config set`
+    holds, and one it does not declare would otherwise be ignored while defaults apply."""
+    allowed = set(known)
+    for name in sorted(set(names) - allowed):
+        head, dot, _ = name.partition(".")
+        if dot and head in allowed:
+            problems.raw(
+                f"{NAMESPACE}:{name}: unknown key; it looks like a path inside "
+                f"{NAMESPACE}:{head}, which is set with `pulumi config set --path {name} VALUE` "
+                f"(without --path the dotted name becomes a key of its own)"
+            )
+            continue
+        problems.unknown("", name, allowed, what="key")

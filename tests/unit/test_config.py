@@ -37,7 +37,9 @@ def load(overrides: dict[str, Any], secret_keys: tuple[str, ...] = ()) -> Any:
         value = values[key]
         return value if isinstance(value, str) else json.dumps(value)
 
-    return load_settings("releasegate", "test", raw_get, lambda key: key in secret_keys)
+    return load_settings(
+        "releasegate", "test", raw_get, lambda key: key in secret_keys, all_keys=list(values)
+    )
 
 
 def problems_of(overrides: dict[str, Any]) -> str:
@@ -78,7 +80,6 @@ def test_valid_minimal_config_uses_documented_defaults() -> None:
             {"database": {"storageGb": -5}},
             "releasegate:database.storageGb: -5 is not valid; allowed: an integer from 5 to 65536",
         ),
-        ({"release": None}, "releasegate:release: missing; allowed: an object pinning every"),
         ({"release": {"api": "v1", "web": "v1"}}, "releasegate:release.migrations: missing"),
         ({"cloud": None}, "releasegate:cloud: missing; allowed: aws, azure, local"),
         (
@@ -96,7 +97,7 @@ def test_valid_minimal_config_uses_documented_defaults() -> None:
         ),
         (
             {"healthGate": {"healtPath": "/x"}},
-            "releasegate:healthGate.healtPath: unknown setting; allowed:",
+            "releasegate:healthGate.healtPath: unknown setting; allowed: deadlineSeconds,",
         ),
         ({"services": {"api": {"port": 8000}}}, "releasegate:services.api.healthPath: missing"),
         (
@@ -214,3 +215,146 @@ def test_stack_files_use_only_declared_keys() -> None:
         keys = yaml.safe_load(path.read_text())["config"]
         ours = {k.split(":", 1)[1] for k in keys if k.startswith("releasegate:")}
         assert ours <= set(ALL_KEYS), f"{path.name}: {sorted(ours - set(ALL_KEYS))}"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"healthgate": {"intervalSeconds": 1}},
+            "releasegate:healthgate: unknown key; did you mean 'healthGate'? allowed: appSecrets,",
+        ),
+        # `pulumi config set --path relase.api v1` writes the object `releasegate:relase`.
+        ({"relase": {"api": "v1"}}, "releasegate:relase: unknown key; did you mean 'release'?"),
+        (
+            {"ledgerHistroy": 5},
+            "releasegate:ledgerHistroy: unknown key; did you mean 'ledgerHistory'?",
+        ),
+        (
+            {"healthGate": {"intervalSecond": 1}},
+            "releasegate:healthGate.intervalSecond: unknown setting; did you mean "
+            "'intervalSeconds'? allowed: deadlineSeconds, expectedStatus,",
+        ),
+        (
+            {
+                "services": {
+                    "api": {"port": 8000, "healthPath": "/h", "healtPath": "/x"},
+                    "web": {"port": 3000, "healthPath": "/h"},
+                }
+            },
+            "releasegate:services.api.healtPath: unknown setting; did you mean 'healthPath'?",
+        ),
+        (
+            {
+                "release": {
+                    "api": "v1",
+                    "web": "v1",
+                    "migrations": "v1",
+                    "alowMigrationsRollback": True,
+                }
+            },
+            "releasegate:release.alowMigrationsRollback: unknown setting; did you mean "
+            "'allowMigrationsRollback'?",
+        ),
+        (
+            {"migration": {"timeoutSecond": 60}},
+            "releasegate:migration.timeoutSecond: unknown setting; did you mean 'timeoutSeconds'?",
+        ),
+        (
+            {"database": {"storageGB": 20}},
+            "releasegate:database.storageGB: unknown setting; did you mean 'storageGb'?",
+        ),
+        (
+            {"local": {"registryprot": 5001}},
+            "releasegate:local.registryprot: unknown setting; did you mean 'registryPort'?",
+        ),
+        (
+            {"local": {"hostPorts": {"api": 8000, "wbe": 3000}}},
+            "releasegate:local.hostPorts.wbe: 3000 is not valid; allowed: ports only for declared "
+            "services that have a port; did you mean 'web'?",
+        ),
+        (
+            {
+                "cloud": "aws",
+                "local": None,
+                "aws": {"region": "eu-west-1", "keepImage": 30, "listenerPorts": {"apii": 81}},
+            },
+            "releasegate:aws.keepImage: unknown setting; did you mean 'keepImages'?",
+        ),
+        (
+            {
+                "cloud": "aws",
+                "local": None,
+                "aws": {"region": "eu-west-1", "listenerPorts": {"apii": 81}},
+            },
+            "releasegate:aws.listenerPorts.apii: 81 is not valid; allowed: ports only for services "
+            "with a port: api, web; did you mean 'api'?",
+        ),
+        (
+            {
+                "cloud": "azure",
+                "local": None,
+                "azure": {"location": "westeurope", "revsionMode": "single"},
+            },
+            "releasegate:azure.revsionMode: unknown setting; did you mean 'revisionMode'?",
+        ),
+    ],
+)
+def test_a_typo_at_any_depth_names_the_key_and_the_nearest_known_one(
+    overrides: dict[str, Any], expected: str
+) -> None:
+    message = problems_of(overrides)
+    assert expected in message
+    assert "nothing was changed" in message
+
+
+def test_an_unknown_key_with_nothing_close_lists_what_is_allowed() -> None:
+    message = problems_of({"foo": 1})
+    assert "releasegate:foo: unknown key; allowed: appSecrets, aws, azure, cloud," in message
+    assert "did you mean" not in message
+
+
+def test_a_dotted_key_set_without_path_says_to_use_path() -> None:
+    """`pulumi config set release.api v2` (no --path) stores a key named `release.api`."""
+    message = problems_of({"release.api": "v2"})
+    assert "releasegate:release.api: unknown key; it looks like a path inside " in message
+    assert "`pulumi config set --path release.api VALUE`" in message
+
+
+def test_the_known_keys_are_the_ones_the_loaders_read() -> None:
+    """Every name the loaders accept passes the typo check: "known" is derived from the same
+    sets, so a key added to a loader is known everywhere at once."""
+    assert load({"healthGate": {"intervalSeconds": 1, "deadlineSeconds": 60}})
+    assert load({"release": {**VALID["release"], "allowMigrationsRollback": True}})
+
+
+@pytest.mark.parametrize(
+    ("assignment", "expected"),
+    [
+        (
+            "healthgate.intervalSeconds=1",
+            "releasegate:healthgate: unknown key; did you mean 'healthGate'?",
+        ),
+        ("relase.api=v1.1.0", "releasegate:relase: unknown key; did you mean 'release'?"),
+        (
+            "healthGate.intervalSecond=2",
+            "releasegate:healthGate.intervalSecond: unknown setting; "
+            "did you mean 'intervalSeconds'?",
+        ),
+        (
+            "services.api.healtPath=/x",
+            "releasegate:services.api.healtPath: unknown setting; did you mean 'healthPath'?",
+        ),
+    ],
+)
+def test_the_offline_plan_refuses_a_typo_before_registering_anything(
+    assignment: str, expected: str
+) -> None:
+    """The program reads every key of the namespace from the runtime's config (what the mocks
+    and the engine's language host set), so the plan and `pulumi preview`/`up` fail alike."""
+    config = apply_sets(load_stack_config("dev"), [assignment])
+    monitor = RecordingMonitor(PlanMocks())
+    with pytest.raises(ConfigError) as info:
+        evaluate(config, monitor)
+    assert expected in str(info.value)
+    assert monitor.records == []
