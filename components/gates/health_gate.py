@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "deadline_seconds": 600,
     "platform": None,
     "rollout": None,
+    "connect_to": None,
 }
 """In line with Kamal (timeout 5 s), Kubernetes startup probes (300 s budget), ALB and Argo
 (consecutive successes, a failure limit) and ALB health time plus draining (~10 min)."""
@@ -62,11 +63,16 @@ INPUTS: tuple[str, ...] = (
     "deadline_seconds",
     "platform",
     "rollout",
+    "connect_to",
 )
 
 _PINNED_IMAGE = re.compile(r"^\S+@sha256:[0-9a-f]{64}$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _FIELD_PATH = re.compile(r"^[^.\s]+(\.[^.\s]+)*$")
+_CONNECT_TO = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+    r"|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$"
+)
 
 
 def _is_number(value: object) -> bool:
@@ -129,18 +135,32 @@ def _number_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
+def _connect_to_problem(value: object) -> str | None:
+    match = _CONNECT_TO.match(value) if isinstance(value, str) else None
+    if match is None or not 1 <= int(match.group(1) or 443) <= 65535:
+        return (f"must be host or host:port to connect to (such as an ALB's DNS name), "
+                f"got {value!r}")
+    return None
+
+
 def _http_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
     url = inputs.get("url")
     field, header = inputs.get("version_field"), inputs.get("version_header")
+    connect_to = inputs.get("connect_to")
     if url is None:
         return [
             (key, "only applies to an HTTP check; set url too, or leave it unset")
-            for key, value in (("version_field", field), ("version_header", header))
+            for key, value in (("version_field", field), ("version_header", header),
+                               ("connect_to", connect_to))
             if value is not None
         ]
     problems: list[tuple[str, str]] = []
     if not is_unknown(url, deep=True) and (problem := _url_problem(url)):
         problems.append(("url", problem))
+    if connect_to is not None and not is_unknown(connect_to, deep=True) and (
+        problem := _connect_to_problem(connect_to)
+    ):
+        problems.append(("connect_to", problem))
     if field is not None and header is not None:
         problems.append((
             "version_field",
@@ -225,6 +245,7 @@ def settings_from_inputs(inputs: Mapping[str, Any]) -> GateSettings:
         failure_threshold=int(_value(inputs, "failure_threshold")),
         startup_seconds=float(_value(inputs, "startup_seconds")),
         deadline_seconds=float(_value(inputs, "deadline_seconds")),
+        connect_to=inputs.get("connect_to") or None,
     )
 
 
@@ -290,6 +311,10 @@ class HealthGateArgs:
     A failed gate keeps its last good inputs in state, so after a failed release a rollback
     re-pins an image the gate already passed; this input still changes, so the gate runs
     again and the rollback is verified like any release."""
+    connect_to: pulumi.Input[str] | None = None
+    """`host[:port]` to connect to instead of the URL's host (like `curl --connect-to`); the
+    URL's host stays the Host header, the TLS SNI name and the name the certificate must be
+    valid for. The AWS target sets the ALB's DNS name: no DNS record for the domain needed."""
 
 
 class HealthGate(Resource, module="gates", name="HealthGate"):

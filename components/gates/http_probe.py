@@ -18,12 +18,19 @@ The rules, in line with Kamal, Kubernetes and Argo Rollouts (reliability anchors
   providers; reaching it without a verdict fails closed, as Argo treats inconclusive runs.
 - Each request gets a wall-clock limit, not only httpx's per-read timeout: a server that
   trickles its answer one byte at a time resets a per-read timer forever.
+- With `connect_to` (like `curl --connect-to`), the TCP connection goes to another address
+  while the request stays the URL's: its host is the Host header, the TLS SNI name and the
+  name the certificate must be valid for. The AWS target connects to the ALB's own DNS name,
+  so a first release gates before any DNS record for its domain exists.
+- A certificate that is not valid for the URL's host is a counted failure, never "not
+  answering yet": the load balancer presents it whether or not the app runs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 import threading
 import time
 from collections import deque
@@ -67,6 +74,10 @@ class GateSettings:
     failure_threshold: int = 5
     startup_seconds: float = 300.0
     deadline_seconds: float = 600.0
+    connect_to: str | None = None
+    """`host` or `host:port` to open the connection to instead of the URL's host (the port
+    defaults to the URL's). The URL's host stays the Host header, the SNI name and the name
+    the server's certificate is verified against (see `request_route`)."""
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -105,6 +116,9 @@ class GateResult:
     elapsed_seconds: float
     served_version: str | None
     checked_at: str
+    connected_via: str | None = None
+    """The address the probes connected to when it is not the URL's host (the ALB's DNS
+    name on AWS), so the evidence says which door the answers came through."""
 
     def evidence(self) -> dict[str, Any]:
         return {
@@ -113,6 +127,7 @@ class GateResult:
             "elapsed_seconds": self.elapsed_seconds,
             "served_version": self.served_version,
             "checked_at": self.checked_at,
+            "connected_via": self.connected_via,
         }
 
 
@@ -191,6 +206,67 @@ def judge_answer(
     return True, version, f"status {status}, version {version}"
 
 
+# --- where a request goes --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """How one probe reaches the service: the URL httpx connects to, plus what keeps the
+    request addressed to the logical URL when that differs."""
+
+    url: httpx.URL
+    headers: dict[str, str]
+    extensions: dict[str, Any]
+    connect_host: str
+    """The host the TCP connection goes to (for DNS and connect errors)."""
+
+
+def split_connect_to(value: str) -> tuple[str, int | None]:
+    """`host` or `host:port` -> (host, port or None); `[v6]:port` for IPv6 literals."""
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") else None
+    host, sep, port = value.rpartition(":")
+    if sep and port.isdigit():
+        return host, int(port)
+    return value, None
+
+
+def request_route(settings: GateSettings) -> Route:
+    """Where the probe connects, and how the logical host is kept.
+
+    httpx takes the Host header from the request when one is given (`Request._prepare` only
+    adds it when absent, httpx/_models.py), and httpcore uses the request extension
+    `sni_hostname` as `server_hostname` for the TLS handshake (httpcore/_sync/connection.py,
+    `_connect`: `"server_hostname": sni_hostname or self._origin.host`). Python's ssl then
+    checks the certificate against that name (`check_hostname` of the default context), so
+    the TCP connection goes to `connect_to` while Host, SNI and certificate verification use
+    the URL's host, as `curl --connect-to` does. An ALB routes by that Host header (listener
+    rule `host-header` conditions) and picks its certificate by SNI.
+    """
+    url = httpx.URL(str(settings.url))
+    if not settings.connect_to:
+        return Route(url, {}, {}, url.host)
+    host, port = split_connect_to(settings.connect_to)
+    target = url.copy_with(host=host, port=port if port is not None else url.port)
+    # netloc is `host[:port]` without credentials: "may be used for ... a request Host
+    # header" (httpx/_urls.py).
+    headers = {"Host": url.netloc.decode("ascii")}
+    extensions: dict[str, Any] = {}
+    if url.scheme == "https":
+        extensions["sni_hostname"] = url.raw_host.decode("ascii")
+    return Route(target, headers, extensions, host)
+
+
+def _certificate_problem(exc: BaseException, host: str) -> str | None:
+    """The reason a TLS certificate was refused, or None when that was not the problem."""
+    for inner in _cause_chain(exc):
+        if isinstance(inner, ssl.SSLCertVerificationError):
+            why = inner.verify_message or str(inner)
+            return f"TLS certificate not accepted for {host}: {why}"
+    return None
+
+
 # --- one HTTP request under a wall-clock limit -------------------------------------------
 
 
@@ -260,8 +336,8 @@ def _fetch(
     client: httpx.Client, settings: GateSettings, limit: float, progress: _Progress
 ) -> Observation:
     """One GET, never following redirects, reading at most 64 KiB of body."""
-    url = str(settings.url)
-    host = urlsplit(url).hostname or url
+    route = request_route(settings)
+    host = route.connect_host
     started = time.monotonic()
 
     def ms() -> float:
@@ -270,9 +346,10 @@ def _fetch(
     try:
         with client.stream(
             "GET",
-            url,
+            route.url,
+            headers=route.headers,
             timeout=httpx.Timeout(limit + _HTTPX_GRACE_SECONDS),
-            extensions={"trace": progress.trace},
+            extensions={"trace": progress.trace, **route.extensions},
         ) as response:
             status = response.status_code
             progress.status = status
@@ -299,6 +376,10 @@ def _fetch(
             return Observation(healthy=healthy, status=status, version=version, detail=detail,
                                latency_ms=ms(), answered=True)
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        refused = _certificate_problem(exc, urlsplit(str(settings.url)).hostname or host)
+        if refused is not None:
+            return Observation(healthy=False, error=refused,
+                               detail=_short(refused, settings.secrets), latency_ms=ms())
         reason = _unreachable_reason(exc, host) if isinstance(exc, httpx.ConnectError) else (
             "connect timeout")
         return Observation(healthy=False, error=reason, detail=_short(reason, settings.secrets),
@@ -442,9 +523,13 @@ def failure_message(
     if settings.url:
         source = (f"header {settings.version_header}" if settings.version_header
                   else f"JSON field {settings.version_field!r}")
+        via = ""
+        if settings.connect_to:
+            host = urlsplit(settings.url).hostname
+            via = f" connecting to {settings.connect_to} (Host and TLS name {host})"
         checks.append(
-            f"GET {settings.url} expecting status {settings.expected_status} and {source} "
-            f"in [{_expected(settings)}]"
+            f"GET {settings.url}{via} expecting status {settings.expected_status} and "
+            f"{source} in [{_expected(settings)}]"
         )
     else:
         checks.append(f"platform state only, for the pinned versions [{_expected(settings)}]")
@@ -508,7 +593,9 @@ def run_gate(
         recent.append(_record(observation, at, note))
         elapsed = monotonic() - start
         if successes >= settings.success_threshold:
-            return GateResult(list(recent), successes, round(elapsed, 3), served, wall_clock())
+            via = settings.connect_to if settings.url else None
+            return GateResult(list(recent), successes, round(elapsed, 3), served, wall_clock(),
+                              via)
         if failures >= settings.failure_threshold:
             reason = (f"{failures} consecutive failed probes "
                       f"(failure_threshold {settings.failure_threshold})")

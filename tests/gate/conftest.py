@@ -44,6 +44,7 @@ def gate_inputs(url: str | None, **overrides: Any) -> dict[str, Any]:
         "deadline_seconds": 3.0,
         "platform": None,
         "rollout": "container-1",
+        "connect_to": None,
     }
     inputs.update(overrides)
     return inputs

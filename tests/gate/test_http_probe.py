@@ -239,7 +239,8 @@ def test_evidence_keeps_the_last_ten_observations() -> None:
     result = run(settings(failure_threshold=100), probe, clock)
     evidence = result.evidence()
     assert set(evidence) == {"observations", "consecutive_successes", "elapsed_seconds",
-                             "served_version", "checked_at"}
+                             "served_version", "checked_at", "connected_via"}
+    assert evidence["connected_via"] is None  # the URL's own host
     assert len(evidence["observations"]) == 10
     assert evidence["observations"][-1]["at"] == "t+16.00"
     assert evidence["checked_at"] == "t+16.01"
