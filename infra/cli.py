@@ -58,6 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     releases.add_argument("--stack", required=True)
     releases.add_argument("--cwd", type=Path, default=Path.cwd(), help="the Pulumi project")
     releases.add_argument("--format", choices=("text", "json"), default="text")
+    images = commands.add_parser(
+        "images",
+        help="list the images the stack file pins and how CI builds them (infra/images.py)",
+        description="Every image the stack pins (services and migrations, one entry per "
+        "repository and reference) with its build context and Dockerfile; offline.",
+    )
+    images.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    images.add_argument("--config-file", type=Path, help="use this stack file instead")
+    images.add_argument(
+        "--release-tag", metavar="TAG", help="mark the images whose pin equals TAG as built now"
+    )
+    images.add_argument("--format", choices=("json", "github"), default="json")
     return parser
 
 
@@ -70,6 +82,10 @@ def run_command(args: argparse.Namespace) -> int:
         from infra.rollback_run import list_releases  # noqa: PLC0415
 
         return list_releases(args.stack, args.cwd, args.format)
+    if args.command == "images":
+        from infra.images import run_images  # noqa: PLC0415
+
+        return run_images(args.stack, args.config_file, args.release_tag, args.format)
     return run_plan(args)
 
 

@@ -18,6 +18,7 @@ import pulumi
 from components.imageref import ImageRef, ImageRefError, parse_image_ref
 from infra.config_aws import load_aws
 from infra.config_azure import load_azure
+from infra.config_build import load_build
 from infra.config_reader import Problems, Reader, check_top_level, nearest, show
 from infra.settings import (
     ALL_KEYS,
@@ -193,6 +194,7 @@ def _load_services(problems: Problems, project: str, raw: Mapping[str, Any]) -> 
         "env",
         "secrets",
         "repository",
+        "build",
     }
     services: list[ServiceSpec] = []
     if not raw:
@@ -270,6 +272,7 @@ def _load_services(problems: Problems, project: str, raw: Mapping[str, Any]) -> 
                 secrets=r.string_list(
                     "secrets", SECRET_NAME, "a list of secret names in UPPER_SNAKE_CASE"
                 ),
+                build=load_build(problems, f"{key}.build", body.get("build")),
             )
         )
     names = {s.name for s in services}
@@ -329,7 +332,9 @@ def _load_release(
 def _load_migration(
     problems: Problems, raw: Mapping[str, Any], services: list[ServiceSpec]
 ) -> MigrationSpec:
-    r = Reader(problems, KEY_MIGRATION, raw, {"repository", "command", "timeoutSeconds", "after"})
+    r = Reader(
+        problems, KEY_MIGRATION, raw, {"repository", "command", "timeoutSeconds", "after", "build"}
+    )
     default_repo = next(
         (s.repository for s in services if s.name == "api"),
         services[0].repository if services else "app",
@@ -344,17 +349,25 @@ def _load_migration(
                 list(after),
                 f"names of declared services ({', '.join(sorted(names))})",
             )
-    return MigrationSpec(
-        repository=r.string(
+    repository = (
+        r.string(
             "repository",
             default_repo,
             re.compile(r"^[a-z0-9]+([._/-][a-z0-9]+)*$"),
             "a lowercase repository path such as team/api",
         )
-        or default_repo,
+        or default_repo
+    )
+    # Default build: the one of the service whose repository the migration shares (the api's).
+    build = load_build(problems, f"{KEY_MIGRATION}.build", raw.get("build")) or next(
+        (s.build for s in services if s.repository == repository and s.build is not None), None
+    )
+    return MigrationSpec(
+        repository=repository,
         command=command or ("python", "-m", "sampleapp", "migrate"),
         timeout_seconds=r.integer("timeoutSeconds", 900, 10, 86400),
         after=after,
+        build=build,
     )
 
 

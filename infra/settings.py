@@ -71,6 +71,19 @@ class SecretValue:
 
 
 @dataclass(frozen=True)
+class BuildSpec:
+    """How CI builds an image (`services.<name>.build`, `migration.build`): paths relative to
+    the repository root, never leaving it. Read by `python -m infra images`, not by the program."""
+
+    context: str
+    dockerfile: str
+    """Relative to `context` (default `Dockerfile`)."""
+    target: str | None
+    args: Mapping[str, str]
+    """Plain build args (no secret-looking names: build args stay in the image history)."""
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """One entry of `releasegate:services`: an HTTP service (port + healthPath) or a worker."""
 
@@ -85,6 +98,8 @@ class ServiceSpec:
     after: tuple[str, ...]
     env: Mapping[str, str]
     secrets: tuple[str, ...]
+    build: BuildSpec | None = None
+    """Set when CI builds this service's image; None: built elsewhere, pinned by hand."""
 
     @property
     def is_worker(self) -> bool:
@@ -108,6 +123,8 @@ class MigrationSpec:
     timeout_seconds: int
     after: tuple[str, ...]
     """Services rolled out (and gated) before the migration; the rest wait for it."""
+    build: BuildSpec | None = None
+    """Default: the build of the service that uses the same repository (the api's)."""
 
 
 @dataclass(frozen=True)
