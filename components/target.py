@@ -13,7 +13,17 @@ from typing import Any, Protocol
 
 import pulumi
 
-from infra.settings import ServiceSpec
+from infra.settings import ServiceSpec, Settings
+
+MIGRATIONS_IMAGE = "migrations"
+
+
+def image_repositories(settings: Settings) -> dict[str, str]:
+    """Image name (every service, then "migrations") -> the repository its pin resolves in:
+    what a team pushes before it pins a release."""
+    images = {spec.name: spec.repository for spec in settings.services}
+    images[MIGRATIONS_IMAGE] = settings.migration.repository
+    return images
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,12 @@ class Target(Protocol):
         """After `gate` passed: move traffic to the new version, for platforms that keep the
         previous version serving until told (Container Apps in multiple-revision mode).
         None where the rollout itself already moved traffic (local, ECS)."""
+        ...
+
+    def push_urls(self) -> Mapping[str, pulumi.Output[str]]:
+        """Image name (see `image_repositories`) -> the full repository URL to push it to
+        (`host[:port]/repository`, as `docker push URL:TAG` takes it). Foundation resources
+        only: a foundation-only stack exports it so a team knows where its first images go."""
         ...
 
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:

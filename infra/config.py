@@ -150,7 +150,6 @@ def load_settings(
         if cloud is None and not problems.items:
             problems.raw(f"{NAMESPACE}:cloud: missing; allowed: aws, azure, local")
         raise ConfigError(stack, problems.items)
-    assert release is not None  # noqa: S101 - release is None only when problems were recorded
     return Settings(
         project=project,
         stack=stack,
@@ -296,16 +295,16 @@ def _load_services(problems: Problems, project: str, raw: Mapping[str, Any]) -> 
 def _load_release(
     problems: Problems, raw: Mapping[str, Any], service_names: list[str]
 ) -> ReleaseSpec | None:
-    if not raw:
-        problems.raw(
-            f"{NAMESPACE}:{KEY_RELEASE}: missing; allowed: an object pinning every service "
-            f"({', '.join(service_names)}) and migrations to an immutable tag or sha256 digest"
-        )
-        return None
+    """None for a foundation-only stack: `release` absent, empty or holding no pin (only
+    `allowMigrationsRollback`). Some pins but not all is an error: half a release cannot ship."""
     known = {*service_names, "migrations", "allowMigrationsRollback"}
     r = Reader(problems, KEY_RELEASE, raw, known)
+    wanted = [*service_names, "migrations"]
+    if not any(name in raw for name in wanted):
+        r.boolean("allowMigrationsRollback", False)
+        return None
     pins: dict[str, ImageRef] = {}
-    for name in [*service_names, "migrations"]:
+    for name in wanted:
         key = f"{KEY_RELEASE}.{name}"
         if name not in raw:
             why = (
@@ -314,7 +313,10 @@ def _load_release(
                 if name == "migrations"
                 else "every service runs a pinned image"
             )
-            problems.raw(f"{NAMESPACE}:{key}: missing; {why}; allowed: an immutable tag or digest")
+            problems.raw(
+                f"{NAMESPACE}:{key}: missing; {why}; allowed: an immutable tag or digest "
+                "(pin every service and migrations, or none for a foundation-only deploy)"
+            )
             continue
         try:
             pins[name] = parse_image_ref(raw[name])

@@ -15,7 +15,7 @@ import copy
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +73,9 @@ class Plan:
     cloud: str
     resources: list[PlannedResource]
     notes: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """The stack outputs the program exports (`pushTo`, `nextStep`, `ledger`...); a value that
+    is or holds a secret prints as [secret]."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -80,7 +83,13 @@ class Plan:
             "cloud": self.cloud,
             "resources": [r.as_json() for r in self.resources],
             "notes": self.notes,
+            "outputs": self.outputs,
         }
+
+    @property
+    def foundation_only(self) -> bool:
+        """The stack pins no release: the program exported `nextStep` instead of a ledger."""
+        return "nextStep" in self.outputs
 
     def by_urn(self) -> dict[str, PlannedResource]:
         return {r.urn: r for r in self.resources}
@@ -410,7 +419,7 @@ class _WorkerLoops:
 
 
 def run_under_mocks(
-    program: Callable[[], None],
+    program: Callable[[], Awaitable[None] | None],
     monitor: mocks.MockMonitor,
     *,
     project: str,
@@ -450,8 +459,14 @@ def evaluate(config: StackConfig, monitor: RecordingMonitor | None = None) -> Pl
     from infra.program import define_stack  # noqa: PLC0415 - imported after mocks are set
 
     monitor = monitor or RecordingMonitor(PlanMocks(config.values))
+    outputs: dict[str, Any] = {}
+
+    def program() -> Awaitable[None]:
+        define_stack()
+        return _collect_outputs(outputs)
+
     run_under_mocks(
-        define_stack,
+        program,
         monitor,
         project=config.project,
         stack=config.stack,
@@ -459,11 +474,40 @@ def evaluate(config: StackConfig, monitor: RecordingMonitor | None = None) -> Pl
         secret_keys=sorted(config.secret_keys),
     )
     cloud = config.values.get(f"{NAMESPACE}:cloud", "")
-    notes = [
-        "offline plan: image digests are placeholders derived from each pin; "
-        "`pulumi preview` resolves the real ones from the registry",
-    ]
-    return Plan(stack=config.stack, cloud=str(cloud), resources=monitor.records, notes=notes)
+    if "nextStep" in outputs:
+        notes = [
+            f"foundation only: {NAMESPACE}:release names no pins, so this stack deploys the "
+            "network, keys, registry, secrets store, database and load balancer or app "
+            "environment, and nothing of a release (no pin, snapshot, migration, service, "
+            "gate or ledger)",
+            "push to: "
+            + ", ".join(f"{image} -> {url}" for image, url in dict(outputs["pushTo"]).items()),
+            str(outputs["nextStep"]),
+        ]
+    else:
+        notes = [
+            "offline plan: image digests are placeholders derived from each pin; "
+            "`pulumi preview` resolves the real ones from the registry",
+        ]
+    return Plan(
+        stack=config.stack,
+        cloud=str(cloud),
+        resources=monitor.records,
+        notes=notes,
+        outputs=outputs,
+    )
+
+
+async def _collect_outputs(into: dict[str, Any]) -> None:
+    """Resolve the root stack's exports into `into` (under mocks the engine never receives
+    them: the mock stack registers its outputs before the program runs)."""
+    from pulumi.runtime.settings import get_root_resource  # noqa: PLC0415
+
+    root = get_root_resource()
+    exported: dict[str, Any] = dict(getattr(root, "outputs", None) or {})
+    for key, value in exported.items():
+        output = pulumi.Output.from_input(value)
+        into[key] = SECRET if await output.is_secret() else await output.future()
 
 
 # ---------------------------------------------------------------------------------------------

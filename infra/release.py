@@ -41,7 +41,9 @@ class Release:
     ledger: ReleaseLedger
 
 
-def build_release(settings: Settings, target: Target) -> Release:
+def build_release(settings: Settings, target: Target) -> Release | None:
+    """The release graph; None for a foundation-only stack (no pins), which gets the secrets
+    and the database (with DATABASE_URL stored) and nothing of a release."""
     generated = GeneratedSecrets(
         "secrets",
         GeneratedSecretsArgs(names=[DATABASE_PASSWORD, *settings.generated_secrets]),
@@ -52,6 +54,8 @@ def build_release(settings: Settings, target: Target) -> Release:
     secret_values.update({name: generated.values[name] for name in settings.generated_secrets})
     database = target.database(generated.values[DATABASE_PASSWORD])
     secret_values[DATABASE_URL] = database.url
+    if settings.release is None:
+        return None
 
     pins = _pin_images(settings, target)
     migrations_pin = pins[MIGRATIONS]
@@ -71,7 +75,7 @@ def build_release(settings: Settings, target: Target) -> Release:
     snapshot = PreMigrationSnapshot(
         "pre-migration-snapshot",
         PreMigrationSnapshotArgs(
-            release=settings.release.migrations.reference,
+            release=settings.pinned_release.migrations.reference,
             trigger=migrations_pin.image_ref,
             backend=database.snapshot_backend,
         ),
@@ -83,14 +87,14 @@ def build_release(settings: Settings, target: Target) -> Release:
     migration = MigrationRun(
         "migration",
         MigrationRunArgs(
-            release=settings.release.migrations.reference,
+            release=settings.pinned_release.migrations.reference,
             image=migrations_pin.image_ref,
             command=list(settings.migration.command),
             env={} if by_reference else {f"{DATABASE_URL}_FILE": f"{SECRETS_DIR}/{DATABASE_URL}"},
             secret_files={} if by_reference else {f"{SECRETS_DIR}/{DATABASE_URL}": database.url},
             timeout_seconds=settings.migration.timeout_seconds,
             backend=target.migration_backend(migrations_pin.image_ref),
-            allow_rollback=settings.release.allow_migrations_rollback,
+            allow_rollback=settings.pinned_release.allow_migrations_rollback,
         ),
         opts=pulumi.ResourceOptions(depends_on=[snapshot, *migration_deps]),
     )
@@ -113,10 +117,9 @@ def build_release(settings: Settings, target: Target) -> Release:
 
 
 def _pin_images(settings: Settings, target: Target) -> dict[str, ImagePin]:
-    wanted = {
-        spec.name: (spec.repository, settings.release.pins[spec.name]) for spec in settings.services
-    }
-    wanted[MIGRATIONS] = (settings.migration.repository, settings.release.migrations)
+    release = settings.pinned_release
+    wanted = {spec.name: (spec.repository, release.pins[spec.name]) for spec in settings.services}
+    wanted[MIGRATIONS] = (settings.migration.repository, release.migrations)
     pins: dict[str, ImagePin] = {}
     for image, (repository, ref) in wanted.items():
         source = target.image_source(image, repository, ref.tag)
@@ -155,7 +158,7 @@ def _ship(
         depends_on=[*(settled[name] for name in spec.after), *extra_deps],
     )
     gate_spec = settings.health_gate
-    ref = settings.release.pins[spec.name]
+    ref = settings.pinned_release.pins[spec.name]
     expected = pulumi.Output.all(pin.digest).apply(
         lambda digest: [v for v in (ref.tag, digest[0]) if v]
     )

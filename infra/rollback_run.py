@@ -44,6 +44,11 @@ def read_ledger(stack: Any) -> Mapping[str, Any]:
     outputs = stack.outputs()
     ledger = outputs.get("ledger")
     if ledger is None or not isinstance(ledger.value, Mapping):
+        if "nextStep" in outputs:  # infra/program.py exports it instead of a ledger
+            raise RollbackError(
+                "the stack is foundation only (its release names no pins): there is no release "
+                f"to roll back to or list yet. {outputs['nextStep'].value}"
+            )
         raise RollbackError("the stack has no `ledger` output: it never completed a release")
     return ledger.value
 
@@ -104,8 +109,9 @@ def rollback(
     began = time.monotonic()
     stack = open_stack(stack_name, cwd)
     namespace = project_name(cwd)
+    ledger = read_ledger(stack)  # first: a foundation-only stack has no pins to read either
     pins = read_pins(stack, namespace)
-    plan = plan_rollback(read_ledger(stack), pins, service, wanted)
+    plan = plan_rollback(ledger, pins, service, wanted)
     target = plan.target
     print(f"rollback of {stack_name} to release {target.get('id')} "
           f"(recorded {target.get('recorded_at')}):", file=out)  # fmt: skip

@@ -169,7 +169,9 @@ class Settings:
     project: str
     stack: str
     cloud: Cloud
-    release: ReleaseSpec
+    release: ReleaseSpec | None
+    """None when `releasegate:release` names no pins: the stack deploys its foundation only
+    (network, keys, registry, secrets store, database, load balancer or app environment)."""
     services: tuple[ServiceSpec, ...]
     """In rollout order: every service comes after the services it names in `after`."""
     migration: MigrationSpec
@@ -187,6 +189,14 @@ class Settings:
 
     def service(self, name: str) -> ServiceSpec:
         return next(s for s in self.services if s.name == name)
+
+    @property
+    def pinned_release(self) -> ReleaseSpec:
+        """The release, for code that only runs once a stack pins one (the release graph past
+        its foundation, a service rollout); a foundation-only stack never reaches it."""
+        if self.release is None:
+            raise ValueError(f"stack {self.stack!r} is foundation only: it pins no release")
+        return self.release
 
     @property
     def resource_prefix(self) -> str:

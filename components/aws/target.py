@@ -24,7 +24,12 @@ from components.aws.roles import TaskRoles, TaskRolesArgs
 from components.aws.secrets import AwsSecrets, AwsSecretsArgs
 from components.aws.service import AwsService, AwsServiceArgs
 from components.aws.task_definition import ContainerSpec, container_definitions, volumes
-from components.target import DatabaseEndpoint, ImageSource, ServiceRollout
+from components.target import (
+    DatabaseEndpoint,
+    ImageSource,
+    ServiceRollout,
+    image_repositories,
+)
 from infra.settings import DATABASE_URL, ServiceSpec, Settings
 from infra.settings_aws import AwsSpec
 
@@ -320,6 +325,15 @@ class AwsTarget:
     ) -> pulumi.Resource | None:
         """ECS moves traffic during the rollout (old tasks drain once new ones pass)."""
         return None
+
+    def push_urls(self) -> Mapping[str, pulumi.Output[str]]:
+        """Each ECR repository's `repository_url`, in the form
+        `aws_account_id.dkr.ecr.region.amazonaws.com/repositoryName` (pulumi_aws
+        ecr.Repository docs): `docker push` takes it as is after `aws ecr get-login-password`."""
+        return {
+            image: self.registry.repositories[repository].repository_url
+            for image, repository in image_repositories(self.settings).items()
+        }
 
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
         endpoints = dict(self.load_balancer.base_urls) if self.load_balancer else {}

@@ -23,7 +23,12 @@ from components.azure.platform import AzurePlatform, AzurePlatformArgs
 from components.azure.registry import AzureRegistry, AzureRegistryArgs
 from components.azure.traffic import TrafficHold, TrafficHoldArgs, TrafficShift, TrafficShiftArgs
 from components.azure.vault import AzureVault, AzureVaultArgs, secret_name
-from components.target import DatabaseEndpoint, ImageSource, ServiceRollout
+from components.target import (
+    DatabaseEndpoint,
+    ImageSource,
+    ServiceRollout,
+    image_repositories,
+)
 from infra.settings import DATABASE_URL, ServiceSpec, Settings
 from infra.settings_azure import AzureSpec, RevisionMode
 
@@ -249,6 +254,14 @@ class AzureTarget:
                              revision_name=rollout.revision),
             opts=pulumi.ResourceOptions(depends_on=[gate]),
         )  # fmt: skip
+
+    def push_urls(self) -> Mapping[str, pulumi.Output[str]]:
+        """`<login server>/<repository>` (`myregistry.azurecr.io/repo`), the name ACR takes a
+        push under after `az acr login`; repositories appear on first push."""
+        return {
+            image: pulumi.Output.concat(self.registry.login_server, "/", repository)
+            for image, repository in image_repositories(self.settings).items()
+        }
 
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
         return {

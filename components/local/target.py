@@ -12,7 +12,12 @@ from components.local.database import LocalDatabase, LocalDatabaseArgs
 from components.local.image_build import ImageBuild, ImageBuildArgs
 from components.local.platform import LocalPlatform, LocalPlatformArgs
 from components.local.service import LocalService, LocalServiceArgs
-from components.target import DatabaseEndpoint, ImageSource, ServiceRollout
+from components.target import (
+    DatabaseEndpoint,
+    ImageSource,
+    ServiceRollout,
+    image_repositories,
+)
 from infra.settings import LocalSpec, ServiceSpec, Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -114,7 +119,7 @@ class LocalTarget:
         secrets: Mapping[str, pulumi.Output[str]],
         depends_on: Sequence[pulumi.Resource],
     ) -> ServiceRollout:
-        pin = self.settings.release.pins[spec.name]
+        pin = self.settings.pinned_release.pins[spec.name]
         service = LocalService(
             f"service-{spec.name}",
             LocalServiceArgs(
@@ -152,6 +157,14 @@ class LocalTarget:
     ) -> pulumi.Resource | None:
         """A replaced container serves at once: there is no traffic to move."""
         return None
+
+    def push_urls(self) -> Mapping[str, pulumi.Output[str]]:
+        """`localhost:<registryPort>/<repository>`: the registry container publishes its port on
+        127.0.0.1, and Docker pushes to a localhost registry over plain HTTP without setup."""
+        return {
+            image: pulumi.Output.concat(self.platform.registry_host, "/", repository)
+            for image, repository in image_repositories(self.settings).items()
+        }
 
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
         endpoints = {
