@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 
-from infra.plan import PROJECT_ROOT
+from infra.plan import PROJECT_ROOT, apply_sets, evaluate, load_stack_config
+from infra.render import plan_text, release_order
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -47,6 +48,69 @@ def test_plan_text_lists_resources_with_protection() -> None:
     assert "[secret]" in result.stdout
 
 
+def test_plan_text_opens_with_the_release_order() -> None:
+    """A reader sees the order of the release first, not by reconstructing `after:` lines."""
+    result = run("plan", "--stack", "dev")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:8] == [
+        "Release order:",
+        "  1. pin images: api, web, worker, migrations",
+        "  2. pre-migration snapshot",
+        "  3. migration",
+        "  4. api rollout + gate",
+        "  5. web, worker rollouts + gates (side by side)",
+        "  6. ledger",
+    ]
+
+
+def order_of(stack: str, *sets: str) -> list[str]:
+    return release_order(evaluate(apply_sets(load_stack_config(stack), list(sets))))
+
+
+def test_release_order_follows_migration_after_and_service_after() -> None:
+    """Derived from the graph the program builds: `migration.after` ships the API before the
+    snapshot; a worker that waits for no service rolls out beside the API (after the
+    migration, which every service not in `migration.after` waits for)."""
+    assert order_of("dev", "migration.after=[api]") == [
+        "1. pin images: api, web, worker, migrations",
+        "2. api rollout + gate",
+        "3. pre-migration snapshot",
+        "4. migration",
+        "5. web, worker rollouts + gates (side by side)",
+        "6. ledger",
+    ]
+    assert order_of("dev", "services.worker.after=[]") == [
+        "1. pin images: api, worker, web, migrations",
+        "2. pre-migration snapshot",
+        "3. migration",
+        "4. api, worker rollouts + gates (side by side)",
+        "5. web rollout + gate",
+        "6. ledger",
+    ]
+    assert order_of("staging", "services.web.after=[]") == [
+        "1. pin images: api, web, migrations",
+        "2. pre-migration snapshot",
+        "3. migration",
+        "4. api, web rollouts + gates (side by side)",
+        "5. ledger",
+    ]
+
+
+def test_release_order_names_the_traffic_shift_in_multiple_revision_mode() -> None:
+    assert order_of("azure-production")[3:5] == [
+        "4. api rollout + gate + traffic shift",
+        "5. web rollout + gate + traffic shift",
+    ]
+
+
+def test_a_stack_without_pins_plans_the_foundation_only() -> None:
+    plan = evaluate(apply_sets(load_stack_config("staging"), ["release={}"]))
+    assert release_order(plan) == []
+    text = plan_text(plan).splitlines()
+    assert text[1].startswith("Release order: foundation only (the release names no pins")
+    assert not [line for line in text if line.lstrip().startswith(("1. ", "+ pulumi-python"))]
+
+
 def test_diff_of_a_repin_prints_only_what_changes() -> None:
     result = run("plan", "--stack", "dev", "--diff", "--set", "release.web=v0.9.0")
     assert result.returncode == 0, result.stderr
@@ -59,6 +123,13 @@ def test_bad_config_exits_2_with_the_message_and_no_traceback() -> None:
     result = run("plan", "--stack", "dev", "--set", "services.api.port=70000")
     assert result.returncode == 2
     assert "releasegate:services.api.port: 70000 is not valid" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_config_typo_exits_2_naming_the_nearest_key() -> None:
+    result = run("plan", "--stack", "dev", "--set", "healthgate.intervalSeconds=1")
+    assert result.returncode == 2
+    assert "releasegate:healthgate: unknown key; did you mean 'healthGate'?" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
 
 
