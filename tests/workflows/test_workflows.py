@@ -7,12 +7,16 @@ cancel each other."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from infra.plan import PROJECT_ROOT
+from infra.images import github_outputs, image_list, settings_of
+from infra.plan import PROJECT_ROOT, load_stack_config
+from tests.unit.test_images import AWS_STACK
 
 WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
 
@@ -93,3 +97,90 @@ def test_policy_configs_are_mandatory_in_production_and_advisory_in_staging() ->
         assert all(v["enforcementLevel"] == level for k, v in config.items() if k != "all")
     production = json.loads((PROJECT_ROOT / "policy/config/production.json").read_text())
     assert production["database-backups-retained"]["minBackupRetentionDays"] == 14
+
+
+def test_release_tags_build_and_push_images_before_the_deploy() -> None:
+    jobs = load("deploy.yml")["jobs"]
+    images, push = jobs["images"], jobs["push"]
+    assert "startsWith(github.ref, 'refs/tags/v')" in images["if"]
+    assert push["needs"] == "images" and "needs.images.outputs.count != '0'" in push["if"]
+    assert push["strategy"]["matrix"] == "${{ fromJSON(needs.images.outputs.matrix) }}"
+    assert push["strategy"]["fail-fast"] is False
+    assert push["concurrency"]["cancel-in-progress"] is False
+    for name in ("staging", "production"):
+        deploy = jobs[name]
+        assert deploy["needs"] == ["images", "push"]
+        # Runs after the image jobs passed, or when they were skipped; never after a failure.
+        assert deploy["if"].startswith("${{ !failure() && !cancelled() && (")
+    listing = steps_text(images)
+    assert "python -m infra images --stack" in listing and "--release-tag" in listing
+    assert '--format github >> "$GITHUB_OUTPUT"' in listing
+    pushing = steps_text(push)
+    assert "aws-actions/amazon-ecr-login@v2" in pushing and "azure/login@v2" in pushing
+    assert "az acr login --name" in pushing
+    # look the image up first (immutable tags: a re-run skips), build and push only then
+    assert pushing.index("aws ecr describe-images") < pushing.index("docker buildx build")
+    assert "--push" in pushing
+
+
+def test_a_tag_push_deploys_production_only() -> None:
+    jobs = load("deploy.yml")["jobs"]
+    production, staging = jobs["production"]["if"], jobs["staging"]["if"]
+    assert "github.event_name == 'push' && startsWith(github.ref, 'refs/tags/v')" in production
+    assert "refs/tags" not in staging
+    listed = next(s for s in jobs["images"]["steps"] if s.get("id") == "list")
+    # the stack built for is the stack deployed: a dispatch names it, a tag push is production
+    assert listed["env"]["STACK"] == (
+        "${{ github.event_name == 'workflow_dispatch' && inputs.stack || 'production' }}"
+    )
+    assert listed["env"]["RELEASE_TAG"] == "${{ github.ref_name }}"
+
+
+def test_image_builds_can_be_switched_off_for_teams_that_build_elsewhere() -> None:
+    images = load("deploy.yml")["jobs"]["images"]
+    assert "vars.RELEASEGATE_BUILD_IMAGES != 'false'" in images["if"]
+
+
+def test_id_token_only_where_a_cloud_login_happens() -> None:
+    workflow = load("deploy.yml")
+    assert workflow["permissions"] == {"contents": "read"}
+    for name, job in workflow["jobs"].items():
+        logs_in = any(
+            str(step.get("uses", "")).startswith(
+                ("aws-actions/configure-aws-credentials", "azure/login")
+            )
+            for step in job["steps"]
+        )
+        assert (job["permissions"].get("id-token") == "write") is logs_in, name
+    assert "id-token" not in workflow["jobs"]["images"]["permissions"]
+
+
+def test_image_push_uses_its_own_oidc_identity() -> None:
+    steps = load("deploy.yml")["jobs"]["push"]["steps"]
+    aws = next(s for s in steps if "configure-aws-credentials" in str(s.get("uses")))
+    assert aws["with"] == {
+        "role-to-assume": "${{ vars.AWS_IMAGE_PUSH_ROLE_ARN }}",
+        "aws-region": "${{ needs.images.outputs.region }}",
+    }
+    azure = next(s for s in steps if "azure/login" in str(s.get("uses")))
+    assert set(azure["with"]) == {"client-id", "tenant-id", "subscription-id"}
+    text = (WORKFLOWS / "deploy.yml").read_text()
+    assert "secrets." not in text
+
+
+def test_the_workflow_reads_only_what_python_m_infra_images_prints(tmp_path: Path) -> None:
+    """The job outputs and matrix fields the workflow uses exist in the CLI's output."""
+    stack_file = tmp_path / "Pulumi.production.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": AWS_STACK}))
+    settings = settings_of(load_stack_config("production", stack_file))
+    printed = dict(
+        line.split("=", 1) for line in github_outputs(image_list(settings, "v1.5.0")).splitlines()
+    )
+    jobs = load("deploy.yml")["jobs"]
+    declared = set(jobs["images"]["outputs"])
+    assert declared == {*printed, "stack"}
+    text = (WORKFLOWS / "deploy.yml").read_text()
+    used_outputs = set(re.findall(r"needs\.images\.outputs\.([a-z_]+)", text))
+    assert used_outputs <= declared
+    fields = set(json.loads(printed["matrix"])["include"][0])
+    assert set(re.findall(r"matrix\.([a-z_]+)", text)) <= fields
