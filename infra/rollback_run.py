@@ -6,6 +6,7 @@ evidence and the elapsed time."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Mapping
@@ -32,7 +33,40 @@ def open_stack(stack_name: str, cwd: Path) -> Any:
             '`export PATH="$(bash scripts/pulumi-cli.sh):$PATH"`'
         ) from exc
     except auto.errors.CommandError as exc:
-        raise RollbackError(f"cannot select stack {stack_name!r} in {cwd}: {_tail(exc)}") from exc
+        raise RollbackError(backend_error(exc, stack_name)) from exc
+
+
+# Exit codes of the Pulumi CLI (pkg/cmd/pulumi/cmd/exit_codes.go in pulumi/pulumi v3.259.0, "part
+# of the contract for automation"): 3 authentication, 6 stack not found.
+EXIT_AUTHENTICATION, EXIT_STACK_NOT_FOUND = 3, 6
+
+
+def backend_error(exc: Exception, stack_name: str) -> str:
+    """One sentence for a failed Automation API call instead of its raw text
+    (`code: 6 / stdout: / stderr: ...`): what is wrong and the command that fixes it."""
+    from pulumi import automation as auto  # noqa: PLC0415
+
+    text = str(exc)  # CommandResult's str: "\n code: N\n stdout: ...\n stderr: ..."
+    code_match = re.search(r"^\s*code: (-?\d+)$", text, re.MULTILINE)
+    code = int(code_match.group(1)) if code_match else None
+    stderr = text.partition("\n stderr: ")[2]
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")]
+    detail = (errors or lines or [""])[-1]
+    if isinstance(exc, auto.errors.StackNotFoundError) or code == EXIT_STACK_NOT_FOUND:
+        return (f"stack {stack_name!r} does not exist in the current backend (`pulumi stack ls` "
+                "lists those that do, `pulumi whoami -v` names the backend); select or create "
+                f"it with `pulumi stack select --create {stack_name}`")  # fmt: skip
+    if "PULUMI_CONFIG_PASSPHRASE" in text or "incorrect passphrase" in text:
+        # pkg/secrets/passphrase/manager.go: "passphrase must be set with PULUMI_CONFIG_PASSPHRASE
+        # or PULUMI_CONFIG_PASSPHRASE_FILE environment variables", "incorrect passphrase".
+        return (f"stack {stack_name!r} encrypts its secrets with a passphrase ({detail}): export "
+                "PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) with the stack's "
+                "passphrase and run again")  # fmt: skip
+    if code == EXIT_AUTHENTICATION:
+        return (f"the Pulumi backend refused the login ({detail}): run `pulumi login` (or "
+                "`pulumi login --local` for a local backend) and run again")  # fmt: skip
+    return f"the Pulumi CLI failed on stack {stack_name!r}: {detail or f'exit code {code}'}"
 
 
 def project_name(cwd: Path) -> str:
@@ -102,7 +136,23 @@ def confirm(question: str, assume_yes: bool, stdin: TextIO, out: TextIO) -> bool
 
 def rollback(
     stack_name: str, cwd: Path, service: str, wanted: str | None, assume_yes: bool,
-    out: TextIO = sys.stdout, stdin: TextIO = sys.stdin,
+    out: TextIO | None = None, stdin: TextIO | None = None,
+) -> int:  # fmt: skip
+    """A failed `pulumi up` reports itself; any other failure of the CLI (no such stack, no
+    login, no passphrase) is one sentence (RollbackError). `out`/`stdin` default to the
+    process's streams at call time."""
+    from pulumi import automation as auto  # noqa: PLC0415
+
+    try:
+        return _rollback(stack_name, cwd, service, wanted, assume_yes,
+                         out or sys.stdout, stdin or sys.stdin)  # fmt: skip
+    except auto.errors.CommandError as exc:
+        raise RollbackError(backend_error(exc, stack_name)) from exc
+
+
+def _rollback(
+    stack_name: str, cwd: Path, service: str, wanted: str | None, assume_yes: bool,
+    out: TextIO, stdin: TextIO,
 ) -> int:  # fmt: skip
     from pulumi import automation as auto  # noqa: PLC0415
 
@@ -147,10 +197,30 @@ def rollback(
     return 0
 
 
-def list_releases(stack_name: str, cwd: Path, fmt: str, out: TextIO = sys.stdout) -> int:
-    rows = release_rows(read_ledger(open_stack(stack_name, cwd)))
+def list_releases(stack_name: str, cwd: Path, fmt: str, out: TextIO | None = None) -> int:
+    """The ledger, newest first. A stack with no release yet (foundation only, or no `up` has
+    passed its gates) is a state, not an error: one line (`[]` as JSON) and exit 0."""
+    from pulumi import automation as auto  # noqa: PLC0415
+
+    out = out or sys.stdout
+    stack = open_stack(stack_name, cwd)
+    try:
+        outputs = stack.outputs()
+    except auto.errors.CommandError as exc:
+        raise RollbackError(backend_error(exc, stack_name)) from exc
+    ledger = getattr(outputs.get("ledger"), "value", None)
+    rows = release_rows(ledger) if isinstance(ledger, Mapping) else []
     if fmt == "json":
         print(json.dumps(rows, indent=2), file=out)
+        return 0
+    if not rows:
+        next_step = getattr(outputs.get("nextStep"), "value", None)
+        why = (
+            f"it is foundation only. {next_step}"
+            if next_step
+            else "its ledger is empty (no `pulumi up` of a release has passed its gates)"
+        )
+        print(f"no release yet on stack {stack_name!r}: {why}", file=out)  # fmt: skip
         return 0
     for row in rows:
         print(f"{row['release']}  recorded {row['recorded_at']}", file=out)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
+from typing import Any
 
+import pytest
+from pulumi import automation as auto
+
+from infra import rollback_run
+from infra.cli import main
 from infra.plan import PROJECT_ROOT, apply_sets, evaluate, load_stack_config
 from infra.render import plan_text, release_order
 
@@ -150,3 +157,133 @@ def test_a_reader_that_stops_early_gets_no_traceback() -> None:
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=120) == 0, stderr
     assert "Traceback" not in stderr
+
+
+# `releases` and `rollback` against the Automation API, with its real result and error classes.
+
+
+class FakeStack:
+    def __init__(self, outputs: dict[str, Any]) -> None:
+        self._outputs = {k: auto.OutputValue(v, secret=False) for k, v in outputs.items()}
+
+    def outputs(self) -> dict[str, auto.OutputValue]:
+        return self._outputs
+
+
+def releases_of(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], outputs: dict[str, Any],
+    *args: str,
+) -> tuple[int, str, str]:  # fmt: skip
+    monkeypatch.setattr(rollback_run, "open_stack", lambda _name, _cwd: FakeStack(outputs))
+    code = main(["releases", "--stack", "staging", "--cwd", str(PROJECT_ROOT), *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    ("outputs", "why"),
+    [
+        ({}, "its ledger is empty (no `pulumi up` of a release has passed its gates)"),
+        ({"ledger": {"current": None, "previous": None, "history": []}}, "its ledger is empty"),
+        (
+            {"pushTo": {"api": "r/api"}, "nextStep": "foundation only (release names no pins). "
+             "Next: push every image"},
+            "it is foundation only. foundation only (release names no pins). Next: push",
+        ),
+    ],
+)  # fmt: skip
+def test_releases_on_a_stack_with_no_release_yet_says_so_and_exits_0(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], outputs: dict[str, Any],
+    why: str,
+) -> None:  # fmt: skip
+    code, out, err = releases_of(monkeypatch, capsys, outputs)
+    assert code == 0, err
+    assert out.startswith(f"no release yet on stack 'staging': {why}")
+    assert len(out.splitlines()) == 1 and err == ""
+    code, out, _ = releases_of(monkeypatch, capsys, outputs, "--format", "json")
+    assert code == 0 and json.loads(out) == []
+
+
+def test_releases_lists_a_recorded_release(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    service = {"tag": "v1.0.0", "digest": "sha256:" + "a" * 64,
+               "gate": {"served_version": "v1.0.0", "elapsed_seconds": 4}}  # fmt: skip
+    entry = {"id": "r1", "recorded_at": "2026-11-29T10:00:00Z", "services": {"api": service},
+             "migrations": {"tag": "v1.0.0", "snapshot": "pre-migrate-v1.0.0-x"}}  # fmt: skip
+    code, out, _ = releases_of(monkeypatch, capsys, {"ledger": {"current": entry,
+                                                                "history": [entry]}})  # fmt: skip
+    assert code == 0
+    assert out.splitlines()[0] == "r1  recorded 2026-11-29T10:00:00Z"
+
+
+def failing_select(error: Exception) -> Callable[..., Any]:
+    def select_stack(**_kwargs: Any) -> Any:
+        raise error
+
+    return select_stack
+
+
+# What `pulumi stack select` gives the Automation API for a stack the backend does not have:
+# exit code 6 (ExitStackNotFound) with or without "no stack named" on stderr.
+MISSING = [
+    auto.errors.StackNotFoundError(auto.CommandResult("", "error: no stack named 'x' found", 6)),
+    auto.errors.CommandError(auto.CommandResult("", "", 6)),
+]
+
+
+@pytest.mark.parametrize("error", MISSING)
+@pytest.mark.parametrize("command", ["releases", "rollback"])
+def test_a_stack_missing_from_the_backend_is_one_clean_sentence(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], error: Exception,
+    command: str,
+) -> None:  # fmt: skip
+    monkeypatch.setattr(auto, "select_stack", failing_select(error))
+    extra = ["--yes"] if command == "rollback" else []
+    code = main([command, "--stack", "x", "--cwd", str(PROJECT_ROOT), *extra])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == (
+        "error: stack 'x' does not exist in the current backend (`pulumi stack ls` lists those "
+        "that do, `pulumi whoami -v` names the backend); select or create it with "
+        "`pulumi stack select --create x`\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("result", "expected"),
+    [
+        (
+            auto.CommandResult("", "error: passphrase must be set with PULUMI_CONFIG_PASSPHRASE or "
+                               "PULUMI_CONFIG_PASSPHRASE_FILE environment variables", 255),
+            "stack 'x' encrypts its secrets with a passphrase (passphrase must be set with "
+            "PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE environment variables): "
+            "export PULUMI_CONFIG_PASSPHRASE",
+        ),
+        (
+            auto.CommandResult("", "error: PULUMI_ACCESS_TOKEN must be set for login during "
+                               "non-interactive CLI sessions", 3),
+            "the Pulumi backend refused the login (PULUMI_ACCESS_TOKEN must be set for login "
+            "during non-interactive CLI sessions): run `pulumi login`",
+        ),
+        (
+            auto.CommandResult("Updating...\n", "warning: x\nerror: the stack is locked\n", 1),
+            "the Pulumi CLI failed on stack 'x': the stack is locked",
+        ),
+    ],
+)  # fmt: skip
+def test_other_backend_errors_are_one_sentence_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    result: auto.CommandResult, expected: str,
+) -> None:  # fmt: skip
+    class Stack(FakeStack):
+        def outputs(self) -> dict[str, auto.OutputValue]:
+            raise auto.errors.CommandError(result)
+
+    monkeypatch.setattr(rollback_run, "open_stack", lambda _name, _cwd: Stack({}))
+    for command in (["releases"], ["rollback", "--yes"]):
+        code = main([*command, "--stack", "x", "--cwd", str(PROJECT_ROOT)])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert err.startswith(f"error: {expected}") and len(err.splitlines()) == 1, err
+        assert "code:" not in err and "stderr:" not in err
