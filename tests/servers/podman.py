@@ -1,7 +1,9 @@
 """A Docker-API engine for tests: `podman system service` on a temporary unix socket.
 
-Follows /work/shared/TEST-INFRA.md: runc (crun fails on these hosts' hybrid cgroups), a
-containers.conf with lowered ulimits (raising RLIMIT_NPROC is refused), no registry pulls.
+What the test machines need, found on them: the `runc` runtime (`crun` fails under their
+hybrid cgroup mode), a containers.conf (`CONTAINERS_CONF` below, passed in the environment
+variable of that name) that lowers the default ulimits to nofile 1024 and nproc 1000 (raising
+RLIMIT_NPROC is refused there), and no registry pulls (the images are made locally, as below).
 Test images are made from root filesystems and `podman import`ed:
 
 - a busybox image (`busybox_image`): the static busybox from `busybox-static` with every
