@@ -62,6 +62,9 @@ class ServiceRollout:
     revision: pulumi.Input[str]
     """Changes with every rollout (container id, task definition ARN, revision name), so the
     gate re-runs for each one, rollbacks after a failed gate included."""
+    connect_to: pulumi.Input[str] | None = None
+    """Where the HTTP gate connects when `health_url` names a domain whose DNS may not point
+    there yet (the ALB's own DNS name on AWS); the URL's host stays Host, SNI and TLS name."""
 
 
 class Target(Protocol):

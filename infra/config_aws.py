@@ -10,19 +10,22 @@ from typing import Any
 
 from infra.config_reader import Problems, Reader, nearest
 from infra.settings import KEY_AWS
-from infra.settings_aws import AwsSpec, ExistingNetwork, NewNetwork
+from infra.settings_aws import AwsSpec, ExistingNetwork, HostedZone, NewNetwork
 
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 VPC_PATTERN = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 SUBNET_PATTERN = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 CERTIFICATE_PATTERN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$")
 HOST_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# Route 53's `ResourceId` shape (botocore route53 model): a string of at most 32 characters;
+# zone ids are upper-case letters and digits such as Z0123456789ABCDEFGHIJ.
+HOSTED_ZONE_ID_PATTERN = re.compile(r"^[A-Z0-9]{1,32}$")
 KNOWN = {
     "region", "vpcId", "publicSubnetIds", "privateSubnetIds", "vpcCidr", "availabilityZones",
     "natGatewayPerZone", "certificateArn", "domains", "listenerPorts", "logRetentionDays",
     "keepImages", "deregistrationDelaySeconds", "healthCheckIntervalSeconds",
     "healthCheckHealthyThreshold", "healthCheckUnhealthyThreshold", "readOnlyRootFilesystem",
-    "production",
+    "production", "hostedZoneId", "hostedZoneName",
 }  # fmt: skip
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
 """The values CloudWatch Logs accepts for a log group's retention."""
@@ -63,6 +66,7 @@ def load_aws(
         listener_ports=MappingProxyType(
             _listener_ports(problems, raw.get("listenerPorts", {}), http_services, domains)
         ),
+        hosted_zone=_hosted_zone(problems, r, domains),
         log_retention_days=retention,
         keep_images=r.integer("keepImages", 30, 10, 1000),
         deregistration_delay_seconds=r.integer("deregistrationDelaySeconds", 15, 0, 3600),
@@ -129,6 +133,44 @@ def _domains(problems: Problems, raw: Any, http_services: Sequence[str]) -> dict
         problems.add(f"{KEY_AWS}.domains", raw,
                      f"a host name for every service with a port (missing: {', '.join(missing)})")
     return domains
+
+
+def _hosted_zone(problems: Problems, r: Reader, domains: Mapping[str, str]) -> HostedZone | None:
+    """`hostedZoneId` and `hostedZoneName` together: the id is what Route 53 takes, the name
+    is what lets every domain be checked against the zone before anything changes (offline,
+    with no credentials). Route 53 itself refuses a record outside its zone only at `up`."""
+    given = {"hostedZoneId", "hostedZoneName"} & set(r.raw)
+    if not given:
+        return None
+    raw_id = r.raw.get("hostedZoneId")
+    if isinstance(raw_id, str) and raw_id.startswith("/hostedzone/"):
+        problems.add(f"{KEY_AWS}.hostedZoneId", raw_id,
+                     "the zone id alone, without /hostedzone/ (e.g. Z0123456789ABCDEFGHIJ)")
+        zone_id = None
+    else:
+        zone_id = r.string("hostedZoneId", None, HOSTED_ZONE_ID_PATTERN,
+                           "a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ")
+    raw_name = r.raw.get("hostedZoneName")
+    name = raw_name.lower().removesuffix(".") if isinstance(raw_name, str) else None
+    if name is not None and not HOST_PATTERN.match(name):
+        problems.add(f"{KEY_AWS}.hostedZoneName", raw_name, "a DNS zone name such as example.com")
+        name = None
+    for key in sorted({"hostedZoneId", "hostedZoneName"} - given):
+        problems.add(f"{KEY_AWS}.{key}", None,
+                     "set together with " + ({"hostedZoneId", "hostedZoneName"} - {key}).pop()
+                     + ": the id for Route 53, the name to check every domain is inside it")
+    if not domains:
+        problems.add(f"{KEY_AWS}.hostedZoneId", raw_id,
+                     "only with domains: alias records are made for the domains")
+        return None
+    if name is not None:
+        for service, host in domains.items():
+            if host != name and not host.endswith(f".{name}"):
+                problems.add(f"{KEY_AWS}.domains.{service}", host,
+                             f"a name inside the hosted zone {name} (hostedZoneName)")
+    if zone_id is None or name is None:
+        return None
+    return HostedZone(zone_id, name)
 
 
 def _listener_ports(

@@ -61,6 +61,8 @@ def _load_balancer(name: str, _inputs: Inputs, config: Config) -> dict[str, Any]
     return {
         "arn": _arn(config, "elasticloadbalancing", f"loadbalancer/app/{name}/offline"),
         "dnsName": f"{name}-offline.{_region(config)}.elb.amazonaws.com",
+        # The ALB's canonical hosted zone id (what a Route 53 alias to it names); made up.
+        "zoneId": "ZOFFLINEALB0000",
     }
 
 

@@ -180,6 +180,7 @@ def _ship(
             deadline_seconds=gate_spec.deadline_seconds,
             platform=rollout.platform,
             rollout=rollout.revision,
+            connect_to=rollout.connect_to,
         ),
         opts=pulumi.ResourceOptions(depends_on=[rollout.resource]),
     )

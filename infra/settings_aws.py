@@ -32,6 +32,17 @@ class NewNetwork:
 
 
 @dataclass(frozen=True)
+class HostedZone:
+    """A Route 53 hosted zone the stack writes its domains' alias records into. The id is
+    what Route 53's API takes; the name lets config validation check, offline, that every
+    domain lies inside the zone (Route 53 would refuse it only at `up`)."""
+
+    id: str
+    name: str
+    """Lower case, without the trailing dot."""
+
+
+@dataclass(frozen=True)
 class AwsSpec:
     """Validated `releasegate:aws` settings."""
 
@@ -43,6 +54,9 @@ class AwsSpec:
     """HTTP service -> host name. With domains, services share one listener by host header
     (443 with the certificate, else 80); without, each gets its own plain-HTTP port."""
     listener_ports: Mapping[str, int] = field(default_factory=dict)
+    hosted_zone: HostedZone | None = None
+    """With a hosted zone (only with domains), the stack manages an alias A record per domain
+    pointing at the ALB. Without, DNS is the team's; the gate never needs it either way."""
     log_retention_days: int = 30
     keep_images: int = 30
     """Tagged images kept per repository by the ECR lifecycle policy (recent releases)."""

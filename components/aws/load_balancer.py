@@ -10,6 +10,15 @@ checks; a drained task leaves after 15 s. With the ECS circuit breaker, a releas
 never pass is rolled back after the breaker's failure count, and the health gate fails at once
 on the platform's rolled-back state; the expected rollback by re-pin is one rollout: task start
 (~30-60 s on Fargate) + 10 s of checks + 15 s of draining.
+
+DNS: a domain's record cannot point at an ALB that the same `up` creates before the gate runs,
+so the gate does not use DNS for the domain at all. It connects to the ALB's own DNS name
+(`connect_to`) and sends the domain as Host header and TLS SNI name, verifying the certificate
+against the domain: what the ALB routes by (listener rules' `host-header` condition) and picks
+its certificate by (SNI). With `hostedZoneId`, the stack also manages an alias A record per
+domain pointing at the ALB; the ALB's `zone_id` is its canonical hosted zone id, which Route 53
+requires as the alias target's HostedZoneId (botocore route53 model, AliasTarget:
+"Application and Network Load Balancers: ... CanonicalHostedZoneId").
 """
 
 from __future__ import annotations
@@ -43,6 +52,8 @@ class AwsLoadBalancerArgs:
     healthy_threshold: int
     unhealthy_threshold: int
     tags: Mapping[str, str]
+    hosted_zone_id: str | None = None
+    """Route 53 zone for the domains' alias records; None leaves DNS to the team."""
 
 
 class AwsLoadBalancer(pulumi.ComponentResource):
@@ -51,6 +62,12 @@ class AwsLoadBalancer(pulumi.ComponentResource):
     """Target groups must be attached to a listener before a service can register in them."""
     base_urls: dict[str, pulumi.Output[str]]
     """Service -> `scheme://host[:port]` where the ALB serves it (what the gate probes)."""
+    connect_to: dict[str, pulumi.Output[str]]
+    """Service -> where the gate connects when its base URL names a domain: the ALB's own DNS
+    name, so the gate needs no DNS record for the domain. Absent when the base URL already is
+    the ALB's DNS name (no domains)."""
+    dns_records: dict[str, pulumi.Resource]
+    """Service -> its alias record, when the stack manages DNS (`hosted_zone_id`)."""
     dns_name: pulumi.Output[str]
 
     def __init__(
@@ -98,6 +115,8 @@ class AwsLoadBalancer(pulumi.ComponentResource):
         self.target_group_arns = {name: group.arn for name, group in groups.items()}
         self.listeners = []
         self.base_urls = {}
+        self.connect_to = {}
+        self.dns_records = {}
         if args.domains:
             self._host_routing(args, alb, groups, child)
         else:
@@ -118,6 +137,37 @@ class AwsLoadBalancer(pulumi.ComponentResource):
                 suffix = "" if port == 80 else f":{port}"
                 self.base_urls[s.name] = pulumi.Output.concat("http://", alb.dns_name, suffix)
         self.register_outputs({"dnsName": self.dns_name, "baseUrls": self.base_urls})
+
+    def _alias_record(
+        self, service: str, host: str, zone_id: str, alb: aws.lb.LoadBalancer,
+        child: pulumi.ResourceOptions,
+    ) -> None:  # fmt: skip
+        """An alias A record for `host` pointing at the ALB. A only: the ALB's
+        `ip_address_type` is the default `ipv4`; a dualstack ALB would take an AAAA alias too.
+        `allow_overwrite=False` (the provider's default, stated): a record someone already
+        made for the name fails the `up` instead of being taken over silently."""
+        self.dns_records[service] = aws.route53.Record(
+            f"dns-{service}",
+            zone_id=zone_id,
+            name=host,
+            type="A",
+            aliases=[
+                aws.route53.RecordAliasArgs(
+                    name=alb.dns_name,
+                    # The ALB's canonical hosted zone (pulumi_aws: "to be used in a Route 53
+                    # Alias record"), not the zone the record lives in.
+                    zone_id=alb.zone_id,
+                    # Route 53 then answers by the target groups' health (botocore route53
+                    # model, AliasTarget.EvaluateTargetHealth). With one record per name it
+                    # still answers when that one is unhealthy: "if no record is healthy, all
+                    # records are healthy" (Route 53 Developer Guide, "How Amazon Route 53
+                    # chooses records when health checking is configured").
+                    evaluate_target_health=True,
+                )
+            ],
+            allow_overwrite=False,
+            opts=child,
+        )
 
     def _host_routing(
         self,
@@ -184,3 +234,6 @@ class AwsLoadBalancer(pulumi.ComponentResource):
                 )
             )
             self.base_urls[s.name] = pulumi.Output.from_input(f"{scheme}://{host}")
+            self.connect_to[s.name] = alb.dns_name
+            if args.hosted_zone_id is not None:
+                self._alias_record(s.name, host, args.hosted_zone_id, alb, child)

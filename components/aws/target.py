@@ -20,7 +20,7 @@ from components.aws.database import AwsDatabase, AwsDatabaseArgs
 from components.aws.load_balancer import AwsLoadBalancer, AwsLoadBalancerArgs, HttpService
 from components.aws.network import AwsNetwork, AwsNetworkArgs
 from components.aws.registry import AwsRegistry, AwsRegistryArgs
-from components.aws.roles import TaskRoles, TaskRolesArgs
+from components.aws.roles import TaskAccess, TaskRoles, TaskRolesArgs
 from components.aws.secrets import AwsSecrets, AwsSecretsArgs
 from components.aws.service import AwsService, AwsServiceArgs
 from components.aws.task_definition import ContainerSpec, container_definitions, volumes
@@ -109,11 +109,26 @@ class AwsTarget:
             "roles",
             TaskRolesArgs(
                 prefix=self.prefix,
-                task_names=[*(s.name for s in settings.services), MIGRATIONS],
-                repository_arns=[r.arn for r in self.registry.repositories.values()],
-                secret_arns=list(self.secrets.arns.values()),
+                # One execution role per task: its repository, its log group, its secrets
+                # (the migration reads only DATABASE_URL).
+                tasks=[
+                    *(
+                        TaskAccess(
+                            s.name,
+                            self.registry.repositories[s.repository].arn,
+                            self.log_groups[s.name].arn,
+                            [self.secrets.arns[n] for n in sorted(s.secrets)],
+                        )
+                        for s in settings.services
+                    ),
+                    TaskAccess(
+                        MIGRATIONS,
+                        self.registry.repositories[settings.migration.repository].arn,
+                        self.log_groups[MIGRATIONS].arn,
+                        [self.secrets.arns[DATABASE_URL]],
+                    ),
+                ],
                 kms_key_arn=self.key.arn,
-                log_group_arns=[g.arn for g in self.log_groups.values()],
                 tags=self.tags,
             ),
         )
@@ -138,6 +153,7 @@ class AwsTarget:
                     healthy_threshold=self.aws.health_check_healthy_threshold,
                     unhealthy_threshold=self.aws.health_check_unhealthy_threshold,
                     tags=self.tags,
+                    hosted_zone_id=self.aws.hosted_zone.id if self.aws.hosted_zone else None,
                 ),
             )
             if http
@@ -198,7 +214,7 @@ class AwsTarget:
             memory="1024",
             network_mode="awsvpc",
             requires_compatibilities=["FARGATE"],
-            execution_role_arn=self.roles.execution_role_arn,
+            execution_role_arn=self.roles.execution_role_arns[MIGRATIONS],
             task_role_arn=self.roles.task_role_arns[MIGRATIONS],
             container_definitions=container_definitions(
                 ContainerSpec(
@@ -274,7 +290,7 @@ class AwsTarget:
                 memory=spec.memory,
                 replicas=spec.replicas,
                 cluster_arn=self.cluster.arn,
-                execution_role_arn=self.roles.execution_role_arn,
+                execution_role_arn=self.roles.execution_role_arns[spec.name],
                 task_role_arn=self.roles.task_role_arns[spec.name],
                 subnet_ids=self.network.private_subnet_ids,
                 security_group_id=self.network.task_security_group_id,
@@ -315,6 +331,13 @@ class AwsTarget:
             health_url=health_url,
             platform=platform,
             revision=service.task_definition.arn,
+            # The gate reaches the new tasks through the ALB's own DNS name, with the domain as
+            # Host and TLS name: no DNS record for the domain is needed (load_balancer.py).
+            connect_to=(
+                self.load_balancer.connect_to.get(spec.name)
+                if has_ingress and self.load_balancer is not None
+                else None
+            ),
         )
 
     def promote(

@@ -65,3 +65,49 @@ def test_aws_settings_on_another_cloud_are_refused() -> None:
 
 def test_region_comes_from_the_provider_when_not_set() -> None:
     assert "aws.region: missing; set aws:region" in problems_of({"cloud": "aws"})
+
+
+DOMAINS = {"api": "api.staging.example.com", "web": "staging.example.com"}
+ZONE_ID = "Z0123456789ABCDEFGHIJ"
+
+
+def test_a_hosted_zone_with_its_name_covers_the_domains() -> None:
+    spec = load(aws({"certificateArn": CERT, "domains": DOMAINS, "hostedZoneId": ZONE_ID,
+                     "hostedZoneName": "Example.com."})).aws  # fmt: skip
+    assert spec.hosted_zone is not None
+    assert (spec.hosted_zone.id, spec.hosted_zone.name) == (ZONE_ID, "example.com")
+
+
+def test_without_a_hosted_zone_dns_is_left_to_the_team() -> None:
+    assert load(aws({"certificateArn": CERT, "domains": DOMAINS})).aws.hosted_zone is None
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"hostedZoneId": ZONE_ID}, "aws.hostedZoneName: missing is not valid; allowed: set "
+                                    "together with hostedZoneId"),
+        ({"hostedZoneName": "example.com"}, "aws.hostedZoneId: missing is not valid; allowed: "
+                                            "set together with hostedZoneName"),
+        ({"hostedZoneId": "/hostedzone/" + ZONE_ID, "hostedZoneName": "example.com"},
+         "without /hostedzone/"),
+        ({"hostedZoneId": "z-lower", "hostedZoneName": "example.com"},
+         "aws.hostedZoneId: 'z-lower' is not valid; allowed: a Route 53 hosted zone id"),
+        ({"hostedZoneId": ZONE_ID, "hostedZoneName": "example com"},
+         "aws.hostedZoneName: 'example com' is not valid; allowed: a DNS zone name"),
+        # A domain outside the zone: Route 53 would refuse the record only at `up`.
+        ({"hostedZoneId": ZONE_ID, "hostedZoneName": "example.org"},
+         "aws.domains.api: 'api.staging.example.com' is not valid; allowed: a name inside the "
+         "hosted zone example.org"),
+        # A zone name that is a suffix of the domain but not a parent of it.
+        ({"hostedZoneId": ZONE_ID, "hostedZoneName": "ample.com"},
+         "aws.domains.web: 'staging.example.com' is not valid; allowed: a name inside"),
+    ],
+)
+def test_bad_hosted_zone_settings_are_refused(settings: dict[str, Any], expected: str) -> None:
+    assert expected in problems_of(aws({"certificateArn": CERT, "domains": DOMAINS, **settings}))
+
+
+def test_a_hosted_zone_needs_domains() -> None:
+    problems = problems_of(aws({"hostedZoneId": ZONE_ID, "hostedZoneName": "example.com"}))
+    assert "only with domains" in problems

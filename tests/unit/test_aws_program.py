@@ -190,16 +190,98 @@ def test_task_definitions_are_valid_for_the_ecs_api(aws_plan: tuple[str, Plan]) 
         assert not report.has_errors(), report.generate_report()
 
 
-def test_roles_are_least_privilege(aws_plan: tuple[str, Plan]) -> None:
-    _, plan = aws_plan
-    policies = of_type(plan, "aws:iam/rolePolicy:RolePolicy")
-    assert len(policies) == 1  # the execution role's; task roles carry no permissions
-    statements = json.loads(policies[0].inputs["policy"])["Statement"]
-    for statement in statements:
-        if statement["Resource"] == "*":
-            assert statement["Action"] == ["ecr:GetAuthorizationToken"]
-    secrets = next(s for s in statements if "secretsmanager:GetSecretValue" in s["Action"])
-    assert all(":secret:releasegate-" in arn for arn in secrets["Resource"])
+PINS = ["release.api=v1.4.2", "release.web=v1.4.2", "release.migrations=v1.4.2"]
+"""Pinned explicitly, so these tests see the release whatever the stack file pins."""
+
+
+def released(stack: str, *sets: str) -> Plan:
+    return evaluate(apply_sets(load_stack_config(stack), [*PINS, *sets]))
+
+
+def execution_statements(plan: Plan) -> dict[str, list[dict[str, Any]]]:
+    """Task -> the statements of its execution role's policy."""
+    return {
+        policy.name.removeprefix("execution-"): json.loads(policy.inputs["policy"])["Statement"]
+        for policy in of_type(plan, "aws:iam/rolePolicy:RolePolicy")
+    }
+
+
+def resources_of(statements: list[dict[str, Any]], action: str) -> list[str]:
+    return sorted(
+        arn for s in statements if action in s["Action"] for arn in s["Resource"]
+    )
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_each_task_has_its_own_execution_role_reading_only_its_secrets(stack: str) -> None:
+    """A service that declares no secret can read none; the migration reads DATABASE_URL only."""
+    plan = released(stack, 'services.web.secrets=["SIGNING_KEY"]',
+                    'services.api.secrets=["DATABASE_URL", "PAYMENTS_TOKEN"]',
+                    'generatedSecrets=["SIGNING_KEY", "PAYMENTS_TOKEN"]')
+    statements = execution_statements(plan)
+    assert set(statements) == {"api", "web", "migrations"}
+    secret_arns = {
+        s.inputs["name"].rpartition("/")[2]: f"arn:aws:secretsmanager:eu-west-1:123456789012:"
+        f"secret:{s.inputs['name']}"
+        for s in of_type(plan, "aws:secretsmanager/secret:Secret")
+    }
+    read = "secretsmanager:GetSecretValue"
+    assert resources_of(statements["api"], read) == sorted(
+        [secret_arns["DATABASE_URL"], secret_arns["PAYMENTS_TOKEN"]]
+    )
+    assert resources_of(statements["web"], read) == [secret_arns["SIGNING_KEY"]]
+    assert resources_of(statements["migrations"], read) == [secret_arns["DATABASE_URL"]]
+    for task, policy in statements.items():
+        for statement in policy:
+            if statement["Resource"] == "*":
+                assert statement["Action"] == ["ecr:GetAuthorizationToken"], task
+            assert statement["Effect"] == "Allow"
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_a_service_declaring_no_secret_can_read_none(stack: str) -> None:
+    config = load_stack_config(stack).values["releasegate:services"]
+    assert not config["web"].get("secrets")  # the stack files' web declares none
+    statements = execution_statements(released(stack))
+    web = statements["web"]
+    assert not resources_of(web, "secretsmanager:GetSecretValue")
+    assert not resources_of(web, "kms:Decrypt")  # nothing of its own to decrypt
+    assert resources_of(statements["api"], "kms:Decrypt")  # reads DATABASE_URL
+
+
+def test_pull_and_logs_are_scoped_to_the_tasks_repository_and_log_group() -> None:
+    plan = released("staging", 'migration.repository="releasegate/migrate"')
+    statements = execution_statements(plan)
+    repos = {r.inputs["name"]: r for r in of_type(plan, "aws:ecr/repository:Repository")}
+    assert set(repos) == {"releasegate/api", "releasegate/web", "releasegate/migrate"}
+    for task, repository in (("api", "releasegate/api"), ("web", "releasegate/web"),
+                             ("migrations", "releasegate/migrate")):  # fmt: skip
+        assert resources_of(statements[task], "ecr:BatchGetImage") == [
+            f"arn:aws:ecr:eu-west-1:123456789012:repository/{repository}"
+        ]
+        assert resources_of(statements[task], "logs:PutLogEvents") == [
+            f"arn:aws:logs:eu-west-1:123456789012:log-group:/releasegate/releasegate-staging/"
+            f"{task}:*"
+        ]
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_each_task_definition_uses_its_own_roles(stack: str) -> None:
+    plan = released(stack)
+    roles = {r.name: r for r in of_type(plan, "aws:iam/role:Role")}
+    assert set(roles) == {f"{kind}-{task}" for kind in ("execution", "task")
+                          for task in ("api", "web", "migrations")}  # fmt: skip
+    tasks = {t.name: t for t in of_type(plan, "aws:ecs/taskDefinition:TaskDefinition")}
+    for task_name, task in (("service-api-task", "api"), ("service-web-task", "web"),
+                            ("migration-task", "migrations")):  # fmt: skip
+        inputs = tasks[task_name].inputs
+        assert inputs["executionRoleArn"] == f"arn:aws:iam::123456789012:role/execution-{task}"
+        assert inputs["taskRoleArn"] == f"arn:aws:iam::123456789012:role/task-{task}"
+        # The role's ARN reaches the task definition only once its policy is attached.
+        policy = one(plan, "aws:iam/rolePolicy:RolePolicy", f"execution-{task}")
+        assert depends_on(plan, tasks[task_name], policy)
+    for policy in of_type(plan, "aws:iam/rolePolicy:RolePolicy"):  # task roles carry none
+        assert policy.name.startswith("execution-")
 
 
 def test_gates_check_the_ecs_deployment_and_the_alb(aws_plan: tuple[str, Plan]) -> None:
@@ -213,10 +295,59 @@ def test_gates_check_the_ecs_deployment_and_the_alb(aws_plan: tuple[str, Plan]) 
         "/health/ready"
     )
     assert task.inputs["family"].endswith("-api")
+    # No DNS needed: the gate connects to the ALB's own DNS name, the domain stays Host/SNI.
+    assert gate.inputs["connect_to"] == "alb-offline.eu-west-1.elb.amazonaws.com"
     migration = one(plan, ":MigrationRun", "migration")
     backend = migration.inputs["backend"]
     assert backend["kind"] == "ecs" and backend["assign_public_ip"] is False
     assert migration.inputs.get("secret_files") in ({}, None)
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_gates_reach_each_domain_through_the_albs_own_name(stack: str) -> None:
+    plan = released(stack)
+    domains = load_stack_config(stack).values["releasegate:aws"]["domains"]
+    alb = "alb-offline.eu-west-1.elb.amazonaws.com"
+    for service, path in (("api", "/health/ready"), ("web", "/api/health/ready")):
+        gate = one(plan, ":HealthGate", f"gate-{service}")
+        assert gate.inputs["url"] == f"https://{domains[service]}{path}"
+        assert gate.inputs["connect_to"] == alb
+    assert not of_type(plan, "aws:route53/record:Record")  # no zone named: DNS is the team's
+
+
+def test_without_domains_the_gate_url_already_is_the_alb() -> None:
+    base = load_stack_config("staging")
+    values = dict(base.values)
+    aws_settings = {k: v for k, v in values["releasegate:aws"].items()
+                    if k not in ("domains", "certificateArn")}  # fmt: skip
+    plan = evaluate(apply_sets(base, [*PINS, f"aws={json.dumps(aws_settings)}"]))
+    gate = one(plan, ":HealthGate", "gate-api")
+    assert gate.inputs["url"] == "http://alb-offline.eu-west-1.elb.amazonaws.com/health/ready"
+    assert not gate.inputs.get("connect_to")
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_a_named_hosted_zone_gets_an_alias_record_per_domain(stack: str) -> None:
+    plan = released(stack, "aws.hostedZoneId=Z0123456789ABCDEFGHIJ",
+                    "aws.hostedZoneName=example.com")
+    domains = load_stack_config(stack).values["releasegate:aws"]["domains"]
+    records = {r.name: r for r in of_type(plan, "aws:route53/record:Record")}
+    assert set(records) == {f"dns-{service}" for service in domains}
+    alb = one(plan, "aws:lb/loadBalancer:LoadBalancer", "alb")
+    for service, host in domains.items():
+        inputs = records[f"dns-{service}"].inputs
+        assert inputs["zoneId"] == "Z0123456789ABCDEFGHIJ"
+        assert (inputs["name"], inputs["type"]) == (host, "A")
+        assert inputs["allowOverwrite"] is False
+        assert inputs["aliases"] == [{
+            "name": "alb-offline.eu-west-1.elb.amazonaws.com",
+            "zoneId": "ZOFFLINEALB0000",  # the ALB's canonical zone, not the record's
+            "evaluateTargetHealth": True,
+        }]  # fmt: skip
+        assert depends_on(plan, records[f"dns-{service}"], alb)
+        # The gate never waits for the record: it connects to the ALB either way.
+        assert not depends_on(plan, one(plan, ":HealthGate", f"gate-{service}"),
+                              records[f"dns-{service}"])
 
 
 def test_repin_changes_only_that_services_task_service_pin_and_gate() -> None:
