@@ -65,3 +65,31 @@ def test_a_bad_pin_fails_preview_with_the_validation_message(
     assert "invalid stack config for stack 'staging' (1 problem); nothing was changed" in output
     assert "releasegate:release.api: 'latest' is a mutable tag" in output
     assert "Traceback" not in output
+
+
+@pytest.mark.timeout(300)
+def test_a_stack_without_pins_is_accepted_as_a_foundation(
+    staging: tuple[Path, dict[str, str]],
+) -> None:
+    """With `release` removed from the (copied) stack file, the engine accepts the stack
+    (Pulumi.yaml gives `release` the default {}: a declared key without a default would be
+    refused as missing) and the program runs the foundation up to the first AWS resource; a
+    stack pinning only some images is refused with the validation message."""
+    root, env = staging
+    removed = pulumi(root, env, "config", "rm", "release", "--stack", "staging")
+    assert removed.returncode == 0, removed.stderr
+    result = pulumi(root, env, "preview", "--stack", "staging")
+    output = result.stdout + result.stderr
+    # Without the default the engine stops here: "validating stack config: Stack 'staging' is
+    # missing configuration value 'release'" (seen with this CLI).
+    assert "validating stack config" not in output, output
+    assert "missing configuration value" not in output, output
+    assert "no resource plugin 'pulumi-resource-aws' found" in output, output
+    assert "Traceback" not in output
+    pulumi(root, env, "config", "set", "--path", "release.api", "v1.4.2", "--stack", "staging")
+    partial = pulumi(root, env, "preview", "--stack", "staging")
+    output = partial.stdout + partial.stderr
+    assert partial.returncode != 0
+    assert "releasegate:release.migrations: missing" in output, output
+    assert "or none for a foundation-only deploy" in output, output
+    assert "Traceback" not in output
