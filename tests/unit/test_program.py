@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from infra.plan import (
     PROJECT_ROOT,
@@ -197,11 +198,13 @@ def test_database_is_protected(stack_plan: tuple[str, Plan]) -> None:
 
 
 def test_app_secrets_from_config_print_as_secret(tmp_path: Path) -> None:
+    # Edited as YAML on a copy: the tracked file may end with the `encryptionsalt:` line that
+    # `pulumi stack select --create` appends, so appending text to it would break the YAML.
     stack_file = tmp_path / "Pulumi.secrets.yaml"
-    dev = (PROJECT_ROOT / "Pulumi.dev.yaml").read_text()
-    dev = dev.replace("releasegate:generatedSecrets: [SIGNING_KEY]", "")
-    dev += "  releasegate:appSecrets:\n    SIGNING_KEY:\n      secure: v1:AAAA:BBBB\n"
-    stack_file.write_text(dev)
+    dev = yaml.safe_load((PROJECT_ROOT / "Pulumi.dev.yaml").read_text())
+    del dev["config"]["releasegate:generatedSecrets"]
+    dev["config"]["releasegate:appSecrets"] = {"SIGNING_KEY": {"secure": "v1:AAAA:BBBB"}}
+    stack_file.write_text(yaml.safe_dump(dev, sort_keys=False))
     plan = evaluate(load_stack_config("secrets", stack_file))
     api = next(
         r
@@ -284,7 +287,9 @@ def test_restoring_a_snapshot_adds_a_database_and_cuts_services_over() -> None:
     assert not [c for c in changes if c.kind == "delete"]
     # Services get the new DATABASE_URL (a secret: shown as changed, never in clear).
     assert by_name["service-api-container"].changed_inputs["uploads"] == ("[secret]", "[secret]")
-    # Only where the migration and snapshot connect changes; their providers treat that as no
-    # change (tests/docker), so a restore neither migrates nor snapshots again by itself.
-    assert set(by_name["migration"].changed_inputs) == {"secret_files"}
-    assert set(by_name["pre-migration-snapshot"].changed_inputs) == {"backend"}
+    # Only where the migration and snapshot connect changes, and the secrets they redact (the
+    # new DATABASE_URL); their providers treat that as no change (tests/docker), so a restore
+    # neither migrates nor snapshots again by itself.
+    assert set(by_name["migration"].changed_inputs) == {"secret_files", "known_secrets"}
+    assert by_name["migration"].changed_inputs["known_secrets"] == ("[secret]", "[secret]")
+    assert set(by_name["pre-migration-snapshot"].changed_inputs) == {"backend", "known_secrets"}
