@@ -22,6 +22,8 @@ from infra.plan import (
     load_stack_config,
 )
 from infra.settings import ConfigError
+from policy.rules import Resource, violations
+from tests.policy.test_rules import PRODUCTION
 from tests.unit.stacks import stack_files
 
 RELEASE = "releasegate:release"
@@ -172,6 +174,18 @@ def test_a_foundation_exports_where_to_push_and_the_next_step(
         step
     )
     assert f"pulumi up --stack {stack}" in step
+
+
+@pytest.mark.parametrize("stack", ALL_STACKS)
+def test_a_foundation_passes_the_policy_pack(
+    plans: dict[str, tuple[Plan, Plan]], stack: str
+) -> None:
+    """The pull-request preview of a first deploy runs the same pack (mandatory in
+    production)."""
+    foundation, _ = plans[stack]
+    resources = [Resource(r.type, r.inputs, r.protect, r.name) for r in foundation.resources]
+    found = violations(resources, PRODUCTION if stack.endswith("production") else {})
+    assert found == [], "\n".join(found)
 
 
 @pytest.mark.parametrize("stack", ALL_STACKS)
