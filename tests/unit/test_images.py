@@ -20,6 +20,7 @@ from components.azure.naming import registry_name
 from infra.images import ImagesError, github_outputs, image_list, settings_of
 from infra.plan import PROJECT_ROOT, load_stack_config
 from infra.settings import ConfigError
+from tests.unit.stacks import stacks_for
 
 AWS_STACK: dict[str, Any] = {
     "aws:region": "eu-west-1",
@@ -230,3 +231,14 @@ def test_cli_refuses_a_bad_stack_file_in_one_message(tmp_path: Path) -> None:
     bad_tag = run_cli("--stack", "staging", "--config-file", str(write_stack(tmp_path, AWS_STACK)),
                       "--release-tag", "v1.5.0 ; rm")  # fmt: skip
     assert bad_tag.returncode == 2 and "is not a valid image tag" in bad_tag.stderr
+
+
+@pytest.mark.parametrize("stack", [*stacks_for("aws"), *stacks_for("azure")])
+def test_every_cloud_stack_file_says_how_ci_builds_each_image(stack: str) -> None:
+    """The committed stack files build the sample product from app/: the deploy workflow can
+    build every image a release tag pins, each with the role it runs."""
+    images = image_list(settings_of(load_stack_config(stack)), "v9.9.9")
+    for image in images.images:
+        assert image.build is not None and image.dockerfile_path == "app/Dockerfile", image
+    roles = {i.repository: dict(i.build_args).get("APP_ROLE", "api") for i in images.images}
+    assert roles == {"releasegate/api": "api", "releasegate/web": "web"}
