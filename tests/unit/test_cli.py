@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from pulumi import automation as auto
 
 from infra import rollback_run
 from infra.cli import main
-from infra.plan import PROJECT_ROOT, apply_sets, evaluate, load_stack_config
+from infra.plan import PROJECT_ROOT, apply_sets, diff_plans, evaluate, load_stack_config
 from infra.render import plan_text, release_order
 
 
@@ -287,3 +288,25 @@ def test_other_backend_errors_are_one_sentence_too(
         assert code == 2
         assert err.startswith(f"error: {expected}") and len(err.splitlines()) == 1, err
         assert "code:" not in err and "stderr:" not in err
+
+
+def test_the_readme_rollback_by_hand_example_changes_something_on_dev() -> None:
+    """Walk the README's by-hand block in order, as a reader would: each `plan --diff --set`
+    must print a non-empty diff (touching only the API and the ledger) from the config that the
+    `pulumi config set` lines before it left, and the block ends where dev began."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme.split("\n## Rolling back\n", 1)[1].split("\n## ", 1)[0]
+    block = next(b for b in re.findall(r"```bash\n(.*?)```", section, re.S) if "--diff" in b)
+    start = load_stack_config("dev")
+    config, diffs = start, 0
+    for line in block.splitlines():
+        if plan := re.search(r"python -m infra plan --stack dev --diff --set (\S+)", line):
+            changes = diff_plans(evaluate(config), evaluate(apply_sets(config, [plan[1]])))
+            touched = {c.resource.name for c in changes}
+            assert "pin-api" in touched and "gate-api" in touched, line
+            assert not {n for n in touched if "api" not in n and n != "release-ledger"}, touched
+            diffs += 1
+        if pin := re.search(r"pulumi config set --path '([^']+)' (\S+) --stack dev", line):
+            config = apply_sets(config, [f"{pin[1]}={pin[2]}"])
+    assert diffs == 2
+    assert config.values == start.values
