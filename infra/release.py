@@ -56,6 +56,11 @@ def build_release(settings: Settings, target: Target) -> Release | None:
     secret_values[DATABASE_URL] = database.url
     if settings.release is None:
         return None
+    # Every secret value the stack knows, for the gates' and the migration's redaction: on AWS
+    # and Azure secrets reach tasks by reference, so the providers see none of them otherwise.
+    known: pulumi.Output[list[str]] = pulumi.Output.secret(
+        pulumi.Output.all(*secret_values.values(), generated.values[DATABASE_PASSWORD])
+    )
 
     pins = _pin_images(settings, target)
     migrations_pin = pins[MIGRATIONS]
@@ -67,7 +72,7 @@ def build_release(settings: Settings, target: Target) -> Release | None:
     post_migration = [s for s in settings.services if s.name not in settings.migration.after]
     for spec in pre_migration:
         gates[spec.name], settled[spec.name] = _ship(
-            settings, target, spec, pins, secret_values, settled, []
+            settings, target, spec, pins, secret_values, settled, [], known_secrets=known
         )
 
     migration_deps: list[pulumi.Resource] = [database.resource, migrations_pin]
@@ -78,6 +83,7 @@ def build_release(settings: Settings, target: Target) -> Release | None:
             release=settings.pinned_release.migrations.reference,
             trigger=migrations_pin.image_ref,
             backend=database.snapshot_backend,
+            known_secrets=known,
         ),
         # Snapshots are kept after later releases and after `pulumi destroy`.
         opts=pulumi.ResourceOptions(depends_on=migration_deps, retain_on_delete=True),
@@ -95,12 +101,13 @@ def build_release(settings: Settings, target: Target) -> Release | None:
             timeout_seconds=settings.migration.timeout_seconds,
             backend=target.migration_backend(migrations_pin.image_ref),
             allow_rollback=settings.pinned_release.allow_migrations_rollback,
+            known_secrets=known,
         ),
         opts=pulumi.ResourceOptions(depends_on=[snapshot, *migration_deps]),
     )
     for spec in post_migration:
         gates[spec.name], settled[spec.name] = _ship(
-            settings, target, spec, pins, secret_values, settled, [migration]
+            settings, target, spec, pins, secret_values, settled, [migration], known_secrets=known
         )
 
     ledger = ReleaseLedger(
@@ -146,6 +153,8 @@ def _ship(
     secret_values: Mapping[str, pulumi.Output[str]],
     settled: Mapping[str, pulumi.Resource],
     extra_deps: list[pulumi.Resource],
+    *,
+    known_secrets: pulumi.Output[list[str]],
 ) -> tuple[HealthGate, pulumi.Resource]:
     """Roll one service out after its `after` services settled, gate it, then let the target
     move traffic to it (where the platform waits for that). Returns the gate and what later
@@ -181,6 +190,7 @@ def _ship(
             platform=rollout.platform,
             rollout=rollout.revision,
             connect_to=rollout.connect_to,
+            known_secrets=known_secrets,
         ),
         opts=pulumi.ResourceOptions(depends_on=[rollout.resource]),
     )
@@ -204,7 +214,9 @@ def _ledger_entry(
         )
 
     def gate_summary(gate: HealthGate) -> pulumi.Output[dict[str, Any]]:
-        return gate.evidence.apply(
+        # The evidence is a secret output (its observations); these four fields are not, and
+        # the ledger stays readable (`python -m infra releases`, rollback).
+        return pulumi.Output.unsecret(gate.evidence).apply(
             lambda e: {
                 k: (e or {}).get(k)
                 for k in (

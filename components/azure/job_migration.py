@@ -76,7 +76,9 @@ class ContainerAppsJobBackend:
                 timeout=timeout
             )
         except AzureError as exc:
-            raise BackendError(redact(f"Container Apps refused to start job {job}: {exc}")) from exc
+            raise BackendError(
+                redact(f"Container Apps refused to start job {job}: {exc}", request.known_secrets)
+            ) from exc
         execution = str(getattr(started, "name", "") or "")
         if not execution:
             raise BackendError(

@@ -35,6 +35,9 @@ class MigrationRequest:
     timeout_seconds: float
     settings: Mapping[str, Any] = field(default_factory=dict)
     """Backend-specific settings (docker host, network, cluster, subnets...)."""
+    known_secrets: tuple[str, ...] = ()
+    """Every secret value the stack knows (also the `secret_files` contents), for redaction
+    only: masked in log tails and error messages before any text leaves the backend."""
 
 
 @dataclass(frozen=True)

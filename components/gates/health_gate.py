@@ -27,7 +27,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, Resource, Up
 from components.gates import backends
 from components.gates.http_probe import GateResult, GateSettings, run_health_gate
 from components.gates.provider_base import GateProvider, is_unknown
-from components.gates.redact import redact
+from components.gates.redact import known_secret_values, known_secrets_problem, redact
 
 DEFAULTS: dict[str, Any] = {
     "url": None,
@@ -223,6 +223,8 @@ def input_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
     problems += _http_problems(inputs)
     problems += _number_problems(inputs)
     problems += _platform_problems(inputs)
+    if problem := known_secrets_problem(inputs.get("known_secrets")):
+        problems.append(("known_secrets", problem))
     return problems
 
 
@@ -246,6 +248,7 @@ def settings_from_inputs(inputs: Mapping[str, Any]) -> GateSettings:
         startup_seconds=float(_value(inputs, "startup_seconds")),
         deadline_seconds=float(_value(inputs, "deadline_seconds")),
         connect_to=inputs.get("connect_to") or None,
+        known_secrets=known_secret_values(inputs.get("known_secrets")),
     )
 
 
@@ -261,8 +264,15 @@ def run_gate_for(inputs: Mapping[str, Any]) -> GateResult:
     return run_health_gate(settings, lambda: probe.observe(settings_for_probe))
 
 
+def _outputs(inputs: Mapping[str, Any], result: GateResult) -> dict[str, Any]:
+    """The inputs and the verdict; `known_secrets` stays an input only (never an output)."""
+    kept = {key: value for key, value in inputs.items() if key != "known_secrets"}
+    return {**kept, "passed": True, "evidence": result.evidence()}
+
+
 class HealthGateProvider(GateProvider):
-    """Runs the gate on create and on every update; any input change is an update."""
+    """Runs the gate on create and on every update; a change to any of `INPUTS` is an update.
+    `known_secrets` (for redaction) is not one of them: a secret rotation re-runs no gate."""
 
     INPUTS = INPUTS
     REPLACE_ON = ()
@@ -274,11 +284,10 @@ class HealthGateProvider(GateProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         result = run_gate_for(props)
         gate_id = f"{props['service']}-{uuid.uuid4().hex[:12]}"
-        return CreateResult(gate_id, {**props, "passed": True, "evidence": result.evidence()})
+        return CreateResult(gate_id, _outputs(props, result))
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        result = run_gate_for(_news)
-        return UpdateResult({**_news, "passed": True, "evidence": result.evidence()})
+        return UpdateResult(_outputs(_news, run_gate_for(_news)))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to delete: the gate is a verdict recorded in state, not infrastructure."""
@@ -315,6 +324,9 @@ class HealthGateArgs:
     """`host[:port]` to connect to instead of the URL's host (like `curl --connect-to`); the
     URL's host stays the Host header, the TLS SNI name and the name the certificate must be
     valid for. The AWS target sets the ALB's DNS name: no DNS record for the domain needed."""
+    known_secrets: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None
+    """Every secret value the stack knows, masked in observations and error messages. Pass a
+    Pulumi secret; it is not a diffed input, so a secret rotation re-runs no gate."""
 
 
 class HealthGate(Resource, module="gates", name="HealthGate"):
@@ -322,11 +334,19 @@ class HealthGate(Resource, module="gates", name="HealthGate"):
 
     passed: pulumi.Output[bool]
     evidence: pulumi.Output[dict[str, Any]]
+    """A secret output: its observations carry what the service and the platform said (error
+    texts included). Read the summary fields the ledger keeps through `Output.unsecret`."""
 
     def __init__(
         self, name: str, args: HealthGateArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         props: dict[str, Any] = {key: getattr(args, key) for key in INPUTS}
+        props["known_secrets"] = (
+            None if args.known_secrets is None else pulumi.Output.secret(args.known_secrets)
+        )
         props["passed"] = None
         props["evidence"] = None
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(additional_secret_outputs=["evidence"])
+        )
         super().__init__(HealthGateProvider(), name, props, opts)

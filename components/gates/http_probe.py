@@ -78,17 +78,19 @@ class GateSettings:
     """`host` or `host:port` to open the connection to instead of the URL's host (the port
     defaults to the URL's). The URL's host stays the Host header, the SNI name and the name
     the server's certificate is verified against (see `request_route`)."""
+    known_secrets: tuple[str, ...] = ()
+    """Every secret value the stack knows, masked in observations and messages (never sent)."""
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Values to mask in anything printed: the URL's password, if it carries one."""
+        """Values to mask in anything printed: the known secrets and the URL's password."""
         if not self.url:
-            return ()
+            return self.known_secrets
         with contextlib.suppress(ValueError):
             password = urlsplit(self.url).password
             if password:
-                return (password,)
-        return ()
+                return (*self.known_secrets, password)
+        return self.known_secrets
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -432,16 +434,16 @@ def _http_outcome(
 
 
 def _platform_outcome(
-    call: _Call[PlatformObservation], started: float, limit: float
+    call: _Call[PlatformObservation], started: float, limit: float, secrets: tuple[str, ...]
 ) -> tuple[bool, str, bool]:
     """(healthy, detail, still starting) of one platform observation."""
     call.done.wait(max(0.0, started + limit - time.monotonic()))
     if not call.done.is_set():
         return False, f"platform: no answer within {limit:.2f} s", False
     if call.value is None:
-        return False, redact(f"platform: check failed: {call.error}"), False
+        return False, redact(f"platform: check failed: {call.error}", secrets), False
     value = call.value
-    return value.healthy, redact(f"platform: {value.detail}"), value.starting
+    return value.healthy, redact(f"platform: {value.detail}", secrets), value.starting
 
 
 def combined_probe(
@@ -470,10 +472,11 @@ def combined_probe(
         if platform_call is None:
             raise ValueError("a gate checks a URL, a platform, or both")
         platform_healthy, platform_detail, starting = _platform_outcome(
-            platform_call, started, limit
+            platform_call, started, limit, settings.secrets
         )
         if http is None:
-            return Observation(healthy=platform_healthy, detail=_short(platform_detail, ()),
+            detail = _short(platform_detail, settings.secrets)
+            return Observation(healthy=platform_healthy, detail=detail,
                                latency_ms=round((time.monotonic() - started) * 1000, 1),
                                starting=starting)
         return Observation(

@@ -9,11 +9,13 @@ shows the exit code and the redacted tail of the run's log.
 Inputs: `release` (the migrations pin, for naming and the record), `image`
 (`registry/repository@sha256:...`), `command` (argv; empty runs the image's own command),
 `env` (plain), `secret_files` (path inside the container -> secret content; delivered as
-files, never environment; a secret output), `timeout_seconds`, `backend`
-(`{"kind": "docker", "docker_host": ..., "network": ...}`), `allow_rollback` (default false).
-Outputs add `exit_code`, `started_at`, `finished_at`, `log_tail` and `history`: every
-migration that has succeeded on this stack, oldest first, as `{"release","image",
-"finished_at"}`.
+files, never environment; a secret output), `known_secrets` (every secret value the stack
+knows, a Pulumi secret used only to redact; never an output, never diffed), `timeout_seconds`,
+`backend` (`{"kind": "docker", "docker_host": ..., "network": ...}`), `allow_rollback`
+(default false). Outputs add `exit_code`, `started_at`, `finished_at`, `log_tail` (redacted,
+and a secret output all the same: a log can hold a credential no pattern knows) and
+`history`: every migration that has succeeded on this stack, oldest first, as
+`{"release","image","finished_at"}`.
 
 Migrations are forward-only: going back to a migrations image that a later one superseded is
 refused while previewing (in `diff`, before anything changes) unless `allow_rollback` is set.
@@ -40,7 +42,7 @@ from components.gates.backends import (
     migration_backend,
 )
 from components.gates.provider_base import GateProvider, is_unknown, utc_now
-from components.gates.redact import redact
+from components.gates.redact import known_secret_values, known_secrets_problem, redact
 
 MIGRATIONS_KEY = "releasegate:release.migrations"
 ALLOW_ROLLBACK_KEY = "releasegate:release.allowMigrationsRollback"
@@ -137,9 +139,10 @@ class MigrationRunProvider(GateProvider):
     Why only those two: they are what the run *is*. `release` is a label (re-pinning the same
     digest under another tag runs nothing new), `env`/`secret_files` change on every secret
     rotation (a rotated database password must never re-run a schema change), and
-    `timeout_seconds`/`backend` say how to run, not what. A rollback of the services re-pins
-    service images only and must never re-run migrations; a change to any of these alone is
-    reported as no change, and the state keeps the last run's record.
+    `timeout_seconds`/`backend` say how to run, not what (`known_secrets` only redacts). A
+    rollback of the services re-pins service images only and must never re-run migrations; a
+    change to any of these alone is reported as no change, and the state keeps the last run's
+    record.
     """
 
     INPUTS: ClassVar[tuple[str, ...]] = ("image", "command")
@@ -216,6 +219,8 @@ class MigrationRunProvider(GateProvider):
         allow = inputs.get("allow_rollback")
         if not is_unknown(allow) and not isinstance(allow, bool):
             fail("allow_rollback", "must be true or false")
+        if problem := known_secrets_problem(inputs.get("known_secrets")):
+            fail("known_secrets", problem)
         return CheckResult(inputs, failures)
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
@@ -282,7 +287,7 @@ class MigrationRunProvider(GateProvider):
         release = str(props["release"])
         image = str(props["image"])
         secret_files = {str(k): str(v) for k, v in (props.get("secret_files") or {}).items()}
-        secrets = list(secret_files.values())
+        secrets = [*secret_files.values(), *known_secret_values(props.get("known_secrets"))]
         backend_settings = dict(props.get("backend") or {})
         kind = str(backend_settings.pop("kind", ""))
         timeout = int(props["timeout_seconds"])
@@ -295,6 +300,7 @@ class MigrationRunProvider(GateProvider):
             secret_files=secret_files,
             timeout_seconds=timeout,
             settings=backend_settings,
+            known_secrets=tuple(secrets),
         )
         started = utc_now()
         try:
@@ -346,6 +352,10 @@ class MigrationRunArgs:
     """Container path -> secret content, e.g. `/run/secrets/DATABASE_URL` -> the URL."""
     allow_rollback: pulumi.Input[bool] = False
     """Allow going back to a superseded migrations image (its migrations must be a no-op)."""
+    known_secrets: pulumi.Input[Sequence[pulumi.Input[str]]] = field(default_factory=list)
+    """Every secret value the stack knows (app and generated secrets, DATABASE_URL, the
+    database password), masked in the log tail and error messages. Stored as a Pulumi secret;
+    not diffed, so a secret rotation never re-runs a migration."""
 
 
 class MigrationRun(pulumi.dynamic.Resource, module="gates", name="MigrationRun"):
@@ -377,6 +387,7 @@ class MigrationRun(pulumi.dynamic.Resource, module="gates", name="MigrationRun")
             "timeout_seconds": args.timeout_seconds,
             "backend": args.backend,
             "allow_rollback": args.allow_rollback,
+            "known_secrets": pulumi.Output.secret(args.known_secrets),
             "exit_code": None,
             "started_at": None,
             "finished_at": None,
@@ -384,6 +395,6 @@ class MigrationRun(pulumi.dynamic.Resource, module="gates", name="MigrationRun")
             "history": None,
         }
         opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(additional_secret_outputs=["secret_files"])
+            opts, pulumi.ResourceOptions(additional_secret_outputs=["secret_files", "log_tail"])
         )
         super().__init__(MigrationRunProvider(), name, props, opts)

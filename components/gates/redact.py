@@ -18,8 +18,10 @@ leaves a provider. Two layers, because neither is enough alone:
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit
 
 MASK = "[redacted]"
 MIN_SECRET_LENGTH = 4
@@ -93,9 +95,42 @@ def _value_pattern(value: str) -> str:
     return "".join(parts)
 
 
+def known_secret_values(value: object) -> tuple[str, ...]:
+    """The strings of a provider's `known_secrets` input (a list of secret values); nothing
+    for a value that is not a list yet (unknown during preview) and no non-string items."""
+    if not isinstance(value, list | tuple):
+        return ()
+    return tuple(item for item in value if isinstance(item, str) and item)
+
+
+def known_secrets_problem(value: object) -> str | None:
+    """Why a `known_secrets` input is unusable, or None (also while it is unknown, during
+    preview). Never quotes the value: it is secret."""
+    from components.gates.provider_base import is_unknown  # noqa: PLC0415 - keeps this light
+
+    if value is None or is_unknown(value, deep=True):
+        return None
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return None
+    return "must be a list of secret strings"
+
+
+def _with_url_passwords(secrets: Iterable[str]) -> set[str]:
+    """The values, plus the decoded password of each one that is a URL with credentials (a
+    DATABASE_URL's password is a secret of its own wherever it appears alone)."""
+    values = {s for s in secrets if isinstance(s, str)}
+    for value in list(values):
+        if "://" in value:
+            with contextlib.suppress(ValueError):
+                password = urlsplit(value.strip()).password
+                if password:
+                    values.add(unquote(password))
+    return values
+
+
 def _known(secrets: Iterable[str]) -> re.Pattern[str] | None:
     values = sorted(
-        {s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH},
+        {s for s in _with_url_passwords(secrets) if len(s) >= MIN_SECRET_LENGTH},
         key=len,
         reverse=True,
     )

@@ -7,7 +7,9 @@ migration run re-runs for the new image. Nothing else re-takes it: `release` is 
 into a new container), neither means a migration is about to run.
 
 Inputs: `release` (the migrations pin), `trigger` (the migrations image reference), `backend`
-(`{"kind": "docker", "docker_host", "container", "database", "user", "directory"}`).
+(`{"kind": "docker", "docker_host", "container", "database", "user", "directory"}`),
+`known_secrets` (every secret value the stack knows, a Pulumi secret used only to redact error
+messages; never an output, never diffed).
 Outputs add `snapshot_name` (`pre-migrate-<release>-<UTC yyyymmddHHMMSS>`, reduced to lowercase
 letters, digits and single hyphens so every platform accepts it), `location`, `size_bytes`,
 `taken_at`.
@@ -19,8 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -35,7 +37,7 @@ from components.gates.backends import (
     snapshot_backend,
 )
 from components.gates.provider_base import GateProvider, is_unknown
-from components.gates.redact import redact
+from components.gates.redact import known_secret_values, known_secrets_problem, redact
 
 REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {
     "docker": ("container", "database", "user"),
@@ -103,6 +105,8 @@ class PreMigrationSnapshotProvider(GateProvider):
                             "backend", f"{kind} snapshots need {', '.join(missing)} (strings)"
                         )
                     )
+        if problem := known_secrets_problem(news.get("known_secrets")):
+            failures.append(CheckFailure("known_secrets", problem))
         return CheckResult(dict(news), failures)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -117,7 +121,8 @@ class PreMigrationSnapshotProvider(GateProvider):
                 redact(
                     f"the pre-migration snapshot {name} for release {release} failed: {exc}. "
                     "The migration did not run and nothing downstream changed; fix the cause and "
-                    "run `pulumi up` again."
+                    "run `pulumi up` again.",
+                    known_secret_values(props.get("known_secrets")),
                 )
             ) from None
         outs = {
@@ -156,6 +161,9 @@ class PreMigrationSnapshotArgs:
     """The migrations image reference; a change replaces the resource (a new snapshot)."""
     backend: pulumi.Input[Mapping[str, Any]]
     """`{"kind": "docker", "docker_host", "container", "database", "user", "directory"}`."""
+    known_secrets: pulumi.Input[Sequence[pulumi.Input[str]]] = field(default_factory=list)
+    """Every secret value the stack knows, masked in error messages. Stored as a Pulumi
+    secret; not diffed, so a secret rotation never takes a snapshot."""
 
 
 class PreMigrationSnapshot(pulumi.dynamic.Resource, module="gates", name="PreMigrationSnapshot"):
@@ -179,6 +187,7 @@ class PreMigrationSnapshot(pulumi.dynamic.Resource, module="gates", name="PreMig
             "release": args.release,
             "trigger": args.trigger,
             "backend": args.backend,
+            "known_secrets": pulumi.Output.secret(args.known_secrets),
             "snapshot_name": None,
             "location": None,
             "size_bytes": None,

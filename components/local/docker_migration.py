@@ -80,7 +80,7 @@ class DockerMigrationBackend:
         host = settings.get("docker_host") or None
         network = settings.get("network") or None
         grace = int(settings.get("stop_grace_seconds", DEFAULT_STOP_GRACE_SECONDS))
-        secrets = list(request.secret_files.values())
+        secrets = [*request.secret_files.values(), *request.known_secrets]
         name = docker_name(request.name)
         try:
             with connect(host) as client:

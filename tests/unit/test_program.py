@@ -287,7 +287,9 @@ def test_restoring_a_snapshot_adds_a_database_and_cuts_services_over() -> None:
     assert not [c for c in changes if c.kind == "delete"]
     # Services get the new DATABASE_URL (a secret: shown as changed, never in clear).
     assert by_name["service-api-container"].changed_inputs["uploads"] == ("[secret]", "[secret]")
-    # Only where the migration and snapshot connect changes; their providers treat that as no
-    # change (tests/docker), so a restore neither migrates nor snapshots again by itself.
-    assert set(by_name["migration"].changed_inputs) == {"secret_files"}
-    assert set(by_name["pre-migration-snapshot"].changed_inputs) == {"backend"}
+    # Only where the migration and snapshot connect changes, and the secrets they redact (the
+    # new DATABASE_URL); their providers treat that as no change (tests/docker), so a restore
+    # neither migrates nor snapshots again by itself.
+    assert set(by_name["migration"].changed_inputs) == {"secret_files", "known_secrets"}
+    assert by_name["migration"].changed_inputs["known_secrets"] == ("[secret]", "[secret]")
+    assert set(by_name["pre-migration-snapshot"].changed_inputs) == {"backend", "known_secrets"}

@@ -7,7 +7,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from components.gates.redact import MASK, redact
+from components.gates.redact import MASK, known_secret_values, redact
 
 AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"  # AWS's documented example key pair (STS GetAccessKeyInfo)
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -156,3 +156,14 @@ def test_ordinary_log_lines_are_untouched() -> None:
         "platform: running, health=healthy, image matches",
     ):
         assert redact(line) == line
+
+
+def test_a_known_url_masks_its_password_where_it_appears_alone() -> None:
+    url = "postgresql://app:p%40ss-w0rd@db:5432/app"
+    assert redact("psql: auth failed for p@ss-w0rd", [url]) == f"psql: auth failed for {MASK}"
+
+
+def test_known_secret_values_reads_only_a_list_of_strings() -> None:
+    assert known_secret_values(["a-secret", "", 3, None, "other"]) == ("a-secret", "other")
+    assert known_secret_values("04da6b54-80e4-46f7-96ec-b56ff0331ba9") == ()  # preview unknown
+    assert known_secret_values(None) == ()
