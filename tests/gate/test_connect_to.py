@@ -18,7 +18,7 @@ from typing import Any, cast
 import pytest
 
 from components.gates.health_gate import HealthGateProvider, input_problems
-from components.gates.http_probe import HealthGateError
+from components.gates.http_probe import GateSettings, HealthGateError, request_route
 from tests.gate.conftest import gate_inputs
 from tests.gate.tls_app import CertificateAuthority, HttpsApp, running_tls_app
 from tests.servers.http_app import running_app
@@ -167,3 +167,24 @@ def test_connect_to_needs_a_url() -> None:
     problems = dict(input_problems(gate_inputs(None, version_field=None, connect_to="alb",
                                                platform={"kind": "docker"})))
     assert "only applies to an HTTP check" in problems["connect_to"]
+
+
+def test_the_route_keeps_the_logical_host_and_never_puts_credentials_in_host() -> None:
+    settings = GateSettings(service="api", expected_versions=("v2",),
+                            url="https://deploy:s3cr3t@api.example.test/health?x=1",
+                            connect_to="[::1]:8443")  # fmt: skip
+    route = request_route(settings)
+    assert str(route.url) == "https://deploy:s3cr3t@[::1]:8443/health?x=1"
+    assert route.headers == {"Host": "api.example.test"}
+    assert route.extensions == {"sni_hostname": "api.example.test"}
+    assert route.connect_host == "::1"
+    plain = request_route(GateSettings(service="api", expected_versions=("v2",),
+                                       url="http://api.example.test:8080/health",
+                                       connect_to="alb.example.test"))  # fmt: skip
+    assert str(plain.url) == "http://alb.example.test:8080/health"
+    assert plain.headers == {"Host": "api.example.test:8080"}
+    assert plain.extensions == {}  # no TLS, no SNI
+    direct = request_route(GateSettings(service="api", expected_versions=("v2",),
+                                        url="https://api.example.test/health"))  # fmt: skip
+    assert (str(direct.url), direct.headers, direct.extensions) == (
+        "https://api.example.test/health", {}, {})
