@@ -93,3 +93,61 @@ def test_a_stack_without_pins_is_accepted_as_a_foundation(
     assert "releasegate:release.migrations: missing" in output, output
     assert "or none for a foundation-only deploy" in output, output
     assert "Traceback" not in output
+
+
+@pytest.mark.timeout(300)
+def test_a_config_typo_fails_preview_naming_the_nearest_key(
+    staging: tuple[Path, dict[str, str]],
+) -> None:
+    """The CLI itself accepts keys Pulumi.yaml does not declare (`config set` writes them and
+    `preview` validates only declared keys), so the program's message is the one a user sees:
+    the typo and the nearest known key, at the top level and inside an object."""
+    root, env = staging
+    for path, value in (("relase.api", "v1"), ("healthGate.intervalSecond", "2")):
+        written = pulumi(root, env, "config", "set", "--path", path, value, "--stack", "staging")
+        assert written.returncode == 0, written.stderr
+    result = pulumi(root, env, "preview", "--stack", "staging")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "invalid stack config for stack 'staging' (2 problems); nothing was changed" in output
+    assert "releasegate:relase: unknown key; did you mean 'release'?" in output, output
+    assert ("releasegate:healthGate.intervalSecond: unknown setting; did you mean "
+            "'intervalSeconds'?") in output, output  # fmt: skip
+    assert "Traceback" not in output
+
+
+def infra(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(REPO / "venv" / "bin" / "python"), "-m", "infra", *args], cwd=root, env=env,
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.timeout(300)
+def test_a_new_stack_file_and_the_release_commands_before_any_release(
+    staging: tuple[Path, dict[str, str]],
+) -> None:
+    """`pulumi stack init` with the passphrase provider appended `encryptionsalt` to the copied
+    stack file, and the offline plan still reads it; `releases` on the stack, which has no
+    release yet, says so and exits 0; a stack the backend lacks is one clean sentence."""
+    root, env = staging
+    stack_file = (root / "Pulumi.staging.yaml").read_text()
+    assert "\nencryptionsalt: v1:" in stack_file
+    plan = infra(root, env, "plan", "--stack", "staging", "--config-file",
+                 str(root / "Pulumi.staging.yaml"))  # fmt: skip
+    assert plan.returncode == 0, plan.stderr
+    assert "Release order:" in plan.stdout
+    releases = infra(root, env, "releases", "--stack", "staging", "--cwd", str(root))
+    assert releases.returncode == 0, releases.stderr
+    assert releases.stdout == (
+        "no release yet on stack 'staging': its ledger is empty (no `pulumi up` of a release "
+        "has passed its gates)\n"
+    )
+    for command in ("releases", "rollback"):
+        missing = infra(root, env, command, "--stack", "nope", "--cwd", str(root))
+        assert missing.returncode == 2
+        assert missing.stderr == (
+            "error: stack 'nope' does not exist in the current backend (`pulumi stack ls` lists "
+            "those that do, `pulumi whoami -v` names the backend); select or create it with "
+            "`pulumi stack select --create nope`\n"
+        ), missing.stderr
