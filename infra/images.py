@@ -28,9 +28,11 @@ VERSION_ARG = "APP_VERSION"
 """The build arg that carries the pinned tag, passed only to a Dockerfile that declares it (the
 sample app's reports it on /health/ready, and the health gate checks it)."""
 DECLARES_VERSION_ARG = re.compile(rf"^\s*ARG\s+{VERSION_ARG}(\s|=|$)", re.MULTILINE | re.IGNORECASE)
-# Azure's public cloud serves a registry at <name>.azurecr.io (docs: "Registry name ... The
-# login server is <registry-name>.azurecr.io", learn.microsoft.com container-registry get
-# started); the stack names its registry with components/azure/naming.registry_name.
+# A registry's login server in Azure's public cloud is <registry name>.azurecr.io unless the
+# registry opts into a domain name label scope (which adds a hash; this stack does not) or
+# lives in a sovereign cloud (learn.microsoft.com, "Azure Container Registry" CLI
+# authentication: resolve it with `az acr show --query loginServer` when in doubt). The stack
+# names its registry with components/azure/naming.registry_name.
 ACR_SUFFIX = ".azurecr.io"
 
 
