@@ -114,8 +114,10 @@ class Project:
         release: dict[str, str] = json.loads(json.loads(result.stdout)["value"])
         return release
 
-    def outputs(self) -> dict[str, Any]:
-        result = self.pulumi("stack", "output", "--json", "--stack", STACK)
+    def outputs(self, *, show_secrets: bool = False) -> dict[str, Any]:
+        """Stack outputs; secret ones read "[secret]" unless `show_secrets`."""
+        extra = ["--show-secrets"] if show_secrets else []
+        result = self.pulumi("stack", "output", "--json", *extra, "--stack", STACK)
         data: dict[str, Any] = json.loads(result.stdout)
         return data
 
@@ -206,13 +208,15 @@ class Stack:
     name_prefix: str
 
     def migration_creates(self, since: float) -> list[str]:
-        """Names of the migration containers podman created since `since` (epoch seconds)."""
+        """Names of this stack's migration containers podman created since `since` (epoch
+        seconds). Podman's event log is the machine's: another test session's runs are in it
+        too, so only names with this stack's prefix count."""
         output = self.engine.podman(
             "events", "--since", str(int(since)), "--until", str(int(time.time()) + 1),
             "--filter", "event=create", "--filter", "label=releasegate.role=migration",
             "--format", "{{.Name}}",
         )  # fmt: skip
-        return [line for line in output.splitlines() if line.strip()]
+        return [n for n in output.split() if n.startswith(f"{self.name_prefix}-migrate-")]
 
 
 def _environment(bindir: str, state: Path) -> dict[str, str]:

@@ -22,6 +22,9 @@ from tests.engine.conftest import REPO, STACK, Stack, step_ops
 pytestmark = [pytest.mark.servers]
 
 OURS = {"pin-api", "pre-migration-snapshot", "migration", "gate-api", "release-ledger"}
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+"""The key Pulumi marks a special value with (`_special_sig_key` in pulumi/runtime/rpc.py);
+a secret in state carries it next to its `ciphertext`."""
 TIMINGS: dict[str, dict[str, float]] = {}
 """step -> {"seconds": wall time of the pulumi command, "gate_seconds": gate evidence elapsed}."""
 
@@ -73,6 +76,15 @@ def test_up_releases_and_records_the_release(stack: Stack) -> None:
     dumps = list(stack.database.snapshots_dir.glob("pre-migrate-m1-*.dump"))
     assert [d.stem for d in dumps] == [outputs["snapshot"]["name"]]
     assert outputs["ledger"]["current"]["migrations"]["snapshot"] == outputs["snapshot"]["name"]
+    # The migration printed the database password: its log tail is a secret output, and
+    # redacted even for whoever may read secrets.
+    assert outputs["migrationLogTail"] == "[secret]"
+    assert outputs["gateEvidence"] == "[secret]"
+    tail = stack.project.outputs(show_secrets=True)["migrationLogTail"]
+    assert "password=[redacted] dbname=app" in tail, tail
+    assert "database password is [redacted]" in tail, tail
+    assert stack.secret not in tail
+    assert stack.secret not in result.output
 
     began = time.monotonic()
     stack.project.pulumi("preview", "--expect-no-changes", "--non-interactive", "--stack", STACK)
@@ -197,6 +209,7 @@ def test_rollback_that_would_take_the_schema_back_is_refused(stack: Stack) -> No
 @pytest.mark.timeout(300)
 def test_failing_migration_stops_the_release(stack: Stack) -> None:
     before = stack.project.outputs()
+    before_evidence = stack.project.outputs(show_secrets=True)["gateEvidence"]
     # A new api build ready to serve: only the failed migration may keep it from shipping.
     stack.app.healthy("v1.1.0")
     stack.project.set_pin("api", "v1.1.0")
@@ -208,11 +221,13 @@ def test_failing_migration_stops_the_release(stack: Stack) -> None:
     output = result.output
     assert "exit code 3" in output, output[-4000:]
     assert "migration finished with 3" in output, "the log tail is missing:\n" + output[-4000:]
+    assert "database password is [redacted]" in output, output[-4000:]
+    assert "password=[redacted] dbname=app" in output, output[-4000:]
     assert stack.secret not in output
     assert stack.app.requests == requests, "the gate ran after a failed migration"
     after = stack.project.outputs()
     assert after["ledger"] == before["ledger"]
-    assert after["gateEvidence"] == before["gateEvidence"]
+    assert stack.project.outputs(show_secrets=True)["gateEvidence"] == before_evidence
     assert after["migration"]["history"] == before["migration"]["history"]
     # Back to a good configuration for what follows.
     stack.project.set_config("migrationExitCode", "0")
@@ -241,6 +256,24 @@ def test_stack_export_holds_no_secret_in_clear(stack: Stack) -> None:
     assert state["deployment"]["resources"], "empty state"
     for needle in (stack.secret, stack.database_url, "postgresql://"):
         assert needle not in result.stdout, f"{needle!r} in clear in the stack export"
+    # What could hold a secret is stored encrypted: the log tail (a successful run printed the
+    # password), the gate's evidence, and the known secrets handed over for redaction.
+    by_name = {r["urn"].rsplit("::", 1)[-1]: r for r in state["deployment"]["resources"]}
+    encrypted = {
+        ("migration", "outputs", "log_tail"),
+        ("migration", "outputs", "secret_files"),
+        ("migration", "inputs", "known_secrets"),
+        ("gate-api", "outputs", "evidence"),
+        ("gate-api", "inputs", "known_secrets"),
+        ("pre-migration-snapshot", "inputs", "known_secrets"),
+    }
+    for name, part, key in sorted(encrypted):
+        value = by_name[name][part][key]
+        assert isinstance(value, dict) and SECRET_SIG in value and "ciphertext" in value, (
+            f"{name}.{part}.{key} is not stored as a secret: {str(value)[:200]}"
+        )
+    for name in ("migration", "gate-api", "pre-migration-snapshot"):
+        assert "known_secrets" not in by_name[name]["outputs"], f"{name} outputs known_secrets"
     config = (stack.project.root / f"Pulumi.{STACK}.yaml").read_text()
     assert stack.secret not in config
 

@@ -1,11 +1,15 @@
 """A one-service release through releasegate's real dynamic providers, for engine tests.
 
 ImagePin(api) -> PreMigrationSnapshot -> MigrationRun -> HealthGate(api) -> ReleaseLedger,
-wired like infra/release.py (snapshot retained on delete, the secret delivered as a file).
-Only dynamic resources are registered: no provider plugin is needed.
+wired like infra/release.py (snapshot retained on delete, the secret delivered as a file, every
+known secret handed to the providers for redaction, the ledger keeping an unsecret summary of
+the gate's secret evidence). Only dynamic resources are registered: no provider plugin is needed.
+The migration prints the database password (as libpq `key=value` and alone), as a careless
+migration tool would: it must never reach state, stack outputs or the `up` output in clear.
 """
 
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pulumi
 
@@ -25,6 +29,8 @@ migrations_release = str(release["migrations"])
 exit_code = config.get_int("migrationExitCode") or 0
 docker_host = config.require("dockerHost")
 database_url = config.require_secret("databaseUrl")
+database_password = database_url.apply(lambda url: unquote(urlsplit(url).password or ""))
+known_secrets = [database_url, database_password]
 
 pin = ImagePin(
     "pin-api",
@@ -48,12 +54,16 @@ snapshot = PreMigrationSnapshot(
             "user": config.require("dbUser"),
             "directory": "/snapshots",
         },
+        known_secrets=known_secrets,
     ),
     opts=pulumi.ResourceOptions(depends_on=[pin], retain_on_delete=True),
 )
 script = (
     f"echo migrating {migrations_release}; "
     f"test -s {SECRET_PATH} && echo secret file present; "
+    f"PW=$(sed -e 's|^[^:]*://[^:]*:\\([^@]*\\)@.*|\\1|' {SECRET_PATH}); "
+    'echo "connecting: host=db.internal user=app password=$PW dbname=app"; '
+    'echo "database password is $PW"; '
     f"echo migration finished with {exit_code}; exit {exit_code}"
 )
 migration = MigrationRun(
@@ -71,6 +81,7 @@ migration = MigrationRun(
             "name_prefix": config.require("namePrefix"),
             "stop_grace_seconds": 1,
         },
+        known_secrets=known_secrets,
     ),
     opts=pulumi.ResourceOptions(depends_on=[snapshot, pin]),
 )
@@ -88,6 +99,7 @@ gate = HealthGate(
         failure_threshold=3,
         startup_seconds=1,
         deadline_seconds=10,
+        known_secrets=known_secrets,
     ),
     opts=pulumi.ResourceOptions(depends_on=[migration]),
 )
@@ -119,7 +131,11 @@ ledger = ReleaseLedger(
     ReleaseLedgerArgs(
         stack=pulumi.get_stack(),
         release=pulumi.Output.all(
-            pin.tag, pin.digest, pin.image_ref, gate.evidence, snapshot.snapshot_name
+            pin.tag,
+            pin.digest,
+            pin.image_ref,
+            pulumi.Output.unsecret(gate.evidence),
+            snapshot.snapshot_name,
         ).apply(_entry),
         keep=5,
     ),
@@ -133,6 +149,7 @@ pulumi.export("migration", {
     "started_at": migration.started_at,
     "exit_code": migration.exit_code,
 })
+pulumi.export("migrationLogTail", migration.log_tail)
 pulumi.export("snapshot", {"name": snapshot.snapshot_name, "location": snapshot.location})
 pulumi.export("ledger", {
     "current": ledger.current,
