@@ -58,7 +58,7 @@ def nearest(name: str, known: Iterable[str]) -> str | None:
     by_lower: dict[str, str] = {}
     for candidate in sorted(known):
         by_lower.setdefault(candidate.lower(), candidate)
-    matches = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+    matches = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1, cutoff=0.6)
     return by_lower[matches[0]] if matches else None
 
 
