@@ -141,7 +141,9 @@ class Reader:
 def check_top_level(problems: Problems, names: Iterable[str], known: Iterable[str]) -> None:
     """Every key set in the `releasegate:` namespace (`names`, without the prefix) must be one
     the program reads (`known`): the engine passes any key a stack file or `pulumi config set`
-    holds, and one it does not declare would otherwise be ignored while defaults apply."""
+    holds, and one it does not declare would otherwise be ignored while defaults apply. The CLI
+    does not catch it: it type-checks only the keys Pulumi.yaml declares (mergeConfig and
+    validateStackConfigValues in pkg/workspace/config.go, pulumi v3.259.0; tests/engine)."""
     allowed = set(known)
     for name in sorted(set(names) - allowed):
         head, dot, _ = name.partition(".")
