@@ -67,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     images.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     images.add_argument("--config-file", type=Path, help="use this stack file instead")
     images.add_argument(
-        "--release-tag", metavar="TAG", help="mark the images whose pin equals TAG as built now"
+        "--release-tag",
+        dest="release_tags",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="mark the images whose pin equals TAG as built now (repeatable)",
     )
     images.add_argument("--format", choices=("json", "github"), default="json")
     return parser
@@ -85,7 +90,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.command == "images":
         from infra.images import run_images  # noqa: PLC0415
 
-        return run_images(args.stack, args.config_file, args.release_tag, args.format)
+        return run_images(args.stack, args.config_file, args.release_tags, args.format)
     return run_plan(args)
 
 

@@ -3,17 +3,18 @@
 The stack file stays the one place that declares images: the deploy workflow reads this list
 instead of repeating repositories, Dockerfiles or tags. One entry per (repository, pinned
 reference), so a service and the migration sharing a repository and a tag build once. With
-`--release-tag vX.Y.Z` (the git tag CI runs for), an entry whose committed pin equals that tag
-and that has `build` settings is marked `build: true`; every other pinned entry must already be
-in the registry (built by an earlier release, or elsewhere and pinned by hand), which the
-workflow checks before the deploy. A foundation-only stack (no pins) lists its repositories
-with no reference: there is nothing to build for a release yet.
+`--release-tag vX.Y.Z` (the git tags of the commit CI runs for; repeatable), an entry whose
+committed pin equals one of them and that has `build` settings is marked to be built now;
+every other pinned entry must already be in the registry (built by an earlier release, or
+elsewhere and pinned by hand), which the workflow checks before the deploy. A foundation-only
+stack (no pins) lists its repositories with no reference: there is nothing to build yet.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,7 @@ class ImageList:
     """AWS: the region whose ECR the stack creates (the registry host comes from the login)."""
     registry: str | None
     """Azure: the login server of the registry the stack creates."""
-    release_tag: str | None
+    release_tags: tuple[str, ...]
     images: tuple[Image, ...]
 
     def as_json(self) -> dict[str, Any]:
@@ -86,7 +87,7 @@ class ImageList:
             "cloud": self.cloud,
             "region": self.region,
             "registry": self.registry,
-            "releaseTag": self.release_tag,
+            "releaseTags": list(self.release_tags),
             "images": [i.as_json() for i in self.images],
         }
 
@@ -116,11 +117,14 @@ def settings_of(config: StackConfig) -> Settings:
 
 
 def image_list(
-    settings: Settings, release_tag: str | None = None, root: Path = PROJECT_ROOT
+    settings: Settings, release_tags: Sequence[str] = (), root: Path = PROJECT_ROOT
 ) -> ImageList:
     """Every image the stack pins, deduplicated by (repository, reference), in a stable order."""
-    if release_tag is not None and not TAG_PATTERN.match(release_tag):
-        raise ImagesError(f"--release-tag {release_tag!r} is not a valid image tag")
+    if isinstance(release_tags, str):  # one tag, not its characters
+        release_tags = (release_tags,)
+    for tag in release_tags:
+        if not TAG_PATTERN.match(tag):
+            raise ImagesError(f"--release-tag {tag!r} is not a valid image tag")
     users: list[tuple[str, str, BuildSpec | None]] = [
         (s.name, s.repository, s.build) for s in settings.services
     ]
@@ -137,7 +141,7 @@ def image_list(
         grouped.setdefault((repository, pins[name]), []).append(name)
         builds[repository] = builds.get(repository) or build
     images = [
-        _image(repository, reference, tuple(names), builds[repository], release_tag, root)
+        _image(repository, reference, tuple(names), builds[repository], release_tags, root)
         for (repository, reference), names in sorted(grouped.items(), key=lambda kv: str(kv[0]))
     ]
     return ImageList(
@@ -149,7 +153,7 @@ def image_list(
             if settings.azure is not None
             else None
         ),
-        release_tag=release_tag,
+        release_tags=tuple(release_tags),
         images=tuple(images),
     )
 
@@ -182,7 +186,7 @@ def _image(
     reference: str | None,
     pinned_by: tuple[str, ...],
     build: BuildSpec | None,
-    release_tag: str | None,
+    release_tags: Sequence[str],
     root: Path,
 ) -> Image:
     dockerfile_path = None
@@ -206,12 +210,7 @@ def _image(
         is_tag = reference is not None and not reference.startswith("sha256:")
         if is_tag and DECLARES_VERSION_ARG.search(dockerfile.read_text(errors="replace")):
             args.setdefault(VERSION_ARG, str(reference))
-    build_now = (
-        build is not None
-        and reference is not None
-        and release_tag is not None
-        and reference == release_tag
-    )
+    build_now = build is not None and reference is not None and reference in release_tags
     return Image(
         repository=repository,
         reference=reference,
@@ -250,11 +249,13 @@ def github_outputs(images: ImageList) -> str:
     return "".join(f"{k}={v}\n" for k, v in lines.items())
 
 
-def run_images(stack: str, config_file: Path | None, release_tag: str | None, output: str) -> int:
+def run_images(
+    stack: str, config_file: Path | None, release_tags: Sequence[str], output: str
+) -> int:
     """The `images` subcommand: validate the stack file, print the list (json) or the
     workflow's step outputs (github)."""
     config = load_stack_config(stack, config_file)
-    images = image_list(settings_of(config), release_tag)
+    images = image_list(settings_of(config), release_tags)
     if output == "github":
         print(github_outputs(images), end="")
     else:

@@ -49,9 +49,9 @@ def write_stack(tmp_path: Path, config: dict[str, Any], name: str = "staging") -
     return path
 
 
-def images_of(tmp_path: Path, config: dict[str, Any], tag: str | None = None) -> Any:
+def images_of(tmp_path: Path, config: dict[str, Any], *tags: str) -> Any:
     stack = load_stack_config("staging", write_stack(tmp_path, config))
-    return image_list(settings_of(stack), tag)
+    return image_list(settings_of(stack), tags)
 
 
 def with_(config: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
@@ -187,7 +187,7 @@ def test_build_paths_must_exist_in_the_repository(tmp_path: Path) -> None:
 
 def test_azure_stacks_name_the_registry_the_stack_creates(tmp_path: Path) -> None:
     stack = load_stack_config("azure-staging")
-    images = image_list(settings_of(stack), "v1.4.2")
+    images = image_list(settings_of(stack), ("v1.4.2",))
     assert images.cloud == "azure" and images.region is None
     assert images.registry == registry_name("releasegate-azure-staging") + ".azurecr.io"
 
@@ -237,8 +237,19 @@ def test_cli_refuses_a_bad_stack_file_in_one_message(tmp_path: Path) -> None:
 def test_every_cloud_stack_file_says_how_ci_builds_each_image(stack: str) -> None:
     """The committed stack files build the sample product from app/: the deploy workflow can
     build every image a release tag pins, each with the role it runs."""
-    images = image_list(settings_of(load_stack_config(stack)), "v9.9.9")
+    images = image_list(settings_of(load_stack_config(stack)), ["v9.9.9"])
     for image in images.images:
         assert image.build is not None and image.dockerfile_path == "app/Dockerfile", image
     roles = {i.repository: dict(i.build_args).get("APP_ROLE", "api") for i in images.images}
     assert roles == {"releasegate/api": "api", "releasegate/web": "web"}
+
+
+def test_every_release_tag_of_the_commit_counts_and_a_tag_is_never_split(tmp_path: Path) -> None:
+    config = with_(AWS_STACK, "releasegate:release",
+                   {"api": "v1.5.0-rc1", "web": "v1.5.0", "migrations": "v1.5.0"})  # fmt: skip
+    both = images_of(tmp_path, config, "v1.5.0", "v1.5.0-rc1")
+    assert all(i.build_now for i in both.images)
+    assert both.release_tags == ("v1.5.0", "v1.5.0-rc1")
+    settings = settings_of(load_stack_config("staging", write_stack(tmp_path, config)))
+    one = image_list(settings, "v1.5.0-rc1")  # a str is one tag, not its characters
+    assert [i.reference for i in one.images if i.build_now] == ["v1.5.0-rc1"]

@@ -82,6 +82,7 @@ def run_step(tmp_path: Path, env: dict[str, str], state: tuple[str, ...] = ()) -
         "TARGET": "",
         "BUILD_ARGS": json.dumps({"APP_ROLE": "web", "APP_VERSION": "v1.5.0"}),
         "STACK": "production",
+        "RELEASE_TAGS": "v1.5.0",
         **env,
     }
     result = subprocess.run(["bash", str(script)], env=full_env, capture_output=True, text=True,

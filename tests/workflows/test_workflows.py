@@ -102,7 +102,6 @@ def test_policy_configs_are_mandatory_in_production_and_advisory_in_staging() ->
 def test_release_tags_build_and_push_images_before_the_deploy() -> None:
     jobs = load("deploy.yml")["jobs"]
     images, push = jobs["images"], jobs["push"]
-    assert "startsWith(github.ref, 'refs/tags/v')" in images["if"]
     assert push["needs"] == "images" and "needs.images.outputs.count != '0'" in push["if"]
     assert push["strategy"]["matrix"] == "${{ fromJSON(needs.images.outputs.matrix) }}"
     assert push["strategy"]["fail-fast"] is False
@@ -114,6 +113,7 @@ def test_release_tags_build_and_push_images_before_the_deploy() -> None:
         assert deploy["if"].startswith("${{ !failure() && !cancelled() && (")
     listing = steps_text(images)
     assert "python -m infra images --stack" in listing and "--release-tag" in listing
+    assert "git ls-remote --tags origin 'refs/tags/v*'" in listing
     assert '--format github >> "$GITHUB_OUTPUT"' in listing
     pushing = steps_text(push)
     assert "aws-actions/amazon-ecr-login@v2" in pushing and "azure/login@v2" in pushing
@@ -129,16 +129,17 @@ def test_a_tag_push_deploys_production_only() -> None:
     assert "github.event_name == 'push' && startsWith(github.ref, 'refs/tags/v')" in production
     assert "refs/tags" not in staging
     listed = next(s for s in jobs["images"]["steps"] if s.get("id") == "list")
-    # the stack built for is the stack deployed: a dispatch names it, a tag push is production
+    # the stack built for is the stack deployed: a dispatch names it, a tag push is production,
+    # a push to main is staging
     assert listed["env"]["STACK"] == (
-        "${{ github.event_name == 'workflow_dispatch' && inputs.stack || 'production' }}"
+        "${{ github.event_name == 'workflow_dispatch' && inputs.stack || "
+        "startsWith(github.ref, 'refs/tags/') && 'production' || 'staging' }}"
     )
-    assert listed["env"]["RELEASE_TAG"] == "${{ github.ref_name }}"
 
 
 def test_image_builds_can_be_switched_off_for_teams_that_build_elsewhere() -> None:
     images = load("deploy.yml")["jobs"]["images"]
-    assert "vars.RELEASEGATE_BUILD_IMAGES != 'false'" in images["if"]
+    assert images["if"] == "${{ vars.RELEASEGATE_BUILD_IMAGES != 'false' }}"
 
 
 def test_id_token_only_where_a_cloud_login_happens() -> None:
@@ -174,11 +175,11 @@ def test_the_workflow_reads_only_what_python_m_infra_images_prints(tmp_path: Pat
     stack_file.write_text(yaml.safe_dump({"config": AWS_STACK}))
     settings = settings_of(load_stack_config("production", stack_file))
     printed = dict(
-        line.split("=", 1) for line in github_outputs(image_list(settings, "v1.5.0")).splitlines()
+        line.split("=", 1) for line in github_outputs(image_list(settings, ["v1.5.0"])).splitlines()
     )
     jobs = load("deploy.yml")["jobs"]
     declared = set(jobs["images"]["outputs"])
-    assert declared == {*printed, "stack"}
+    assert declared == {*printed, "stack", "release_tags"}
     text = (WORKFLOWS / "deploy.yml").read_text()
     used_outputs = set(re.findall(r"needs\.images\.outputs\.([a-z_]+)", text))
     assert used_outputs <= declared
