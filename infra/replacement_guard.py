@@ -4,7 +4,9 @@ replaced or deleted, naming the resource and the property that forces it.
     pulumi preview --json --stack production | python -m infra.replacement_guard -
     python -m infra.replacement_guard preview.json
 
-Stateful means: databases, registries, key stores and secrets, and snapshots. A replacement of
+Stateful means: databases, registries, key stores and secrets, snapshots, and the release
+ledger (deleted only when every pin of a released stack is removed, which takes the services
+down with it). A replacement of
 one of them loses data (a new empty database, a registry without the images a rollback needs, a
 vault without its secrets) however carefully the rest of the release is gated, so the guard runs
 in every pull request next to `pulumi preview`. Resources deleted with `retainOnDelete` (the
@@ -36,6 +38,9 @@ STATEFUL_TYPES: Mapping[str, str] = {
     "azure-native:keyvault:Secret": "secret",
     "aws:rds/snapshot:Snapshot": "snapshot",
     "pulumi-python:dynamic/gates:PreMigrationSnapshot": "snapshot",
+    # The ledger is the rollback's memory: it is deleted when a released stack's pins are all
+    # removed (foundation only), which also deletes every service. Never by accident.
+    "pulumi-python:dynamic/gates:ReleaseLedger": "release ledger",
 }
 """Resource type -> what would be lost."""
 
@@ -114,14 +119,18 @@ def run(stream: TextIO, out: TextIO) -> int:
         return EXIT_BAD_INPUT
     violations = check(preview)
     if not violations:
-        print("replacement guard: no database, registry, key store, secret or snapshot is "
-              "replaced or deleted", file=out)  # fmt: skip
+        print("replacement guard: no database, registry, key store, secret, snapshot or release "
+              "ledger is replaced or deleted", file=out)  # fmt: skip
         return EXIT_OK
     print(f"replacement guard: {len(violations)} stateful resource(s) would be lost:", file=out)
     for violation in violations:
         print(f"  - {violation.describe()}", file=out)
     print("Change the property back, or restore into a new resource by config (README, "
           "'Restoring a snapshot'); never replace it in place.", file=out)  # fmt: skip
+    if any(v.kind == "release ledger" for v in violations):
+        print("A deleted release ledger means the stack's release pins were removed: the "
+              "services go with it. Put the pins back (`python -m infra releases` lists the "
+              "last good release).", file=out)  # fmt: skip
     return EXIT_BLOCKED
 
 

@@ -42,7 +42,7 @@ def test_a_deleted_registry_fails_but_a_retained_snapshot_does_not() -> None:
 def test_a_harmless_update_and_a_repin_pass() -> None:
     code, text = guard("harmless-update.json")
     assert code == EXIT_OK, text
-    assert "no database, registry, key store, secret or snapshot" in text
+    assert "no database, registry, key store, secret, snapshot or release ledger" in text
 
 
 def test_property_reasons_come_from_the_detailed_diff_too() -> None:
@@ -67,3 +67,17 @@ def test_the_command_reads_stdin_and_sets_its_exit_code() -> None:
     )  # fmt: skip
     assert result.returncode == EXIT_BLOCKED, result.stdout + result.stderr
     assert "forced by dbName" in result.stdout
+
+
+def test_removing_every_pin_of_a_released_stack_fails_on_the_deleted_ledger() -> None:
+    """Foundation-only mode deletes the release (services, gates, ledger) of a stack that had
+    one: a preview that deletes the ledger must not pass a pull request unnoticed."""
+    ledger_type = "pulumi-python:dynamic/gates:ReleaseLedger"
+    urn = f"urn:pulumi:production::releasegate::{ledger_type}::release-ledger"
+    step = {"op": "delete", "urn": urn,
+            "oldState": {"type": ledger_type, "urn": urn}}
+    out = io.StringIO()
+    code = run(io.StringIO(json.dumps({"steps": [step]})), out)
+    assert code == EXIT_BLOCKED
+    assert "release ledger release-ledger" in out.getvalue()
+    assert "Put the pins back" in out.getvalue()
