@@ -18,7 +18,7 @@ Settings: `region`, `cluster`, `task_definition`, `container`, `subnets`, `secur
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import botocore.exceptions
@@ -57,7 +57,7 @@ class EcsMigrationBackend:
         task_arn = self._start(ecs, request, settings, cluster, container)
         task, statuses = self._wait(ecs, request, settings, cluster, task_arn, region)
         finished_at = utc_now()
-        tail = log_tail(settings, region, task_arn, container)
+        tail = log_tail(settings, region, task_arn, container, request.known_secrets)
         mine: dict[str, Any] = next(
             (c for c in task.get("containers") or [] if c.get("name") == container), {}
         )
@@ -68,7 +68,8 @@ class EcsMigrationBackend:
                 redact(
                     f"the migration task {_task_id(task_arn)} stopped without an exit code "
                     f"(went {' -> '.join(statuses)}): {reason}. Nothing after the migration "
-                    "has changed; fix the cause and run `pulumi up` again"
+                    "has changed; fix the cause and run `pulumi up` again",
+                    request.known_secrets,
                 )
                 + (f"\n{tail}" if tail else "")
             )
@@ -107,7 +108,8 @@ class EcsMigrationBackend:
             )  # fmt: skip
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise BackendError(
-                redact(f"ECS refused to start the migration task in {cluster}: {exc}")
+                redact(f"ECS refused to start the migration task in {cluster}: {exc}",
+                       request.known_secrets)
             ) from exc
         failures = answer.get("failures") or []
         tasks = answer.get("tasks") or []
@@ -157,14 +159,17 @@ class EcsMigrationBackend:
                     f"{timeout:g}s ({never}went {' -> '.join(statuses) or 'nowhere'}); it was "
                     "stopped. Nothing after the migration has changed"
                     + (f" (last DescribeTasks error: {last_error})" if last_error else ""),
-                    log_tail(settings, region, task_arn, container),
+                    log_tail(settings, region, task_arn, container, request.known_secrets),
                 )
             time.sleep(min(poll, remaining))
 
 
-def log_tail(settings: Mapping[str, Any], region: str, task_arn: str, container: str) -> str:
-    """The last lines of the task's awslogs stream (`<prefix>/<container>/<task id>`), redacted.
-    Missing logs say so; they never hide the exit status."""
+def log_tail(
+    settings: Mapping[str, Any], region: str, task_arn: str, container: str,
+    secrets: Iterable[str] = (),
+) -> str:  # fmt: skip
+    """The last lines of the task's awslogs stream (`<prefix>/<container>/<task id>`), redacted
+    (the known `secrets` too). Missing logs say so; they never hide the exit status."""
     group = settings.get("log_group")
     if not group:
         return ""
@@ -175,7 +180,7 @@ def log_tail(settings: Mapping[str, Any], region: str, task_arn: str, container:
         ).get("events") or []
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         return f"(no logs: {group}/{stream}: {error_code(exc) or exc})"
-    return redact("\n".join(str(e.get("message", "")).rstrip() for e in events))
+    return redact("\n".join(str(e.get("message", "")).rstrip() for e in events), secrets)
 
 
 def _stop(ecs: Any, cluster: str, task_arn: str, timeout: float) -> None:

@@ -119,6 +119,21 @@ def test_the_migration_run_provider_drives_the_ecs_backend(
     assert "schema at 0042" in outs["log_tail"]
 
 
+def test_the_log_tail_masks_the_known_secrets(aws: Emulator, cluster: dict[str, Any]) -> None:
+    """Secrets reach an ECS task by reference, so only `known_secrets` tells the backend what
+    to mask; a password with a space would otherwise survive the libpq pattern in part."""
+    password = "correct horse battery"
+    lines = [f"connecting: host=db password='{password}'", f"auth failed for {password}"]
+    player = finish_task_when_started(aws, cluster["cluster"], lines)
+    result = EcsMigrationBackend().run(
+        request({**cluster, "poll_seconds": 1.0}, known_secrets=(password,))
+    )
+    player.join(timeout=10)
+    assert "correct" not in result.log_tail and "battery" not in result.log_tail
+    assert "host=db password=[redacted]" in result.log_tail
+    assert "auth failed for [redacted]" in result.log_tail
+
+
 # ---------------------------------------------------------------------------------------------
 # States moto cannot produce: Stubber with real-API-shaped responses
 # ---------------------------------------------------------------------------------------------
