@@ -12,11 +12,15 @@ secrets by reference (`secrets`/`valueFrom`), so `secret_files` must be empty; t
 plain environment are container overrides.
 
 Settings: `region`, `cluster`, `task_definition`, `container`, `subnets`, `security_groups`,
-`assign_public_ip` (False), `log_group`, `log_stream_prefix`, optional `poll_seconds` (5).
+`assign_public_ip` (False), `log_group`, `log_stream_prefix`, optional `poll_seconds` (5) and
+`name_prefix` (the stack's resource prefix: the run's name, and so `startedBy`, is unique per
+stack and release; see `started_by`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -35,7 +39,23 @@ from components.gates.redact import redact
 
 LOG_TAIL_LINES = 50
 DEFAULT_POLL_SECONDS = 5.0
-STARTED_BY_LIMIT = 36  # ECS's limit for `startedBy`
+# botocore's ECS model (ecs/2014-11-13/service-2.json, RunTaskRequest.startedBy): "Up to 128
+# letters (uppercase and lowercase), numbers, hyphens (-), forward slash (/), and underscores
+# (_) are allowed." A release tag such as v1.4.2 or 1.0+build.7 does not fit as it is.
+STARTED_BY_LIMIT = 128
+STARTED_BY_PATTERN = re.compile(r"^[A-Za-z0-9_/-]{1,128}$")
+_STARTED_BY_HASH = 12
+
+
+def started_by(name: str) -> str:
+    """The RunTask `startedBy` for the run `name` (`<prefix>-migrate-<release>`): the name
+    with every character ECS refuses turned into '-', cut to fit, plus a short hash of the
+    exact name, so it is valid for any release string and still unique per stack and release
+    (v1.4.2 and v1-4-2 read alike but hash differently)."""
+    digest = hashlib.sha256(name.encode()).hexdigest()[:_STARTED_BY_HASH]
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-_")
+    slug = slug[: STARTED_BY_LIMIT - _STARTED_BY_HASH - 1].rstrip("-_")
+    return f"{slug}-{digest}" if slug else digest
 
 
 class EcsMigrationBackend:
@@ -95,7 +115,7 @@ class EcsMigrationBackend:
                 taskDefinition=_required(settings, "task_definition"),
                 launchType="FARGATE",
                 count=1,
-                startedBy=request.name[:STARTED_BY_LIMIT],
+                startedBy=started_by(request.name),
                 networkConfiguration={
                     "awsvpcConfiguration": {
                         "subnets": list(settings.get("subnets") or []),

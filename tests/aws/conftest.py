@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import httpx
 import pytest
+
+from tests.aws import cloud_rules
 
 REGION = "eu-west-1"
 
@@ -69,6 +72,17 @@ def emulator() -> Iterator[Emulator]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def aws_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every botocore client made during a test refuses what AWS refuses (cloud_rules)."""
+    create = botocore.session.Session.create_client
+
+    def create_client(self: botocore.session.Session, *args: Any, **kwargs: Any) -> Any:
+        return cloud_rules.enforce(create(self, *args, **kwargs))
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from components.aws import aws_clients, ecs_migration
-from components.aws.ecs_migration import EcsMigrationBackend
+from components.aws.ecs_migration import EcsMigrationBackend, started_by
 from components.gates.backends import BackendError, MigrationRequest, MigrationTimeout
-from components.gates.migration_run import MigrationFailedError, MigrationRunProvider
+from components.gates.migration_run import MigrationFailedError, MigrationRunProvider, run_name
 from tests.aws.conftest import REGION, Emulator, Network
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/releasegate/api@sha256:" + "a" * 64
@@ -308,3 +308,20 @@ def test_a_task_that_cannot_be_described_is_still_stopped_at_the_deadline(
     with pytest.raises(MigrationTimeout, match="last DescribeTasks error: ThrottlingException"):
         EcsMigrationBackend().run(request(cluster, timeout=1))
     assert ecs.stopped["task"] == TASK_ARN
+
+
+def test_the_backend_starts_the_task_with_a_valid_started_by(
+    aws: Emulator, cluster: dict[str, Any]
+) -> None:
+    """Through the cloud rules and moto: the run of a dotted release starts, and the task
+    carries the derived `startedBy` (what ListTasks filters on)."""
+    name = run_name("v1.4.2+build.7", {"name_prefix": "releasegate-staging"})
+    request = MigrationRequest(
+        name=name, image=IMAGE, command=("true",), env={}, secret_files={},
+        timeout_seconds=20, settings={**cluster, "poll_seconds": 0.2},
+    )  # fmt: skip
+    EcsMigrationBackend().run(request)
+    ecs = aws.client("ecs")
+    found = ecs.list_tasks(cluster=cluster["cluster"], startedBy=started_by(name))["taskArns"]
+    assert len(found) == 1
+
