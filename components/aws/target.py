@@ -255,6 +255,8 @@ class AwsTarget:
                 "assign_public_ip": False,
                 "log_group": v[4],
                 "log_stream_prefix": MIGRATION_CONTAINER,
+                # The run's name (and ECS `startedBy`) is unique per stack and release.
+                "name_prefix": self.prefix,
             }
         )
 
