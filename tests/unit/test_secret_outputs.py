@@ -217,9 +217,12 @@ def test_a_secret_rotation_reruns_no_migration_gate_or_snapshot() -> None:
     )  # fmt: skip
     assert (snapshot.changes, snapshot.replaces) == (False, [])
     gate = {"service": "api", "image": IMAGE, "expected_versions": ["v1"], "url": "http://x"}
-    assert HealthGateProvider().diff(
-        "id", {**gate, "known_secrets": ["a-old"]}, {**gate, "known_secrets": ["b-new"]}
-    ).changes is False
+    assert (
+        HealthGateProvider()
+        .diff("id", {**gate, "known_secrets": ["a-old"]}, {**gate, "known_secrets": ["b-new"]})
+        .changes
+        is False
+    )
 
 
 @pytest.mark.usefixtures("fakes")
