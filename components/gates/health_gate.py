@@ -91,16 +91,16 @@ def _value(inputs: Mapping[str, Any], key: str) -> Any:
     return DEFAULTS.get(key) if value is None else value
 
 
-def _url_problem(url: object) -> str | None:
+def _url_problem(url: object, secrets: Sequence[str] = ()) -> str | None:
     if not isinstance(url, str) or not url.strip():
         return "must be an http(s) URL such as https://api.example.com/health/ready"
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises on a malformed port)
     except ValueError as exc:
-        return redact(f"is not a valid URL ({exc})")
+        return redact(f"is not a valid URL ({exc})", secrets)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return redact(f"{url!r} must be an http(s) URL with a host")
+        return redact(f"{url!r} must be an http(s) URL with a host", secrets)
     return None
 
 
@@ -155,7 +155,8 @@ def _http_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
             if value is not None
         ]
     problems: list[tuple[str, str]] = []
-    if not is_unknown(url, deep=True) and (problem := _url_problem(url)):
+    known = known_secret_values(inputs.get("known_secrets"))
+    if not is_unknown(url, deep=True) and (problem := _url_problem(url, known)):
         problems.append(("url", problem))
     if connect_to is not None and not is_unknown(connect_to, deep=True) and (
         problem := _connect_to_problem(connect_to)

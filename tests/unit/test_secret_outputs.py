@@ -270,3 +270,11 @@ def test_a_malformed_known_secrets_is_refused_without_echoing_it(value: object) 
     found = [f for f in failures if f.property == "known_secrets"]
     assert found and "must be a list of secret strings" in found[0].reason
     assert "not-a-list" not in found[0].reason
+
+
+def test_a_refused_gate_url_is_reported_without_the_known_secrets() -> None:
+    props = _gate_props(url=f"ftp://probe/health/{APP_SECRET}", version_field="version")
+    failures = HealthGateProvider().check({}, props).failures
+    reasons = [f.reason for f in failures if f.property == "url"]
+    assert reasons and "must be an http(s) URL" in reasons[0]
+    _assert_clean(reasons[0])
