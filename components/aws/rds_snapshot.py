@@ -4,7 +4,12 @@ Manual snapshots are kept until someone deletes them: no later release, no `pulu
 no instance deletion removes them (the snapshot resource is also `retain_on_delete`). The
 snapshot is tagged with the release so it can be found from the ledger, and the take waits
 until it is `available`, so a migration never starts on a database whose snapshot might fail.
-A re-run with the same name reuses an available snapshot instead of failing.
+
+A take that timed out leaves its snapshot `creating`, and the error says the next `pulumi up`
+reuses it: the take first looks for this instance's newest releasegate snapshot and, when it
+was taken for the same release and migrations image (its tags), waits for that one instead of
+creating a second. Only the newest counts, so a deliberate re-run of an old migrations image
+(after a newer release was snapshotted) still gets a fresh snapshot of today's data.
 
 Settings: `region`, `db_instance_identifier`, optional `poll_seconds` (15) and
 `timeout_seconds` (3600).
@@ -12,9 +17,11 @@ Settings: `region`, `db_instance_identifier`, optional `poll_seconds` (15) and
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import botocore.exceptions
@@ -26,6 +33,30 @@ GIB = 1024**3
 DEFAULT_POLL_SECONDS = 15.0
 DEFAULT_TIMEOUT_SECONDS = 3600.0
 IDENTIFIER_LIMIT = 255
+
+SNAPSHOT_TAG = "releasegate:snapshot"
+RELEASE_TAG = "releasegate:release"
+TRIGGER_TAG = "releasegate:trigger"
+REQUESTED_TAG = "releasegate:requested-at"
+# botocore rds/2014-10-31 Tag.Value: 1 to 256 Unicode characters of letters, digits,
+# white-space and _ . : / = + - @, not starting with "aws:" or "rds:" (Tag.Key: up to 128).
+_TAG_VALUE = re.compile(r"^[\w\s.:/=+\-@]{1,256}$")
+GONE = ("failed", "deleting", "deleted", "incompatible-restore", "incompatible-parameters")
+
+
+def tag_value(text: str) -> str:
+    """`text` as an RDS tag value: as it is when RDS accepts it, else `sha256:<hex>` of it
+    (a release such as `v1.4.2+build.7` fits; a 300-character one does not)."""
+    if _TAG_VALUE.match(text) and not text.startswith(("aws:", "rds:")):
+        return text
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def trigger_value(trigger: str) -> str:
+    """The migrations image as a tag value: its digest (`sha256:<64 hex>`, what identifies the
+    build), or a hash of the reference when it has none."""
+    digest = trigger.rpartition("@")[2]
+    return digest if trigger and digest.startswith("sha256:") else tag_value(trigger)
 
 
 def snapshot_identifier(name: str) -> str:
@@ -46,15 +77,34 @@ class RdsSnapshotBackend:
         instance = str(settings.get("db_instance_identifier") or "")
         if not region or not instance:
             raise BackendError("RDS snapshot settings need region and db_instance_identifier")
-        identifier = snapshot_identifier(request.name)
         rds = client("rds", region)
+        identifier = self._in_progress(rds, instance, request) if request.release else None
+        if identifier is None:
+            identifier = snapshot_identifier(request.name)
+            self._create(rds, identifier, instance, request, region)
+        snapshot = self._wait(rds, identifier, instance, settings)
+        return SnapshotRecord(
+            name=identifier,
+            location=str(snapshot.get("DBSnapshotArn") or identifier),
+            size_bytes=int(snapshot.get("AllocatedStorage") or 0) * GIB,
+            taken_at=_iso(snapshot.get("SnapshotCreateTime")),
+        )
+
+    @staticmethod
+    def _create(
+        rds: Any, identifier: str, instance: str, request: SnapshotRequest, region: str
+    ) -> None:
+        requested = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # orders the takes
+        tags = [{"Key": SNAPSHOT_TAG, "Value": tag_value(request.name)},
+                {"Key": "releasegate:retain", "Value": "true"},
+                {"Key": REQUESTED_TAG, "Value": requested}]
+        if request.release:
+            tags += [{"Key": RELEASE_TAG, "Value": tag_value(request.release)},
+                     {"Key": TRIGGER_TAG, "Value": trigger_value(request.trigger)}]  # fmt: skip
         try:
             rds.create_db_snapshot(
-                DBSnapshotIdentifier=identifier,
-                DBInstanceIdentifier=instance,
-                Tags=[{"Key": "releasegate:snapshot", "Value": request.name[:256]},
-                      {"Key": "releasegate:retain", "Value": "true"}],
-            )  # fmt: skip
+                DBSnapshotIdentifier=identifier, DBInstanceIdentifier=instance, Tags=tags
+            )
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) != "DBSnapshotAlreadyExists":
                 raise BackendError(
@@ -63,13 +113,33 @@ class RdsSnapshotBackend:
                 ) from exc
         except botocore.exceptions.BotoCoreError as exc:
             raise BackendError(f"cannot reach RDS in {region}: {exc}") from exc
-        snapshot = self._wait(rds, identifier, instance, settings)
-        return SnapshotRecord(
-            name=identifier,
-            location=str(snapshot.get("DBSnapshotArn") or identifier),
-            size_bytes=int(snapshot.get("AllocatedStorage") or 0) * GIB,
-            taken_at=_iso(snapshot.get("SnapshotCreateTime")),
-        )
+
+    @staticmethod
+    def _in_progress(rds: Any, instance: str, request: SnapshotRequest) -> str | None:
+        """The identifier of this instance's newest releasegate snapshot when it was taken for
+        the same release and migrations image and has not failed (a timed-out take's snapshot,
+        `creating` or `available` since); None otherwise."""
+        newest: tuple[str, dict[str, str], Mapping[str, Any]] | None = None
+        try:
+            for snapshot in _manual_snapshots(rds, instance):
+                tags = _tags(rds, snapshot)
+                if SNAPSHOT_TAG not in tags:
+                    continue
+                requested = tags.get(REQUESTED_TAG) or _iso(snapshot.get("SnapshotCreateTime"))
+                if newest is None or requested > newest[0]:
+                    newest = (requested, tags, snapshot)
+        except botocore.exceptions.ClientError as exc:
+            raise BackendError(
+                f"cannot list the snapshots of {instance}: {error_code(exc) or exc}. The "
+                "migration has not run"
+            ) from exc
+        if newest is None:
+            return None
+        _, tags, found = newest
+        same = (tags.get(RELEASE_TAG) == tag_value(request.release)
+                and tags.get(TRIGGER_TAG) == trigger_value(request.trigger))  # fmt: skip
+        identifier = str(found.get("DBSnapshotIdentifier") or "")
+        return identifier if same and identifier and found.get("Status") not in GONE else None
 
     @staticmethod
     def _wait(
@@ -92,14 +162,34 @@ class RdsSnapshotBackend:
                 )
             if status == "available":
                 return dict(snapshot)
-            if status in ("failed", "deleting", "deleted", "missing"):
+            if status in (*GONE, "missing"):
                 raise BackendError(f"snapshot {identifier} of {instance} is {status}")
             if time.monotonic() >= deadline:
                 raise BackendError(
                     f"snapshot {identifier} of {instance} is still {status} after {timeout:g}s; "
-                    "the migration has not run. Wait for it and run `pulumi up` again"
+                    "the migration has not run. Run `pulumi up` again: it waits for this same "
+                    f"snapshot ({identifier}) instead of taking another"
                 )
             time.sleep(poll)
+
+
+def _manual_snapshots(rds: Any, instance: str) -> Iterator[dict[str, Any]]:
+    pages = rds.get_paginator("describe_db_snapshots").paginate(
+        DBInstanceIdentifier=instance, SnapshotType="manual"
+    )
+    for page in pages:
+        yield from page.get("DBSnapshots") or []
+
+
+def _tags(rds: Any, snapshot: Mapping[str, Any]) -> dict[str, str]:
+    """The snapshot's tags: DescribeDBSnapshots answers them in `TagList`; when it does not,
+    ListTagsForResource does."""
+    tag_list = snapshot.get("TagList")
+    if tag_list is None and snapshot.get("DBSnapshotArn"):
+        tag_list = rds.list_tags_for_resource(ResourceName=snapshot["DBSnapshotArn"]).get(
+            "TagList"
+        )
+    return {str(t.get("Key")): str(t.get("Value")) for t in tag_list or []}
 
 
 def _iso(value: Any) -> str:

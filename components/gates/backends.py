@@ -66,8 +66,14 @@ class MigrationBackend(Protocol):
 @dataclass(frozen=True)
 class SnapshotRequest:
     name: str
-    """Snapshot name, derived from the release; never reused."""
+    """Snapshot name, derived from the release and the time of the take."""
     settings: Mapping[str, Any] = field(default_factory=dict)
+    release: str = ""
+    """The migrations pin the snapshot is taken for."""
+    trigger: str = ""
+    """The migrations image reference (`registry/repository@sha256:...`). A backend that can
+    find its snapshots by release and trigger reuses the one a timed-out take left in
+    progress (or completed since) instead of taking a second; see each backend."""
 
 
 @dataclass(frozen=True)

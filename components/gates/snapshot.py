@@ -15,6 +15,11 @@ letters, digits and single hyphens so every platform accepts it), `location`, `s
 `taken_at`.
 
 Snapshots are never deleted by releasegate: see `PreMigrationSnapshotProvider.delete`.
+
+A take that times out leaves its snapshot in progress. The request carries `release` and
+`trigger`, and the cloud backends (RDS, Flexible Server) find that snapshot again by them on the
+next `pulumi up` and wait for it instead of taking a second one; `snapshot_name` is then the
+name it was first taken under.
 """
 
 from __future__ import annotations
@@ -115,11 +120,13 @@ class PreMigrationSnapshotProvider(GateProvider):
         kind = str(settings.pop("kind", ""))
         name = snapshot_name(release, datetime.now(UTC))
         try:
-            record = snapshot_backend(kind).take(SnapshotRequest(name=name, settings=settings))
+            record = snapshot_backend(kind).take(SnapshotRequest(
+                name=name, settings=settings, release=release, trigger=str(props["trigger"])
+            ))  # fmt: skip
         except BackendError as exc:
             raise SnapshotFailedError(
                 redact(
-                    f"the pre-migration snapshot {name} for release {release} failed: {exc}. "
+                    f"the pre-migration snapshot for release {release} failed: {exc}. "
                     "The migration did not run and nothing downstream changed; fix the cause and "
                     "run `pulumi up` again.",
                     known_secret_values(props.get("known_secrets")),
