@@ -7,7 +7,7 @@ out; the graph supplies the order, the pins, the snapshot, the gates and the led
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,6 +38,9 @@ class ImageSource:
     expected_digest: pulumi.Input[str] | None = None
     """Set when the stack itself built and pushed the image: the pin must find exactly it."""
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    keep: Callable[[str], pulumi.Resource] | None = None
+    """Given the pinned reference, a resource that keeps what it resolves to (and the
+    stack's recent pins) out of the registry's expiry (ECR keep tags); the pin waits for it."""
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,7 @@ def _pin_images(settings: Settings, target: Target) -> dict[str, ImagePin]:
     pins: dict[str, ImagePin] = {}
     for image, (repository, ref) in wanted.items():
         source = target.image_source(image, repository, ref.tag)
+        keep = [source.keep(ref.reference)] if source.keep is not None else []
         pins[image] = ImagePin(
             f"pin-{image}",
             ImagePinArgs(
@@ -140,7 +141,7 @@ def _pin_images(settings: Settings, target: Target) -> dict[str, ImagePin]:
                 expected_digest=source.expected_digest,
                 resolver=source.resolver,
             ),
-            opts=pulumi.ResourceOptions(depends_on=list(source.depends_on)),
+            opts=pulumi.ResourceOptions(depends_on=[*source.depends_on, *keep]),
         )
     return pins
 

@@ -2,9 +2,19 @@
 named when a release pinned it), scan on push, KMS encryption, and a lifecycle policy that keeps
 the recent releases a rollback may need.
 
-The lifecycle policy only ever expires (1) untagged images after a week — layers of pushes that
-no tag or release references — and (2) tagged images beyond the newest `keep_images`, so the
-last `keep_images` releases of every image stay pullable by digest.
+The lifecycle policy (rules are applied lowest `rulePriority` first; "an image that matches the
+tagging requirements of a rule cannot be expired by a rule with a lower priority",
+docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html):
+1. images with a keep tag (`releasegate-keep-...`, components/aws/ecr_keep.py: what a stack runs
+   and what its ledger could roll back to) match a rule that never expires them in practice
+   (`imageCountMoreThan` 9999, far above what any stack holds; ECR has no "keep" action);
+2. untagged images expire after a week: layers of pushes that no tag or release references;
+3. other tagged images beyond the newest `keep_images` expire. That rule still counts the kept
+   images ("rules can never mark images that are marked by higher priority rules, but can
+   still identify them"), it only cannot expire them.
+No rule has `tagStatus: any` (it would have to be the last), priorities are unique, and each
+tagged rule names its tags (`tagPrefixList` or `tagPatternList`, required with `tagged`), as
+docs.aws.amazon.com/AmazonECR/latest/userguide/lifecycle_policy_parameters.html requires.
 """
 
 from __future__ import annotations
@@ -16,7 +26,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.ecr_keep import KEEP_TAG_PREFIX
+
 UNTAGGED_EXPIRY_DAYS = 7
+KEEP_COUNT = 9999
+"""The keep rule's `imageCountMoreThan`: ECR's count must be a positive integer; this bound is
+the one AWS's own examples use for "keep" rules (CDK `maxImageCount: 9999`)."""
 
 
 def lifecycle_policy(keep_images: int) -> str:
@@ -25,6 +40,17 @@ def lifecycle_policy(keep_images: int) -> str:
             "rules": [
                 {
                     "rulePriority": 1,
+                    "description": "never expire what a stack runs or can roll back to",
+                    "selection": {
+                        "tagStatus": "tagged",
+                        "tagPrefixList": [KEEP_TAG_PREFIX],
+                        "countType": "imageCountMoreThan",
+                        "countNumber": KEEP_COUNT,
+                    },
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
                     "description": f"untagged images older than {UNTAGGED_EXPIRY_DAYS} days",
                     "selection": {
                         "tagStatus": "untagged",
@@ -35,7 +61,7 @@ def lifecycle_policy(keep_images: int) -> str:
                     "action": {"type": "expire"},
                 },
                 {
-                    "rulePriority": 2,
+                    "rulePriority": 3,
                     "description": f"keep the newest {keep_images} tagged images (releases)",
                     "selection": {
                         "tagStatus": "tagged",

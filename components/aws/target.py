@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.database import AwsDatabase, AwsDatabaseArgs
+from components.aws.ecr_keep import EcrImageKeeper, EcrImageKeeperArgs
 from components.aws.load_balancer import AwsLoadBalancer, AwsLoadBalancerArgs, HttpService
 from components.aws.network import AwsNetwork, AwsNetworkArgs
 from components.aws.registry import AwsRegistry, AwsRegistryArgs
@@ -162,13 +163,25 @@ class AwsTarget:
         self._database: AwsDatabase | None = None
         self._services: dict[str, AwsService] = {}
 
-    def image_source(self, _image: str, repository: str, _tag: str | None) -> ImageSource:
+    def image_source(self, image: str, repository: str, _tag: str | None) -> ImageSource:
         repo = self.registry.repositories[repository]
+
+        def keep(reference: str) -> pulumi.Resource:
+            # The pinned digest and the last ledgerHistory pins keep an ECR keep tag.
+            return EcrImageKeeper(
+                f"keep-{image}",
+                EcrImageKeeperArgs(registry=self.registry.registry_host, repository=repository,
+                                   stack=self.settings.stack, image=image, reference=reference,
+                                   keep=self.settings.ledger_history),
+                opts=pulumi.ResourceOptions(depends_on=[repo]),
+            )  # fmt: skip
+
         return ImageSource(
             registry=self.registry.registry_host,
             repository=repository,
             resolver="ecr",
             depends_on=(repo,),
+            keep=keep,
         )
 
     def database(self, password: pulumi.Output[str]) -> DatabaseEndpoint:

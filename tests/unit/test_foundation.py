@@ -38,7 +38,8 @@ RELEASE_TYPES = {
     "releasegate:local:ImageBuild",
     "docker:index/image:Image",
     "releasegate:local:Service",
-    # AWS: task definitions and ECS services
+    # AWS: task definitions and ECS services; the pins' ECR keep tags
+    "pulumi-python:dynamic/aws:EcrImageKeeper",
     "releasegate:aws:Service",
     "aws:ecs/taskDefinition:TaskDefinition",
     "aws:ecs/service:Service",
