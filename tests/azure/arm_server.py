@@ -46,10 +46,20 @@ class ArmState:
     traffic_updates: list[list[dict[str, Any]]] = field(default_factory=list)
     backups: dict[str, dict[str, Any]] = field(default_factory=dict)
     backup_fails: bool = False
+    creates: list[str] = field(default_factory=list)
+    """Names of the backups PUT (created), in order."""
+    backup_never_completes: bool = False
+    """New backups stay in progress (no `completedTime`, their operation `InProgress`) until a
+    test completes them with `complete_backups`."""
     tags: dict[str, str] = field(default_factory=dict)
     """ACR: "repository:tag" -> digest."""
     _polls: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def complete_backups(self, when: str = "2026-11-24T10:20:00Z") -> None:
+        """Every backup in progress completes (gets its `completedTime`)."""
+        for backup in self.backups.values():
+            backup["properties"].setdefault("completedTime", when)
 
 
 def _app_body(sub: str, group: str, name: str, app: dict[str, Any]) -> dict[str, Any]:
@@ -126,6 +136,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, {"id": f"/executions/{m[1]}", "name": m[1]})
         if re.fullmatch(r"/operations/done", path):
             return self._send(200, {"status": "Succeeded"})
+        if re.fullmatch(r"/operations/running", path):
+            return self._send(200, {"status": "InProgress"})
+        if re.fullmatch(PREFIX + r"/Microsoft.DBforPostgreSQL/flexibleServers/([^/]+)/backups",
+                        path):  # fmt: skip
+            return self._send(200, {"value": list(s.backups.values())})
         if m := re.fullmatch(PREFIX + r"/Microsoft.DBforPostgreSQL/flexibleServers/([^/]+)"
                              r"/backups/([^/]+)", path):  # fmt: skip
             backup = s.backups.get(m[4])
@@ -182,12 +197,18 @@ class _Handler(BaseHTTPRequestHandler):
             if s.backup_fails:
                 return self._send(409, {"error": {"code": "ServerBusy",
                                                   "message": "another operation is running"}})
+            s.creates.append(m[4])
+            running = s.backup_never_completes
+            properties: dict[str, Any] = {"backupType": "Customer On-Demand"}
+            if not running:
+                properties["completedTime"] = "2026-11-24T10:15:30Z"
             s.backups[m[4]] = {"id": path, "name": m[4], "type":
                                "Microsoft.DBforPostgreSQL/flexibleServers/backups",
-                               "properties": {"backupType": "Customer On-Demand",
-                                              "completedTime": "2026-11-24T10:15:30Z"}}
-            return self._send(202, None, {"Azure-AsyncOperation": f"{self.base}/operations/done",
-                                          "Location": f"{self.base}{path}"})
+                               "properties": properties}  # fmt: skip
+            operation = "running" if running else "done"
+            return self._send(202, None, {
+                "Azure-AsyncOperation": f"{self.base}/operations/{operation}",
+                "Location": f"{self.base}{path}"})  # fmt: skip
         return self._not_found(path)
 
 
