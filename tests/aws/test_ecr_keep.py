@@ -8,10 +8,14 @@ import json
 from typing import Any
 
 import pytest
+from botocore.stub import Stubber
 
+from components.aws import ecr_keep
 from components.aws.ecr_keep import (
     KEEP_TAG_PREFIX,
     EcrImageKeeperProvider,
+    KeepTagError,
+    add_keep_tag,
     keep_tag,
     retained,
 )
@@ -183,3 +187,42 @@ def test_the_lifecycle_policy_keeps_keep_tags_first_and_follows_ecrs_rules(
     aws.client("ecr").put_lifecycle_policy(repositoryName=REPOSITORY,
                                            lifecyclePolicyText=lifecycle_policy(30))  # fmt: skip
     assert pushed
+
+
+# ---------------------------------------------------------------------------------------------
+# What moto answers differently: ECR may refuse the re-tag of an IMMUTABLE repository with
+# ImageTagAlreadyExistsException ("The specified image is tagged with a tag that already
+# exists. The repository is configured for tag immutability.", botocore ECR model): Stubber
+# ---------------------------------------------------------------------------------------------
+DIGEST = "sha256:" + "e" * 64
+
+
+def stubbed_ecr(aws: Emulator, monkeypatch: pytest.MonkeyPatch, holder: str) -> Stubber:
+    ecr = aws.client("ecr")
+    stubber = Stubber(ecr)
+    stubber.add_response("batch_get_image", {"images": [{
+        "imageId": {"imageDigest": DIGEST}, "imageManifest": manifest(1),
+        "imageManifestMediaType": "application/vnd.docker.distribution.manifest.v2+json"}],
+        "failures": []})  # fmt: skip
+    stubber.add_client_error("put_image", "ImageTagAlreadyExistsException", http_status_code=400)
+    stubber.add_response("describe_images", {"imageDetails": [{
+        "imageDigest": holder, "imageTags": ["v1", "releasegate-keep-staging-api-eeeeeeeeeeee"]}]})
+    stubber.activate()
+    monkeypatch.setattr(ecr_keep, "client", lambda *_: ecr)
+    return stubber
+
+
+def test_an_existing_keep_tag_on_this_digest_is_success(
+    aws: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stubber = stubbed_ecr(aws, monkeypatch, DIGEST)
+    add_keep_tag(REGISTRY, REPOSITORY, DIGEST, keep_tag("staging", "api", DIGEST))
+    stubber.assert_no_pending_responses()
+
+
+def test_a_keep_tag_on_another_digest_is_refused(
+    aws: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stubbed_ecr(aws, monkeypatch, "sha256:" + "f" * 64)
+    with pytest.raises(KeepTagError, match="names another image"):
+        add_keep_tag(REGISTRY, REPOSITORY, DIGEST, keep_tag("staging", "api", DIGEST))
