@@ -7,9 +7,22 @@ execution that is still running (or was never scheduled) at the deadline is stop
 reported as a timeout. Console logs are not in the ARM API: failures name the Log Analytics
 query that shows them (`ContainerAppConsoleLogs_CL`, filtered by the execution name).
 
-The job's template (registered by the Azure target for the pinned image) carries the secrets
-as Key Vault references, so `secret_files` must be empty; the command, the image and plain
-environment are passed in the start request's template.
+The execution runs the job's own template, which the Azure target keeps at the release's pinned
+image, command, resources and `DATABASE_URL` (a Key Vault reference read through the job's own
+identity). The start request sends no template: the API reference (Microsoft.App Jobs_Start,
+azure-rest-api-specs .../ContainerApps/stable/2025-01-01/Jobs.json) makes the body optional and
+describes `JobExecutionTemplate` as the execution's container definitions, with nothing about
+merging them into the job's; an override would have to repeat the job's secret references and
+resources, or run the migration without `DATABASE_URL`. So `secret_files` and plain `env` must
+be empty (they belong in the job's template), and before starting, the job's template is read
+and must run the requested image and command: a job that was changed behind the stack's back
+is refused, nothing started.
+
+Container Apps refuses to use a Key Vault reference the job's identity cannot read yet
+("Unable to get value using Managed identity", microsoft/azure-container-apps#930, #1174), which
+a first deploy can meet while a new role assignment propagates (up to 10 minutes, Azure RBAC
+troubleshooting). A start refused with that error started nothing, so it is retried every
+`poll_seconds` within the migration's timeout; past it the error names the job's identity.
 
 Settings: `subscription_id`, `resource_group`, `job_name`, `container`, optional
 `poll_seconds` (5).
@@ -34,6 +47,9 @@ from components.gates.provider_base import utc_now
 from components.gates.redact import redact
 
 DEFAULT_POLL_SECONDS = 5.0
+IDENTITY_NOT_READY = "Unable to get value using Managed identity"
+"""Container Apps' words when an identity cannot read a Key Vault reference (public reports:
+microsoft/azure-container-apps#930, #1174)."""
 SUCCEEDED = "Succeeded"
 FAILED = ("Failed", "Stopped", "Degraded")
 
@@ -49,12 +65,11 @@ class ContainerAppsJobBackend:
     """`components.gates.backends.MigrationBackend` on Container Apps Jobs."""
 
     def run(self, request: MigrationRequest) -> MigrationResult:
-        from azure.mgmt.appcontainers.models import (  # noqa: PLC0415
-            EnvironmentVar,
-            JobExecutionContainer,
-            JobExecutionTemplate,
-        )
-
+        if request.env:
+            raise BackendError(
+                "the migration job runs its own template; plain environment belongs there, not "
+                "in the start request: " + ", ".join(sorted(request.env))
+            )
         if request.secret_files:
             raise BackendError(
                 "the migration job reads its secrets as Key Vault references from its template; "
@@ -63,29 +78,40 @@ class ContainerAppsJobBackend:
         settings = request.settings
         group, job = _required(settings, "resource_group"), _required(settings, "job_name")
         client = azure_clients.container_apps(_required(settings, "subscription_id"))
-        template = JobExecutionTemplate(containers=[JobExecutionContainer(
-            name=_required(settings, "container"), image=request.image,
-            command=list(request.command),
-            env=[EnvironmentVar(name=k, value=v) for k, v in sorted(request.env.items())],
-        )])  # fmt: skip
+        identity = _check_template(client, group, job, _required(settings, "container"), request)
         timeout = float(request.timeout_seconds)
         deadline = time.monotonic() + timeout
+        poll = float(settings.get("poll_seconds") or DEFAULT_POLL_SECONDS)
         started_at = utc_now()
-        try:
-            started = client.jobs.begin_start(group, job, template=template).result(
-                timeout=timeout
-            )
-        except AzureError as exc:
-            raise BackendError(
-                redact(f"Container Apps refused to start job {job}: {exc}", request.known_secrets)
-            ) from exc
+        refusals = 0
+        while True:
+            try:
+                # No template: the execution runs the job's own (see the module docstring).
+                started = client.jobs.begin_start(group, job).result(
+                    timeout=max(0.0, deadline - time.monotonic())
+                )
+                break
+            except AzureError as exc:
+                text = str(exc)
+                propagating = IDENTITY_NOT_READY in text or "unable to fetch secret" in text
+                if propagating and time.monotonic() + poll < deadline:
+                    refusals += 1
+                    time.sleep(poll)
+                    continue
+                hint = (f" after {refusals + 1} attempts: the job's identity {identity} cannot "
+                        "read its Key Vault secret yet or at all (role assignment propagation "
+                        "takes up to 10 minutes; check its Key Vault Secrets User assignment)"
+                        if propagating else "")  # fmt: skip
+                raise BackendError(redact(
+                    f"Container Apps refused to start job {job}{hint}: {exc}",
+                    request.known_secrets,
+                )) from exc  # fmt: skip
         execution = str(getattr(started, "name", "") or "")
         if not execution:
             raise BackendError(
                 f"job {job} did not start an execution within {timeout:g}s (the start request "
                 "is still provisioning); nothing after the migration has changed"
             )
-        poll = float(settings.get("poll_seconds") or DEFAULT_POLL_SECONDS)
         statuses: list[str] = []
         details: Any = None
         while True:
@@ -117,6 +143,36 @@ class ContainerAppsJobBackend:
                     logs_hint(job, execution),
                 )
             time.sleep(min(poll, remaining))
+
+
+def _check_template(
+    client: Any, group: str, job: str, container: str, request: MigrationRequest
+) -> str:
+    """Reads the job; its template must run the requested image and command. Returns the job's
+    identity (for messages)."""
+    try:
+        details = client.jobs.get(group, job)
+    except AzureError as exc:
+        raise BackendError(f"could not read Container Apps job {job}: {exc}") from exc
+    containers = list(getattr(getattr(details, "template", None), "containers", None) or [])
+    found = next((c for c in containers if c.name == container), None)
+    if found is None:
+        raise BackendError(
+            f"job {job} has no container {container!r} (has: "
+            f"{', '.join(str(c.name) for c in containers) or 'none'}); nothing was started"
+        )
+    problems = []
+    if found.image != request.image:
+        problems.append(f"image {found.image}, the release pins {request.image}")
+    if request.command and list(found.command or []) != list(request.command):
+        problems.append(f"command {found.command}, the release runs {list(request.command)}")
+    if problems:
+        raise BackendError(
+            f"job {job}'s template runs {'; '.join(problems)}; it was changed outside this "
+            "stack or not yet updated. Nothing was started; run `pulumi up` again"
+        )
+    identities = getattr(getattr(details, "identity", None), "user_assigned_identities", None)
+    return ", ".join(sorted(identities or {})) or "(none)"
 
 
 def enum_text(value: object) -> str:

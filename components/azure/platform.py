@@ -1,7 +1,7 @@
 """The ground an Azure stack stands on: resource group, Log Analytics, a virtual network with
 one subnet delegated to the Container Apps environment and one to PostgreSQL Flexible Server
-(private access), the server's private DNS zone linked to the network, the user-assigned
-identity every app and the migration job run as, and the Container Apps environment.
+(private access), the server's private DNS zone linked to the network, and the Container Apps
+environment. Identities are per workload (components/azure/identities.py), not shared.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import (
     app,
-    managedidentity,
     network,
     operationalinsights,
     privatedns,
@@ -33,9 +32,6 @@ class AzurePlatformArgs:
 
 class AzurePlatform(pulumi.ComponentResource):
     resource_group_name: pulumi.Output[str]
-    identity_id: pulumi.Output[str]
-    identity_principal_id: pulumi.Output[str]
-    identity_client_id: pulumi.Output[str]
     environment_id: pulumi.Output[str]
     default_domain: pulumi.Output[str]
     database_subnet_id: pulumi.Output[str]
@@ -111,13 +107,6 @@ class AzurePlatform(pulumi.ComponentResource):
             opts=child,
         )
         self.database_dns_zone_id = pulumi.Output.all(zone.id, link.id).apply(lambda v: v[0])
-        identity = managedidentity.UserAssignedIdentity(
-            "identity", resource_group_name=group.name, location=args.location, tags=tags,
-            opts=child,
-        )  # fmt: skip
-        self.identity_id = identity.id
-        self.identity_principal_id = identity.principal_id
-        self.identity_client_id = identity.client_id
         environment = app.ManagedEnvironment(
             "environment",
             resource_group_name=group.name,

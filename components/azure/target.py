@@ -2,8 +2,10 @@
 ACR, Key Vault, PostgreSQL Flexible Server and Container Apps (pulumi-azure-native).
 
 Everything a revision needs exists before the first app: the resource group and network, the
-identity (AcrPull on the registry, Secrets User on the vault), the registry, the vault, the
-server. Per service, a Container App whose revision is named before it exists; the gate checks
+registry, the vault, the server, and the app's own identity (AcrPull on the registry, Secrets
+User on exactly the secrets it declares; components/azure/identities.py), whose role
+assignments were read back and settled (RoleReady) before the app or job is created.
+Per service, a Container App whose revision is named before it exists; the gate checks
 that revision (healthy, running, the pinned image) and probes its own FQDN, not the app's,
 which an older revision may answer. In multiple-revision mode traffic moves after the gate.
 """
@@ -18,6 +20,7 @@ from pulumi_azure_native import app, authorization
 
 from components.azure.app import AzureApp, AzureAppArgs
 from components.azure.database import AzureDatabase, AzureDatabaseArgs
+from components.azure.identities import AzureIdentity, AzureIdentityArgs
 from components.azure.naming import app_name, registry_name, vault_name
 from components.azure.platform import AzurePlatform, AzurePlatformArgs
 from components.azure.registry import AzureRegistry, AzureRegistryArgs
@@ -67,8 +70,6 @@ class AzureTarget:
                 name=registry_name(self.prefix),
                 resource_group_name=self.platform.resource_group_name,
                 location=self.azure.location,
-                subscription_id=self.subscription_id,
-                pull_principal_id=self.platform.identity_principal_id,
                 premium=self.azure.production,
                 tags=self.tags,
             ),
@@ -81,8 +82,6 @@ class AzureTarget:
                 resource_group_name=self.platform.resource_group_name,
                 location=self.azure.location,
                 tenant_id=client.tenant_id,
-                subscription_id=self.subscription_id,
-                reader_principal_id=self.platform.identity_principal_id,
                 names=sorted(names),
                 tags=self.tags,
             ),
@@ -90,6 +89,25 @@ class AzureTarget:
         self._database: AzureDatabase | None = None
         self._database_secret: pulumi.Resource | None = None
         self._apps: dict[str, AzureApp] = {}
+        self.identities: dict[str, AzureIdentity] = {}
+
+    def identity(self, workload: str, secrets: Sequence[str]) -> AzureIdentity:
+        """The workload's own identity: AcrPull on the registry, Secrets User on `secrets` only
+        (each already stored in the vault)."""
+        self.identities[workload] = AzureIdentity(
+            f"identity-{workload}",
+            AzureIdentityArgs(
+                workload=workload,
+                identity_name=app_name(self.prefix, workload),
+                resource_group_name=self.platform.resource_group_name,
+                location=self.azure.location,
+                subscription_id=self.subscription_id,
+                registry_id=self.registry.registry_id,
+                secret_ids={n: self.vault.secret_id(n) for n in sorted(set(secrets))},
+                tags=self.tags,
+            ),
+        )
+        return self.identities[workload]
 
     def image_source(self, _image: str, repository: str, _tag: str | None) -> ImageSource:
         return ImageSource(
@@ -137,6 +155,9 @@ class AzureTarget:
     def migration_backend(self, image_ref: pulumi.Input[str]) -> pulumi.Input[Mapping[str, Any]]:
         migration = self.settings.migration
         name = app_name(self.prefix, "migrate")
+        identity = self.identity("migrate", [DATABASE_URL])  # the job reads DATABASE_URL only
+        # The start request sends no template (components/azure/job_migration.py): this template,
+        # updated with every release's pinned image, is what each execution runs.
         job = app.Job(
             "migration-job",
             job_name=name,
@@ -145,7 +166,7 @@ class AzureTarget:
             environment_id=self.platform.environment_id,
             workload_profile_name="Consumption",
             identity=app.ManagedServiceIdentityArgs(
-                type="UserAssigned", user_assigned_identities=[self.platform.identity_id]
+                type="UserAssigned", user_assigned_identities=[identity.identity_id]
             ),
             configuration=app.JobConfigurationArgs(
                 trigger_type="Manual",
@@ -155,10 +176,10 @@ class AzureTarget:
                     parallelism=1, replica_completion_count=1
                 ),
                 registries=[app.RegistryCredentialsArgs(server=self.registry.login_server,
-                                                        identity=self.platform.identity_id)],
+                                                        identity=identity.identity_id)],
                 secrets=[app.SecretArgs(name=secret_name(DATABASE_URL),
                                         key_vault_url=self.vault.secret_urls[DATABASE_URL],
-                                        identity=self.platform.identity_id)],
+                                        identity=identity.identity_id)],
             ),
             template=app.JobTemplateArgs(containers=[app.ContainerArgs(
                 name=MIGRATION_CONTAINER, image=image_ref, command=list(migration.command),
@@ -168,8 +189,7 @@ class AzureTarget:
             )]),
             tags=self.tags,
             opts=pulumi.ResourceOptions(depends_on=[
-                self.registry.pull_access, self.vault.read_access,
-                *([self._database_secret] if self._database_secret else []),
+                identity.ready, *([self._database_secret] if self._database_secret else []),
             ]),
         )  # fmt: skip
         return pulumi.Output.all(self.subscription_id, self.platform.resource_group_name,
@@ -187,6 +207,7 @@ class AzureTarget:
         depends_on: Sequence[pulumi.Resource],
     ) -> ServiceRollout:
         stored = [self.vault.put(n, value) for n, value in sorted(secrets.items())]
+        identity = self.identity(spec.name, list(spec.secrets))
         name = app_name(self.prefix, spec.name)
         has_ingress = spec.port is not None and bool(spec.health_path)
         hold = None
@@ -207,15 +228,14 @@ class AzureTarget:
                 resource_group_name=self.platform.resource_group_name,
                 location=self.azure.location,
                 environment_id=self.platform.environment_id,
-                identity_id=self.platform.identity_id,
+                identity_id=identity.identity_id,
                 registry_server=self.registry.login_server,
                 secret_urls={n: self.vault.secret_urls[n] for n in spec.secrets},
                 secret_versions=[s.properties.apply(lambda p: str(p.secret_uri_with_version))
                                  for s in stored],
                 revision_mode=self.azure.revision_mode,
                 stable_revision=hold.stable_revision if hold is not None else None,
-                depends_on=[*depends_on, *stored, self.registry.pull_access,
-                            self.vault.read_access, *([hold] if hold else [])],
+                depends_on=[*depends_on, *stored, identity.ready, *([hold] if hold else [])],
                 tags=self.tags,
             ),
             opts=pulumi.ResourceOptions(depends_on=list(depends_on)),

@@ -1,8 +1,9 @@
 """Key Vault for the product's secrets: RBAC authorization (no access policies), soft delete and
 purge protection, `protect`. Each secret the apps use (DATABASE_URL and every secret a service
 names) is a Key Vault secret whose value is a Pulumi secret; apps and the migration job read
-them as Key Vault references through the stack's identity, which holds "Key Vault Secrets User"
-on this vault only. No secret value is ever an app's plain environment value.
+them as Key Vault references, each through its own identity, which holds "Key Vault Secrets
+User" on exactly the secrets it declares (components/azure/identities.py). Nobody holds a role
+on the whole vault. No secret value is ever an app's plain environment value.
 
 Container Apps resolve Key Vault references when a revision starts: a changed value reaches an
 app with its next revision, which the app's revision suffix (a hash including the secrets'
@@ -15,9 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import authorization, keyvault
-
-from components.azure.registry import role_definition
+from pulumi_azure_native import keyvault
 
 SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 """The built-in "Key Vault Secrets User" role definition id."""
@@ -35,8 +34,6 @@ class AzureVaultArgs:
     resource_group_name: pulumi.Input[str]
     location: str
     tenant_id: pulumi.Input[str]
-    subscription_id: pulumi.Input[str]
-    reader_principal_id: pulumi.Input[str]
     names: Sequence[str]
     tags: Mapping[str, str]
 
@@ -45,7 +42,6 @@ class AzureVault(pulumi.ComponentResource):
     vault_uri: pulumi.Output[str]
     secret_urls: dict[str, pulumi.Output[str]]
     """Env name -> the secret's versionless URL (apps always read the current version)."""
-    read_access: pulumi.Resource
 
     def __init__(
         self, name: str, args: AzureVaultArgs, opts: pulumi.ResourceOptions | None = None
@@ -70,14 +66,6 @@ class AzureVault(pulumi.ComponentResource):
         self._vault = vault
         self._resource_group_name = args.resource_group_name
         self.vault_uri = vault.properties.apply(lambda p: str(p.vault_uri or ""))
-        self.read_access = authorization.RoleAssignment(
-            "secrets-user",
-            scope=vault.id,
-            principal_id=args.reader_principal_id,
-            principal_type="ServicePrincipal",
-            role_definition_id=role_definition(args.subscription_id, SECRETS_USER),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         self.secret_urls = {
             n: pulumi.Output.concat(self.vault_uri.apply(lambda u: u.rstrip("/")), "/secrets/",
                                     secret_name(n))
@@ -98,3 +86,10 @@ class AzureVault(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
         return self._secrets[name]
+
+    def secret_id(self, name: str) -> pulumi.Output[str]:
+        """The stored secret's resource id, `<vault id>/secrets/<name>`: the scope of a role
+        assignment on this secret only. `put` it first."""
+        if name not in self._secrets:
+            raise KeyError(f"secret {name} is not stored in the vault yet")
+        return self._secrets[name].id

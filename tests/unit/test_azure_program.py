@@ -61,15 +61,109 @@ def test_registry_has_no_admin_user_and_pulls_by_identity(azure_plan: tuple[str,
     _, plan = azure_plan
     registry = one(plan, "azure-native:containerregistry:Registry", "registry")
     assert registry.inputs["adminUserEnabled"] is False and registry.protect
-    pulls = [r for r in of_type(plan, "azure-native:authorization:RoleAssignment")
-             if r.inputs["roleDefinitionId"].endswith("7f951dda-4ed3-4680-a7ca-43fe172d538d")]
-    assert len(pulls) == 1 and pulls[0].inputs["principalType"] == "ServicePrincipal"
     for resource in [*of_type(plan, "azure-native:app:ContainerApp"),
                      *of_type(plan, "azure-native:app:Job")]:  # fmt: skip
         for registry_credentials in resource.inputs["configuration"]["registries"]:
             assert registry_credentials["identity"]
             assert "passwordSecretRef" not in registry_credentials
         assert resource.inputs["identity"]["type"] == "UserAssigned"
+
+
+ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+
+
+def grants(plan: Plan, workload: str) -> dict[str, list[str]]:
+    """Role definition id (last part) -> the scopes the workload's identity holds it on."""
+    identity = one(plan, IDENTITY, f"identity-{workload}")
+    found: dict[str, list[str]] = {}
+    for r in of_type(plan, ASSIGNMENT):
+        if identity.urn in r.dependencies:
+            role = str(r.inputs["roleDefinitionId"]).rsplit("/", 1)[-1]
+            found.setdefault(role, []).append(str(r.inputs["scope"]))
+    return found
+
+
+def test_one_identity_per_service_and_one_for_the_migration_job(
+    azure_plan: tuple[str, Plan],
+) -> None:
+    stack, plan = azure_plan
+    services = sorted(load_stack_config(stack).values["releasegate:services"])
+    assert {r.name for r in of_type(plan, IDENTITY)} == {
+        f"identity-{w}" for w in [*services, "migrate"]}  # fmt: skip
+    uses = {f"service-{s}": f"identity-{s}-id" for s in services}
+    for resource in [*of_type(plan, "azure-native:app:ContainerApp"),
+                     *of_type(plan, "azure-native:app:Job")]:  # fmt: skip
+        own = uses.get(resource.name, "identity-migrate-id")
+        assert resource.inputs["identity"]["userAssignedIdentities"] == [own], resource.name
+        configuration = resource.inputs["configuration"]
+        assert {r["identity"] for r in configuration["registries"]} == {own}
+        assert {s["identity"] for s in configuration.get("secrets") or []} <= {own}
+
+
+def test_each_identity_reads_only_its_declared_secrets_and_pulls(
+    azure_plan: tuple[str, Plan],
+) -> None:
+    stack, plan = azure_plan
+    services = load_stack_config(stack).values["releasegate:services"]
+    secret_ids = {r.name: f"{r.name}-id" for r in of_type(plan, "azure-native:keyvault:Secret")}
+    registry_id = "registry-id"  # the registry resource's id under mocks
+    declared = {name: spec.get("secrets") or [] for name, spec in services.items()}
+    declared["migrate"] = ["DATABASE_URL"]
+    for workload, secrets in declared.items():
+        held = grants(plan, workload)
+        assert held.pop(ACR_PULL) == [registry_id], workload
+        expected = sorted(secret_ids[n.lower().replace("_", "-")] for n in secrets)
+        assert sorted(held.pop(SECRETS_USER, [])) == expected, workload
+        assert not held, (workload, held)  # nothing else, and never the whole vault
+    assert "DATABASE_URL" in declared["api"] and grants(plan, "api")[SECRETS_USER] == [
+        "database-url-id"]  # fmt: skip
+    assert SECRETS_USER not in grants(plan, "web")  # web declares no secret: reads none
+    vault = one(plan, "azure-native:keyvault:Vault", "vault")
+    assert all(r.inputs["scope"] != f"{vault.name}-id" for r in of_type(plan, ASSIGNMENT))
+
+
+def test_role_assignment_names_are_deterministic_guids_unique_per_grant(
+    azure_plan: tuple[str, Plan],
+) -> None:
+    _, plan = azure_plan
+    assignments = of_type(plan, ASSIGNMENT)
+    names = [r.inputs["roleAssignmentName"] for r in assignments]
+    assert all(re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", n) for n in names)
+    keys = {(r.inputs["scope"], r.inputs["principalId"], r.inputs["roleDefinitionId"])
+            for r in assignments}  # fmt: skip
+    assert len(set(names)) == len(keys) == len(assignments)
+    assert all(r.inputs["principalType"] == "ServicePrincipal" for r in assignments)
+
+
+def test_apps_and_the_job_wait_for_their_identitys_roles(azure_plan: tuple[str, Plan]) -> None:
+    stack, plan = azure_plan
+    for workload in [*load_stack_config(stack).values["releasegate:services"], "migrate"]:
+        ready = one(plan, ":RoleReady", f"roles-ready-{workload}")
+        own = [r for r in of_type(plan, ASSIGNMENT)
+               if one(plan, IDENTITY, f"identity-{workload}").urn in r.dependencies]  # fmt: skip
+        assert {a["id"] for a in ready.inputs["assignments"]} == {f"{r.name}-id" for r in own}
+        assert all(depends_on(plan, ready, r) for r in own)
+        assert ready.inputs["timeout_seconds"] == 600
+        user = (one(plan, "azure-native:app:Job", "migration-job") if workload == "migrate"
+                else one(plan, "azure-native:app:ContainerApp", f"service-{workload}"))  # fmt: skip
+        assert depends_on(plan, user, ready), workload
+
+
+def test_the_migration_job_carries_database_url_and_the_command(
+    azure_plan: tuple[str, Plan],
+) -> None:
+    stack, plan = azure_plan
+    job = one(plan, "azure-native:app:Job", "migration-job")
+    [container] = containers(job)
+    assert container["command"] == load_stack_config(stack).values["releasegate:migration"][
+        "command"]  # fmt: skip
+    assert {"name": "DATABASE_URL", "secretRef": "database-url"} in container["env"]
+    assert container["resources"]
+    migration = one(plan, ":MigrationRun", "migration")
+    assert migration.inputs["env"] == {} and migration.inputs["image"] == container["image"]
 
 
 def test_key_vault_uses_rbac_soft_delete_and_purge_protection(azure_plan: tuple[str, Plan]) -> None:
