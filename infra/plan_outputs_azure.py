@@ -102,6 +102,16 @@ def _traffic_hold(_resource: str, inputs: Inputs, _config: Config) -> dict[str, 
     return {"stable_revision": f"{inputs.get('app_name')}--offline-serving"}
 
 
+def _role_assignment(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
+    """ARM names the assignment by its GUID; its scope and principal are what was asked."""
+    return {"name": str(inputs.get("roleAssignmentName") or _uuid(f"assignment|{name}"))}
+
+
+def _role_ready(_resource: str, _inputs: Inputs, _config: Config) -> dict[str, Any]:
+    """The offline plan waits for nothing: no assignment was read."""
+    return {"reads": {}, "ready_at": "offline: not waited"}
+
+
 OUTPUTS: dict[str, OutputMaker] = {
     "azure-native:resources:ResourceGroup": _named,
     "azure-native:operationalinsights:Workspace": _workspace,
@@ -116,6 +126,8 @@ OUTPUTS: dict[str, OutputMaker] = {
     "azure-native:dbforpostgresql:Server": _server,
     "azure-native:app:ContainerApp": _container_app,
     "azure-native:app:Job": _job,
+    "azure-native:authorization:RoleAssignment": _role_assignment,
+    "pulumi-python:dynamic/azure:RoleReady": _role_ready,
     "pulumi-python:dynamic/azure:TrafficHold": _traffic_hold,
 }
 """Resource type token -> the outputs the cloud would compute."""

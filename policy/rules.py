@@ -186,12 +186,24 @@ def acr_admin_disabled(r: Resource, _config: Mapping[str, Any]) -> list[str]:
 
 
 def container_apps_pull_with_identity(r: Resource, _config: Mapping[str, Any]) -> list[str]:
+    """Pulls use a managed identity, and one the app or job itself carries (each workload has
+    its own; a registry identity not assigned to the resource cannot pull). Values a preview
+    does not know yet are not judged."""
     if r.type not in CONTAINER_APPS:
         return []
     registries = (r.props.get("configuration") or {}).get("registries") or []
-    return [f"registry {reg.get('server')!r} is pulled with a password; allowed: a managed "
-            "identity (registries[].identity)" for reg in registries
-            if not reg.get("identity") or reg.get("passwordSecretRef")]  # fmt: skip
+    found = [f"registry {reg.get('server')!r} is pulled with a password; allowed: a managed "
+             "identity (registries[].identity)" for reg in registries
+             if not reg.get("identity") or reg.get("passwordSecretRef")]  # fmt: skip
+    assigned = (r.props.get("identity") or {}).get("userAssignedIdentities")
+    if isinstance(assigned, list | dict) and all(isinstance(i, str) for i in assigned):
+        for reg in registries:
+            used = reg.get("identity")
+            if isinstance(used, str) and used and used != "system" and used not in assigned:
+                found.append(f"registry {reg.get('server')!r} is pulled with identity {used!r}, "
+                             "which the resource does not carry; allowed: one of its own "
+                             "identity.userAssignedIdentities")  # fmt: skip
+    return found
 
 
 RULES: Sequence[Rule] = (

@@ -203,6 +203,12 @@ CASES: list[tuple[str, Resource, Resource, dict[str, Any]]] = [
         ),
         {},
     ),
+    (
+        "container-apps-pull-with-identity",
+        app(identity={"type": "UserAssigned", "userAssignedIdentities": ["/id"]}),
+        app(identity={"type": "UserAssigned", "userAssignedIdentities": ["/another-id"]}),
+        {},
+    ),
 ]
 
 
