@@ -15,7 +15,7 @@ LOCATION_PATTERN = re.compile(r"^[a-z0-9]+$")
 RESOURCE_GROUP_PATTERN = re.compile(r"^[-\w._()]{1,89}[-\w_()]$")
 UTC_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)$")
 KNOWN = {"location", "resourceGroupName", "revisionMode", "vnetCidr", "logRetentionDays",
-         "geoRedundantBackup", "production", "restorePointInTime"}  # fmt: skip
+         "geoRedundantBackup", "production", "restorePointInTime", "warmRevision"}  # fmt: skip
 
 
 def load_azure(
@@ -65,4 +65,5 @@ def load_azure(
         production=production,
         restore_point_in_time=r.string("restorePointInTime", None, UTC_TIME,
                                        "a UTC time such as 2026-11-24T10:15:00Z"),
+        warm_revision=r.boolean("warmRevision", True),
     )  # fmt: skip

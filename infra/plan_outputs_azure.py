@@ -98,8 +98,18 @@ def _container_app(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]
     return {"name": app, "configuration": configuration, **_identity_map(inputs)}
 
 
-def _traffic_hold(_resource: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
-    return {"stable_revision": f"{inputs.get('app_name')}--offline-serving"}
+def _revision_rollout(_resource: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
+    """A new revision named like the real one (content fingerprint, then a made-up time part),
+    kept off traffic in multiple-revision mode while the serving one keeps 100%."""
+    app = str(inputs.get("app_name"))
+    suffix = f"r{str(inputs.get('fingerprint'))[:8]}-offline"
+    traffic: list[dict[str, Any]] = [{"latestRevision": True, "weight": 100}]
+    if inputs.get("revision_mode") == "multiple":
+        traffic = [{"revisionName": f"{app}--offline-serving", "weight": 100}]
+    return {"revision_name": f"{app}--{suffix}", "reused": False,
+            "serving_revision": f"{app}--offline-serving", "traffic": traffic,
+            "applied_template": {**dict(inputs.get("template") or {}), "revisionSuffix": suffix},
+            "rollout_id": f"{app}--{suffix}@offline"}  # fmt: skip
 
 
 def _role_assignment(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
@@ -128,7 +138,7 @@ OUTPUTS: dict[str, OutputMaker] = {
     "azure-native:app:Job": _job,
     "azure-native:authorization:RoleAssignment": _role_assignment,
     "pulumi-python:dynamic/azure:RoleReady": _role_ready,
-    "pulumi-python:dynamic/azure:TrafficHold": _traffic_hold,
+    "pulumi-python:dynamic/azure:RevisionRollout": _revision_rollout,
 }
 """Resource type token -> the outputs the cloud would compute."""
 

@@ -36,3 +36,7 @@ class AzureSpec:
     restore_point_in_time: str | None
     """UTC time to restore to when `database.restoreFromSnapshot` is set (the snapshot's
     `taken_at` from the ledger): a point-in-time restore into a new server."""
+    warm_revision: bool = True
+    """Multiple-revision mode: after traffic moved, the revision that served before stays active
+    at its own replicas (a re-pin to it is a rollback in seconds, no container start); older
+    revisions are deactivated. False deactivates it too (half the always-on replicas)."""

@@ -1,16 +1,19 @@
-"""One Container App: a revision per release, named before it exists, probed on its health path.
+"""One Container App: its configuration, and the revision each rollout runs.
 
-- The revision suffix is derived from the pinned digest, the template and the secrets' versions,
-  so the gate knows the revision name (`<app>--<suffix>`) and its own FQDN before Azure creates
-  it, and every change (a re-pin, a rollback, a rotated secret) is a new revision.
+- Every rollout's revision is chosen by `RevisionRollout` (components/azure/revision_rollout.py)
+  before the app changes: an active revision with the same content is reused (a rollback to the
+  warm revision starts no container), anything else gets a revision name never used on the app.
+  The gate knows the revision's name and its own FQDN before Azure creates it.
+- The app is the only writer of its template and configuration (one PUT by azure-native); its
+  template is the one `RevisionRollout` says the app must have, its traffic 100% on the serving
+  revision by name in multiple-revision mode (read on every rollout), so the new revision starts
+  with no traffic; `TrafficShift` moves it after the gate. In single mode the platform switches
+  when the new revision is ready.
 - HTTP startup, readiness and liveness probes on the service's health path.
-- Images pull through the stack's user-assigned identity (AcrPull), no registry password.
-- Secrets are Key Vault references read through the same identity (`secretRef` in env), never
-  plain values.
-- Traffic: in multiple-revision mode the app keeps 100% on the revision that serves now
-  (`stable_revision`, read live by TrafficHold) while the new revision starts and is gated;
-  TrafficShift moves traffic after the gate. In single mode the platform switches when the new
-  revision is ready.
+- Images pull through a user-assigned identity (AcrPull), no registry password.
+- Secrets are Key Vault references read through that identity (`secretRef` in env), never plain
+  values; their versions are part of the revision's fingerprint, so a rotated secret is a new
+  revision (Container Apps resolves references when a revision starts).
 """
 
 from __future__ import annotations
@@ -24,12 +27,16 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import app
 
+from components.azure.revision_rollout import RevisionRollout, RevisionRolloutArgs
 from components.azure.vault import secret_name
 from infra.settings import ServiceSpec
 from infra.settings_azure import RevisionMode
 
 STARTUP_FAILURES = 30
 PROBE_PERIOD_SECONDS = 5
+MAX_INACTIVE_REVISIONS = 20
+"""Inactive revisions Azure keeps listed (default 100); older ones are purged. Revision names
+stay unique regardless (their suffix carries the time)."""
 
 
 def cpu_and_memory(spec: ServiceSpec) -> tuple[float, str]:
@@ -38,10 +45,61 @@ def cpu_and_memory(spec: ServiceSpec) -> tuple[float, str]:
     return cpu, f"{cpu * 2:g}Gi"
 
 
-def revision_suffix(image: str, template: Mapping[str, Any], versions: Sequence[str]) -> str:
-    fingerprint = json.dumps({"image": image, "template": template, "secrets": list(versions)},
-                             sort_keys=True, default=str)  # fmt: skip
-    return "r" + hashlib.sha256(fingerprint.encode()).hexdigest()[:10]
+def fingerprint(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def template_json(spec: ServiceSpec, image: str) -> dict[str, Any]:
+    """The revision template in ARM's JSON shape (no suffix): what a revision runs."""
+    cpu, memory = cpu_and_memory(spec)
+    env: list[dict[str, str]] = [{"name": k, "value": v} for k, v in sorted(spec.env.items())]
+    env += [{"name": n, "secretRef": secret_name(n)} for n in spec.secrets]
+    container: dict[str, Any] = {"name": spec.name, "image": image, "env": env,
+                                 "resources": {"cpu": cpu, "memory": memory}}  # fmt: skip
+    if spec.command:
+        container["command"] = list(spec.command)
+    if spec.port is not None and spec.health_path:
+        container["probes"] = [
+            _probe("Startup", spec, period=PROBE_PERIOD_SECONDS, failures=STARTUP_FAILURES),
+            _probe("Readiness", spec, period=PROBE_PERIOD_SECONDS, failures=3),
+            _probe("Liveness", spec, period=10, failures=3),
+        ]
+    return {"containers": [container],
+            "scale": {"minReplicas": spec.replicas, "maxReplicas": spec.replicas}}  # fmt: skip
+
+
+def template_args(template: Mapping[str, Any]) -> app.TemplateArgs:
+    """ARM JSON (as `RevisionRollout` returns it) to azure-native's input types."""
+    containers = []
+    for c in template.get("containers") or []:
+        probes = [
+            app.ContainerAppProbeArgs(
+                type=p["type"],
+                http_get=app.ContainerAppProbeHttpGetArgs(
+                    path=p["httpGet"]["path"], port=p["httpGet"]["port"],
+                    scheme=p["httpGet"].get("scheme")),
+                period_seconds=p.get("periodSeconds"),
+                failure_threshold=p.get("failureThreshold"),
+                timeout_seconds=p.get("timeoutSeconds"),
+            )
+            for p in c.get("probes") or []
+        ]  # fmt: skip
+        containers.append(app.ContainerArgs(
+            name=c["name"], image=c["image"], command=c.get("command") or None,
+            env=[app.EnvironmentVarArgs(name=e["name"], value=e.get("value"),
+                                        secret_ref=e.get("secretRef"))
+                 for e in c.get("env") or []],
+            resources=app.ContainerResourcesArgs(cpu=c["resources"]["cpu"],
+                                                 memory=c["resources"]["memory"]),
+            probes=probes,
+        ))  # fmt: skip
+    scale = template.get("scale") or {}
+    return app.TemplateArgs(
+        revision_suffix=template.get("revisionSuffix"),
+        containers=containers,
+        scale=app.ScaleArgs(min_replicas=scale.get("minReplicas"),
+                            max_replicas=scale.get("maxReplicas")),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -49,6 +107,7 @@ class AzureAppArgs:
     app_name: str
     spec: ServiceSpec
     image: pulumi.Input[str]
+    subscription_id: pulumi.Input[str]
     resource_group_name: pulumi.Input[str]
     location: str
     environment_id: pulumi.Input[str]
@@ -57,52 +116,74 @@ class AzureAppArgs:
     secret_urls: Mapping[str, pulumi.Input[str]]
     secret_versions: Sequence[pulumi.Input[str]]
     revision_mode: RevisionMode
-    stable_revision: pulumi.Input[str | None] | None
     depends_on: Sequence[pulumi.Resource]
     tags: Mapping[str, str]
 
 
 class AzureApp(pulumi.ComponentResource):
     container_app: app.ContainerApp
+    rollout: RevisionRollout
     revision_name: pulumi.Output[str]
-    suffix: pulumi.Output[str]
+    rollout_id: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: AzureAppArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("releasegate:azure:App", name, None, opts)
         spec = args.spec
-        cpu, memory = cpu_and_memory(spec)
-        shape = {"cpu": cpu, "memory": memory, "command": spec.command, "env": dict(spec.env),
-                 "secrets": sorted(spec.secrets), "port": spec.port, "health": spec.health_path,
-                 "replicas": spec.replicas}  # fmt: skip
-        self.suffix = pulumi.Output.all(
-            pulumi.Output.from_input(args.image),
-            pulumi.Output.all(*[pulumi.Output.from_input(v) for v in args.secret_versions]),
-        ).apply(lambda v: revision_suffix(v[0], shape, v[1]))
-        self.revision_name = self.suffix.apply(lambda s: f"{args.app_name}--{s}")
-        env = [app.EnvironmentVarArgs(name=k, value=v) for k, v in sorted(spec.env.items())]
-        env += [app.EnvironmentVarArgs(name=n, secret_ref=secret_name(n)) for n in spec.secrets]
+        multiple = args.revision_mode is RevisionMode.MULTIPLE
+        has_ingress = spec.port is not None and bool(spec.health_path)
+        template = pulumi.Output.from_input(args.image).apply(lambda i: template_json(spec, i))
+        versions = pulumi.Output.all(*[pulumi.Output.from_input(v) for v in args.secret_versions])
+        secret_urls = pulumi.Output.all(
+            **{n: pulumi.Output.from_input(u) for n, u in args.secret_urls.items()}
+        )
+        config = pulumi.Output.all(
+            args.environment_id, args.identity_id, args.registry_server, secret_urls
+        ).apply(
+            lambda v: fingerprint({"environment": v[0], "identity": v[1], "registry": v[2],
+                                   "secrets": v[3], "port": spec.port, "ingress": has_ingress,
+                                   "mode": args.revision_mode.value, "location": args.location,
+                                   "tags": dict(args.tags)})
+        )  # fmt: skip
+        self.rollout = RevisionRollout(
+            f"{name}-revision",
+            RevisionRolloutArgs(
+                subscription_id=args.subscription_id,
+                resource_group=args.resource_group_name,
+                app_name=args.app_name,
+                revision_mode=args.revision_mode.value,
+                template=template,
+                fingerprint=pulumi.Output.all(template, versions).apply(
+                    lambda v: fingerprint({"template": v[0], "secrets": list(v[1])})
+                ),
+                config_fingerprint=config,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+        )
+        self.revision_name = self.rollout.revision_name
+        self.rollout_id = self.rollout.rollout_id
         secrets = [
             app.SecretArgs(name=secret_name(n), key_vault_url=args.secret_urls[n],
                            identity=args.identity_id)
             for n in spec.secrets
         ]  # fmt: skip
         ingress = None
-        probes: list[app.ContainerAppProbeArgs] = []
-        if spec.port is not None and spec.health_path:
+        if has_ingress:
             ingress = app.IngressArgs(
                 external=True,
                 target_port=spec.port,
                 transport="auto",
                 allow_insecure=False,
-                traffic=_traffic(args.revision_mode, args.stable_revision),
-            )
-            probes = [
-                _probe("Startup", spec, period=PROBE_PERIOD_SECONDS, failures=STARTUP_FAILURES),
-                _probe("Readiness", spec, period=PROBE_PERIOD_SECONDS, failures=3),
-                _probe("Liveness", spec, period=10, failures=3),
-            ]
+                traffic=self.rollout.traffic.apply(
+                    lambda weights: [
+                        app.TrafficWeightArgs(revision_name=w.get("revisionName"),
+                                              latest_revision=w.get("latestRevision"),
+                                              weight=w["weight"])
+                        for w in weights
+                    ]
+                ),
+            )  # fmt: skip
         self.container_app = app.ContainerApp(
             name,
             container_app_name=args.app_name,
@@ -114,51 +195,23 @@ class AzureApp(pulumi.ComponentResource):
                 type="UserAssigned", user_assigned_identities=[args.identity_id]
             ),
             configuration=app.ConfigurationArgs(
-                active_revisions_mode="Multiple"
-                if args.revision_mode is RevisionMode.MULTIPLE else "Single",
+                active_revisions_mode="Multiple" if multiple else "Single",
                 ingress=ingress,
                 registries=[app.RegistryCredentialsArgs(server=args.registry_server,
                                                         identity=args.identity_id)],
                 secrets=secrets,
-                max_inactive_revisions=20,  # old revisions stay for a fast rollback
+                max_inactive_revisions=MAX_INACTIVE_REVISIONS,
             ),
-            template=app.TemplateArgs(
-                revision_suffix=self.suffix,
-                containers=[app.ContainerArgs(
-                    name=spec.name, image=args.image,
-                    command=list(spec.command) if spec.command else None, env=env,
-                    resources=app.ContainerResourcesArgs(cpu=cpu, memory=memory),
-                    probes=probes,
-                )],
-                scale=app.ScaleArgs(min_replicas=spec.replicas, max_replicas=spec.replicas),
-            ),
+            template=self.rollout.applied_template.apply(template_args),
             tags={**args.tags, "releasegate-service": spec.name},
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )  # fmt: skip
-        self.register_outputs({"revisionName": self.revision_name})
+        self.register_outputs({"revisionName": self.revision_name, "rolloutId": self.rollout_id})
 
 
-def _traffic(
-    mode: RevisionMode, stable: pulumi.Input[str | None] | None
-) -> pulumi.Output[list[app.TrafficWeightArgs]]:
-    """Single mode: the latest ready revision. Multiple mode: the revision serving now keeps
-    100% (the first deploy has none: the latest revision takes it)."""
-
-    def weights(current: str | None) -> list[app.TrafficWeightArgs]:
-        if mode is RevisionMode.MULTIPLE and current:
-            return [app.TrafficWeightArgs(revision_name=current, weight=100)]
-        return [app.TrafficWeightArgs(latest_revision=True, weight=100)]
-
-    return pulumi.Output.from_input(stable).apply(weights)
-
-
-def _probe(kind: str, spec: ServiceSpec, period: int, failures: int) -> app.ContainerAppProbeArgs:
-    return app.ContainerAppProbeArgs(
-        type=kind,
-        http_get=app.ContainerAppProbeHttpGetArgs(
-            path=spec.health_path or "/", port=spec.port or 80, scheme="HTTP"
-        ),
-        period_seconds=period,
-        failure_threshold=failures,
-        timeout_seconds=3,
-    )
+def _probe(kind: str, spec: ServiceSpec, period: int, failures: int) -> dict[str, Any]:
+    return {"type": kind,
+            "httpGet": {"path": spec.health_path or "/", "port": spec.port or 80,
+                        "scheme": "HTTP"},
+            "periodSeconds": period, "failureThreshold": failures,
+            "timeoutSeconds": 3}  # fmt: skip

@@ -1,5 +1,6 @@
-"""The Container Apps identity check behind the Azure gate: is the revision this release created
-(named before it existed) provisioned, healthy, running the pinned image?
+"""The Container Apps identity check behind the Azure gate: is the revision this rollout runs
+(named before it existed, or an active one reused with the same content) active, provisioned,
+healthy, running the pinned image?
 
 An app's FQDN may be answered by an older revision (multiple-revision mode, or a new revision
 that failed while the old one keeps serving), so the gate checks the revision by name here and
@@ -65,6 +66,12 @@ def judge(found: Any, revision: str, image: str, serving: Any) -> PlatformObserv
             healthy=False,
             detail=f"revision {revision} runs {', '.join(images) or 'no image'}, pinned {image}",
             image=images[0] if images else None,
+        )
+    if getattr(found, "active", None) is False:  # deactivated: no replicas, serves nothing
+        return PlatformObservation(
+            healthy=False,
+            detail=f"revision {revision} is inactive: it serves nothing ({state})",
+            image=image,
         )
     if provisioning == "Failed" or health == "Unhealthy" or running in ("Failed", "Degraded",
                                                                          "Stopped"):  # fmt: skip

@@ -35,15 +35,25 @@ class ArmState:
     """What exists on the fake Azure, and how it changes as it is polled."""
 
     apps: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """app name -> {"traffic": [...], "latest_ready": str}"""
+    """app name -> {"traffic": [...], "latest_ready": str, "latest": str, "mode": "Multiple" or
+    "Single", "template": {...} (the latest revision's, with its `revisionSuffix`)}"""
     revisions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """revision name -> {"provisioning", "health", "running", "image"}"""
+    """revision name -> {"provisioning", "health", "running", "image", "active", "template",
+    "app"}; scripted ones may give only the first four (active, one container of that image)."""
+    new_revision_states: dict[str, dict[str, str]] = field(default_factory=dict)
+    """image -> {"provisioning", "health", "running"} for revisions created with that image
+    (default: Provisioned, Healthy, Running)."""
+    app_writes: list[dict[str, Any]] = field(default_factory=list)
+    """Every accepted PUT/PATCH of a container app: {"app", "created": revision or None,
+    "traffic": [...] or None}."""
     executions: list[str] = field(default_factory=list)
     """Statuses the next execution goes through, one per poll; the last one stays."""
     start_never_completes: bool = False
     started: list[dict[str, Any]] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
     traffic_updates: list[list[dict[str, Any]]] = field(default_factory=list)
+    activated: list[str] = field(default_factory=list)
+    deactivated: list[str] = field(default_factory=list)
     backups: dict[str, dict[str, Any]] = field(default_factory=dict)
     backup_fails: bool = False
     creates: list[str] = field(default_factory=list)
@@ -64,7 +74,8 @@ class ArmState:
     """The Key Vault's resource id; a Key Vault reference `https://<vault>.vault.azure.net/
     secrets/<name>` is read under the scope `<vault_id>/secrets/<name>`."""
     role_assignments: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Role assignment id -> {"scope", "principalId", "roleDefinitionId", "pending"}: a new
+    """Role assignment id -> {"scope", "principalId", "roleDefinitionId", "pending", optional
+    "createdOn" (ARM's `2026-11-24T10:15:00.1234567Z`)}: a new
     assignment is not effective for its first `pending` calls that rely on it (reads of it:
     404; a job start whose identity needs it: Container Apps' Key Vault error). Sources: the
     PUT answers before the assignment is in place (Azure/azure-rest-api-specs#9467), reads
@@ -124,12 +135,113 @@ def _app_body(sub: str, group: str, name: str, app: dict[str, Any]) -> dict[str,
         "name": name, "type": "Microsoft.App/containerApps", "location": "westeurope",
         "properties": {
             "provisioningState": "Succeeded",
+            "latestRevisionName": app.get("latest", app.get("latest_ready")),
             "latestReadyRevisionName": app.get("latest_ready"),
-            "configuration": {"activeRevisionsMode": "Multiple",
+            "configuration": {"activeRevisionsMode": app.get("mode", "Multiple"),
                               "ingress": {"external": True, "targetPort": 8000,
                                           "traffic": app.get("traffic", [])}},
+            "template": app.get("template"),
         },
     }  # fmt: skip
+
+
+def _revision_template(revision: dict[str, Any]) -> dict[str, Any]:
+    return revision.get("template") or {"containers": [{"name": "api",
+                                                        "image": revision["image"]}]}
+
+
+def _revision_body(path: str, name: str, revision: dict[str, Any]) -> dict[str, Any]:
+    active = revision.get("active", True)
+    return {"id": path, "name": name, "type": "Microsoft.App/containerApps/revisions",
+            "properties": {
+                "provisioningState": revision["provisioning"],
+                "healthState": revision["health"], "runningState": revision["running"],
+                "active": active, "replicas": revision.get("replicas", 1) if active else 0,
+                "template": _revision_template(revision)}}  # fmt: skip
+
+
+# Container Apps' rules for a revision name, as ARM words its refusal
+# (ContainerAppInvalidRevisionName: microsoft/azure-container-apps#1443, #1460,
+# Azure/azure-quickstart-templates#14660): the whole revision name counts against 54.
+REVISION_NAME = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-))*[a-z0-9]$")
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def _write_app(state: ArmState, name: str, body: dict[str, Any]) -> tuple[int, Any]:
+    """A PUT (create or update) or PATCH of a container app, with the rules the release relies
+    on; returns (status, error body) on a refusal, (200, None) when applied."""
+    properties = body.get("properties") or {}
+    configuration = properties.get("configuration") or {}
+    app = state.apps.setdefault(name, {"traffic": [], "mode": "Multiple"})
+    app["mode"] = configuration.get("activeRevisionsMode") or app.get("mode", "Multiple")
+    template = properties.get("template")
+    created = None
+    current = app.get("template") or {}
+    if template and (_content(template) != _content(current) or (
+            template.get("revisionSuffix") and
+            template.get("revisionSuffix") != current.get("revisionSuffix"))):  # fmt: skip
+        suffix = template.get("revisionSuffix") or f"gen{len(state.revisions) + 1:06d}"
+        created = f"{name}--{suffix}"
+        if not (REVISION_NAME.match(suffix) and "--" not in suffix and len(created) <= 54):
+            return 400, _error("ContainerAppInvalidRevisionName", (
+                f"Revision name has an invalid value '{created}'. A revision name must consist "
+                "of lower case alphanumeric characters or '-', start with an alphabetic "
+                "character, and end with an alphanumeric character. The length of the revision "
+                "name must not be more than a combined 54 characters with the container app "
+                "name."))  # fmt: skip
+        if created in state.revisions:
+            # A suffix is used once per app: Azure/terraform-azurerm-avm-res-app-containerapp
+            # #115 (message); the code is the one ARM uses for revision provisioning failures
+            # (Azure/azure-dev#7249). Older behaviour was a silent no-op for an inactive
+            # revision (microsoft/azure-container-apps#650): either way, never reuse one.
+            return 400, _error("ContainerAppOperationError", (
+                f"Failed to provision revision for container app '{name}'. Error details: The "
+                "following field(s) are either invalid or missing. Field "
+                f"'template.revisionsuffix' is invalid with details: 'Invalid value: "
+                f"\"{suffix}\": revision with suffix {suffix} already exists';."))  # fmt: skip
+    traffic = (configuration.get("ingress") or {}).get("traffic")
+    if traffic is not None and app["mode"] == "Multiple":
+        # "split incoming traffic between active revisions ... The combined weight of all
+        # traffic split rules must equal 100%" (learn.microsoft.com/azure/container-apps/
+        # traffic-splitting). ARM has been seen accepting weight on an inactive revision, which
+        # then serves nothing (microsoft/azure-container-apps#1345): refused here, so the
+        # code never relies on it. The error code is ours (no public source names one).
+        if sum(int(w.get("weight") or 0) for w in traffic) != 100:
+            return 400, _error("BadRequest", "The total traffic weight must add up to 100.")
+        for weight in traffic:
+            named = weight.get("revisionName")
+            if named and (named not in state.revisions or (named != created and not
+                                                           state.revisions[named].get("active",
+                                                                                      True))):
+                return 400, _error("BadRequest", f"Traffic weight names revision '{named}', "
+                                   "which is not an active revision of the app.")  # fmt: skip
+    if created and template:
+        image = template["containers"][0]["image"]
+        states = {"provisioning": "Provisioned", "health": "Healthy", "running": "Running",
+                  **state.new_revision_states.get(image, {})}  # fmt: skip
+        state.revisions[created] = {**states, "image": image, "active": True, "app": name,
+                                    "template": template}  # fmt: skip
+        if app["mode"] == "Single":  # one active revision: the platform deactivates the rest
+            for other, revision in state.revisions.items():
+                if other != created and revision.get("app") == name:
+                    revision["active"] = False
+        app["template"] = template
+        app["latest"] = created
+        if states["provisioning"] == "Provisioned":
+            app["latest_ready"] = created
+    if traffic is not None:
+        app["traffic"] = traffic
+        state.traffic_updates.append(traffic)
+    state.app_writes.append({"app": name, "created": created, "traffic": traffic})
+    return 200, None
+
+
+def _content(template: dict[str, Any]) -> Any:
+    return json.dumps({k: v for k, v in template.items() if k != "revisionSuffix"},
+                      sort_keys=True)  # fmt: skip
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -177,7 +289,9 @@ class _Handler(BaseHTTPRequestHandler):
                                     "Microsoft.Authorization/roleAssignments", "properties": {
                 "scope": assignment["scope"], "principalId": assignment["principalId"],
                 "roleDefinitionId": assignment["roleDefinitionId"],
-                "principalType": "ServicePrincipal"}})  # fmt: skip
+                "principalType": "ServicePrincipal",
+                **({"createdOn": assignment["createdOn"]} if "createdOn" in assignment else {}),
+            }})  # fmt: skip
         if m := re.fullmatch(PREFIX + r"/Microsoft.App/jobs/([^/]+)", path):
             job = s.jobs.get(m[3])
             if job is None:
@@ -194,15 +308,15 @@ class _Handler(BaseHTTPRequestHandler):
                                               for secret in job.get("secrets") or []]},
                 "template": job["template"]}})  # fmt: skip
         apps = PREFIX + r"/Microsoft.App/containerApps/([^/]+)"
+        if m := re.fullmatch(apps + r"/revisions", path):
+            return self._send(200, {"value": [
+                _revision_body(f"{path}/{n}", n, r) for n, r in s.revisions.items()
+                if r.get("app", m[3]) == m[3]]})  # fmt: skip
         if m := re.fullmatch(apps + r"/revisions/([^/]+)", path):
             revision = s.revisions.get(m[4])
             if revision is None:
                 return self._not_found(f"revision {m[4]}")
-            return self._send(200, {"id": path, "name": m[4], "type":
-                                    "Microsoft.App/containerApps/revisions", "properties": {
-                "provisioningState": revision["provisioning"], "healthState": revision["health"],
-                "runningState": revision["running"], "active": True,
-                "template": {"containers": [{"name": "api", "image": revision["image"]}]}}})
+            return self._send(200, _revision_body(path, m[4], revision))
         if m := re.fullmatch(PREFIX + r"/Microsoft.App/containerApps/([^/]+)", path):
             app = s.apps.get(m[3])
             if app is None:
@@ -273,6 +387,14 @@ class _Handler(BaseHTTPRequestHandler):
             s.ran.append({"job": m[3], "containers": containers})
             return self._send(202, {"id": "/executions/exec-1", "name": "exec-1"},
                               {"Location": f"{self.base}/operations/start/exec-1"})
+        if m := re.fullmatch(PREFIX + r"/Microsoft.App/containerApps/([^/]+)/revisions/([^/]+)"
+                             r"/(activate|deactivate)", path):  # fmt: skip
+            revision = s.revisions.get(m[4])
+            if revision is None:
+                return self._not_found(f"revision {m[4]}")
+            revision["active"] = m[5] == "activate"  # deactivated: no replicas, serves nothing
+            (s.activated if m[5] == "activate" else s.deactivated).append(m[4])
+            return self._send(200, None)
         if m := re.fullmatch(PREFIX + r"/Microsoft.App/jobs/([^/]+)/executions/([^/]+)/stop",
                              path):  # fmt: skip
             s.stopped.append(m[4])
@@ -283,16 +405,23 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         s = self.state
         if m := re.fullmatch(PREFIX + r"/Microsoft.App/containerApps/([^/]+)", path):
-            body = self._body()
-            traffic = body["properties"]["configuration"]["ingress"]["traffic"]
-            s.traffic_updates.append(traffic)
-            s.apps[m[3]]["traffic"] = traffic
-            return self._send(200, _app_body(m["sub"], m["group"], m[3], s.apps[m[3]]))
+            if m[3] not in s.apps:
+                return self._not_found(f"container app {m[3]}")
+            return self._write(m, self._body())
         return self._not_found(path)
+
+    def _write(self, m: re.Match[str], body: Any) -> None:
+        with self.state.lock:
+            status, error = _write_app(self.state, m[3], body or {})
+        if error is not None:
+            return self._send(status, error)
+        return self._send(200, _app_body(m["sub"], m["group"], m[3], self.state.apps[m[3]]))
 
     def do_PUT(self) -> None:
         path = urlsplit(self.path).path
         s = self.state
+        if m := re.fullmatch(PREFIX + r"/Microsoft.App/containerApps/([^/]+)", path):
+            return self._write(m, self._body())
         if m := re.fullmatch(PREFIX + r"/Microsoft.DBforPostgreSQL/flexibleServers/([^/]+)"
                              r"/backups/([^/]+)", path):  # fmt: skip
             if s.backup_fails:

@@ -21,6 +21,8 @@ def test_defaults() -> None:
     assert spec.revision_mode is RevisionMode.SINGLE
     assert spec.resource_group_name == "releasegate-test"
     assert spec.vnet_cidr == "10.40.0.0/16" and not spec.production
+    assert spec.warm_revision  # the previous revision stays warm for an instant rollback
+    assert not load(azure({"warmRevision": False})).azure.warm_revision
 
 
 def test_production_defaults_to_multiple_revisions_and_geo_backups() -> None:
@@ -45,6 +47,8 @@ def test_production_defaults_to_multiple_revisions_and_geo_backups() -> None:
          "azure.restorePointInTime: missing is not valid; allowed: the UTC time"),
         ({"restorePointInTime": "yesterday"}, {}, "azure.restorePointInTime: 'yesterday'"),
         ({"sku": "big"}, {}, "azure.sku: unknown setting"),
+        ({"warmRevision": "yes"}, {}, "azure.warmRevision: 'yes' is not valid; allowed: true"),
+        ({"warmRevisions": False}, {}, "did you mean 'warmRevision'?"),
     ],
 )  # fmt: skip
 def test_bad_azure_settings_name_key_value_and_allowed(

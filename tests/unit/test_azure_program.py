@@ -249,7 +249,8 @@ def test_apps_are_probed_on_their_health_paths_and_gated_by_revision(
         assert all(p["httpGet"]["path"] == path for p in probes)
         revision = f"{app.inputs['containerAppName']}--{app.inputs['template']['revisionSuffix']}"
         gate = one(plan, ":HealthGate", f"gate-{name}")
-        assert gate.inputs["rollout"] == revision
+        # the rollout id starts with the revision and changes on every rollout (reuse too)
+        assert gate.inputs["rollout"].startswith(f"{revision}@")
         assert gate.inputs["platform"]["revision_name"] == revision
         assert gate.inputs["platform"]["kind"] == "containerapps"
         # the gate probes the revision's own FQDN, not the app's
@@ -273,7 +274,7 @@ def test_repin_changes_only_that_apps_revision_pin_gate_and_traffic() -> None:
     touched = {(c.resource.type, c.resource.name) for c in changes}
     assert touched == {
         ("pulumi-python:dynamic/gates:ImagePin", "pin-api"),
-        ("pulumi-python:dynamic/azure:TrafficHold", "traffic-hold-api"),
+        ("pulumi-python:dynamic/azure:RevisionRollout", "service-api-revision"),
         ("azure-native:app:ContainerApp", "service-api"),
         ("pulumi-python:dynamic/gates:HealthGate", "gate-api"),
         ("pulumi-python:dynamic/azure:TrafficShift", "traffic-shift-api"),
@@ -295,3 +296,50 @@ def test_restore_is_a_point_in_time_restore_into_a_new_server() -> None:
     assert restored.protect
     changes = {c.resource.name: c.kind for c in diff_plans(evaluate(base), plan)}
     assert "server" not in changes and changes["restored"] == "create"
+
+
+def test_each_app_takes_its_template_and_traffic_from_its_revision_rollout(
+    azure_plan: tuple[str, Plan],
+) -> None:
+    """The app stays the only writer of its template: RevisionRollout (before it) says which
+    template and traffic it must have, so no later PUT re-sends a stale template."""
+    stack, plan = azure_plan
+    for name in ("api", "web"):
+        app = one(plan, "azure-native:app:ContainerApp", f"service-{name}")
+        rollout = one(plan, ":RevisionRollout", f"service-{name}-revision")
+        assert depends_on(plan, app, rollout)
+        assert rollout.inputs["app_name"] == app.inputs["containerAppName"]
+        assert rollout.inputs["revision_mode"] == app.inputs["configuration"][
+            "activeRevisionsMode"].lower()
+        suffix = app.inputs["template"]["revisionSuffix"]
+        assert suffix.startswith(f"r{rollout.inputs['fingerprint'][:8]}-")
+        revision = f"{app.inputs['containerAppName']}--{suffix}"
+        assert len(revision) <= 54 and "--" not in suffix
+        template = {k: v for k, v in app.inputs["template"].items() if k != "revisionSuffix"}
+        assert template == rollout.inputs["template"]
+        assert template["scale"]["minReplicas"] == template["scale"]["maxReplicas"]
+        gate = one(plan, ":HealthGate", f"gate-{name}")
+        assert gate.inputs["platform"]["revision_name"] == revision
+        if stack == "azure-production":
+            shift = one(plan, ":TrafficShift", f"traffic-shift-{name}")
+            assert shift.inputs["revision_name"] == revision
+            assert shift.inputs["rollout_id"] == gate.inputs["rollout"]
+            assert shift.inputs["keep_warm"] is True
+
+
+def test_a_secret_version_change_is_a_new_revision_fingerprint() -> None:
+    """A rotated secret changes no template field but must start a new revision: its version
+    is part of the fingerprint the revision's name carries."""
+    base = load_stack_config("azure-production")
+    before = one(evaluate(base), ":RevisionRollout", "service-api-revision")
+    config = apply_sets(base, ["release.api=v1.4.1"])
+    after = one(evaluate(config), ":RevisionRollout", "service-api-revision")
+    assert before.inputs["fingerprint"] != after.inputs["fingerprint"]
+    assert before.inputs["config_fingerprint"] == after.inputs["config_fingerprint"]
+
+
+def test_warm_revision_off_reaches_the_traffic_shift() -> None:
+    plan = evaluate(apply_sets(load_stack_config("azure-production"),
+                               ["azure.warmRevision=false"]))  # fmt: skip
+    for shift in of_type(plan, "pulumi-python:dynamic/azure:TrafficShift"):
+        assert shift.inputs["keep_warm"] is False

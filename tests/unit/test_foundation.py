@@ -43,11 +43,11 @@ RELEASE_TYPES = {
     "releasegate:aws:Service",
     "aws:ecs/taskDefinition:TaskDefinition",
     "aws:ecs/service:Service",
-    # Azure: container apps, the migration job, traffic hold/shift
+    # Azure: container apps, their revision choice, the migration job, the traffic shift
     "releasegate:azure:App",
     "azure-native:app:ContainerApp",
     "azure-native:app:Job",
-    "pulumi-python:dynamic/azure:TrafficHold",
+    "pulumi-python:dynamic/azure:RevisionRollout",
     "pulumi-python:dynamic/azure:TrafficShift",
 }
 """What only a release registers. A service's own app secrets are stored with its rollout, so
