@@ -3,6 +3,8 @@ letter first, a letter or digit last, the whole name at most 54) and never a nam
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from components.azure.naming import app_name
@@ -57,7 +59,7 @@ def test_base36() -> None:
 
 
 def test_content_ignores_the_defaults_arm_adds_to_a_revisions_template() -> None:
-    ours = {"containers": [{"name": "api", "image": "r/api@sha256:1",
+    ours: dict[str, Any] = {"containers": [{"name": "api", "image": "r/api@sha256:1",
                             "env": [{"name": "A", "value": "1"},
                                     {"name": "S", "secretRef": "s"}],
                             "resources": {"cpu": 0.5, "memory": "1Gi"},
