@@ -19,6 +19,9 @@ from infra.settings import DATABASE_URL, SECRET_LOOKING_ENV
 
 DIGEST_REF = re.compile(r"(^sha256:[0-9a-f]{64}$)|(@sha256:[0-9a-f]{64}$)")
 CONTAINER_APPS = ("azure-native:app:ContainerApp", "azure-native:app:Job")
+REVISION_ROLLOUT = "pulumi-python:dynamic/azure:RevisionRollout"
+"""Its `template` input is the revision template an app gets; known in a preview even when the
+app's own template (its output `applied_template`) is not yet."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ def _app_containers(r: Resource) -> list[dict[str, Any]]:
 def images_pinned_by_digest(r: Resource, _config: Mapping[str, Any]) -> list[str]:
     if r.type == "aws:ecs/taskDefinition:TaskDefinition":
         images = [str(c.get("image")) for c in _ecs_containers(r)]
-    elif r.type in CONTAINER_APPS:
+    elif r.type in (*CONTAINER_APPS, REVISION_ROLLOUT):
         images = [str(c.get("image")) for c in _app_containers(r)]
     elif r.type == "docker:index/container:Container":
         images = [str(r.props.get("image"))]
@@ -132,7 +135,7 @@ def no_secrets_in_plain_env(r: Resource, _config: Mapping[str, Any]) -> list[str
     names: list[str] = []
     if r.type == "aws:ecs/taskDefinition:TaskDefinition":
         names = [str(e.get("name")) for c in _ecs_containers(r) for e in c.get("environment") or []]
-    elif r.type in CONTAINER_APPS:
+    elif r.type in (*CONTAINER_APPS, REVISION_ROLLOUT):
         names = [str(e.get("name")) for c in _app_containers(r) for e in c.get("env") or []
                  if "value" in e and "secretRef" not in e]  # fmt: skip
     elif r.type == "docker:index/container:Container":

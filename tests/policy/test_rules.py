@@ -18,6 +18,7 @@ from tests.unit.stacks import stack_files
 DIGEST = "sha256:" + "a" * 64
 ECR_IMAGE = f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/releasegate/api@{DIGEST}"
 PRODUCTION = {"production": True, "minBackupRetentionDays": 14}
+ROLLOUT = "pulumi-python:dynamic/azure:RevisionRollout"
 
 
 def ecs_task(image: str = ECR_IMAGE, env: list[dict[str, str]] | None = None) -> Resource:
@@ -58,6 +59,12 @@ CASES: list[tuple[str, Resource, Resource, dict[str, Any]]] = [
         "images-pinned-by-digest",
         app(),
         app(template={"containers": [{"image": "r.azurecr.io/api:latest"}]}),
+        {},
+    ),
+    (
+        "images-pinned-by-digest",  # the revision template a Container App gets next
+        Resource(ROLLOUT, {"template": app().props["template"]}),
+        Resource(ROLLOUT, {"template": {"containers": [{"image": "r.azurecr.io/api:v1"}]}}),
         {},
     ),
     (
