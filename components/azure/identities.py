@@ -16,7 +16,10 @@ role-assignments: names are unique in the tenant; a GUID from scope, principal I
 ARM refuses a second assignment of the same role to the same principal at the same scope
 (RoleAssignmentExists), which these names can never ask for.
 
-`ready` (components/azure/role_ready.py) is what an app or job waits for before it is created.
+The identity and its AcrPull are part of the foundation (created by the first, pin-less `up`),
+and so is Secrets User on DATABASE_URL, stored with the database: by the time the first release
+runs, minutes later, those have propagated. `ready()` (components/azure/role_ready.py) is what
+the app or job waits for before it is created.
 """
 
 from __future__ import annotations
@@ -64,71 +67,86 @@ class AzureIdentityArgs:
     location: str
     subscription_id: pulumi.Input[str]
     registry_id: pulumi.Input[str]
-    secret_ids: Mapping[str, pulumi.Input[str]]
-    """Env name -> the Key Vault secret's resource id, for exactly the secrets it declares."""
     tags: Mapping[str, str]
     wait: RoleWait = RoleWait()
 
 
 class AzureIdentity(pulumi.ComponentResource):
+    """The identity and its AcrPull exist from the foundation on; each secret's assignment is
+    added when the secret is stored (`grant_secret`); `ready()` is the wait the app or job
+    depends on, created with the release."""
+
     identity_id: pulumi.Output[str]
     principal_id: pulumi.Output[str]
     client_id: pulumi.Output[str]
-    assignments: list[authorization.RoleAssignment]
-    ready: RoleReady
-    """Created after every assignment of this identity was read consistently and settled."""
+    assignments: dict[str, authorization.RoleAssignment]
+    """Label (`acr-pull`, `secrets-user-<secret>`) -> the assignment."""
 
     def __init__(
         self, name: str, args: AzureIdentityArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("releasegate:azure:Identity", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        self._args = args
         identity = managedidentity.UserAssignedIdentity(
             f"identity-{args.workload}",
             resource_name_=args.identity_name,
             resource_group_name=args.resource_group_name,
             location=args.location,
             tags={**args.tags, "releasegate-workload": args.workload},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.identity_id = identity.id
         self.principal_id = identity.principal_id
         self.client_id = identity.client_id
-        grants: list[tuple[str, str, pulumi.Input[str]]] = [
-            ("acr-pull", ACR_PULL, args.registry_id)
-        ]
-        grants += [(f"secrets-user-{n.lower().replace('_', '-')}", SECRETS_USER, scope)
-                   for n, scope in sorted(args.secret_ids.items())]  # fmt: skip
-        self.assignments = []
-        described: list[Mapping[str, pulumi.Input[str]]] = []
-        for label, role, scope in grants:
-            definition = role_definition(args.subscription_id, role)
-            assignment = authorization.RoleAssignment(
-                f"{args.workload}-{label}",
-                role_assignment_name=pulumi.Output.all(scope, identity.principal_id, definition)
-                .apply(lambda v: assignment_name(str(v[0]), str(v[1]), str(v[2]))),
-                scope=scope,
-                principal_id=identity.principal_id,
-                # Managed identities are ServicePrincipal; the right type avoids intermittent
-                # errors with a new identity (role-assignments, "Principal").
-                principal_type="ServicePrincipal",
-                role_definition_id=definition,
-                opts=child,
-            )  # fmt: skip
-            self.assignments.append(assignment)
-            described.append({"id": assignment.id, "role": ROLE_NAMES[role], "scope": scope})
-        self.ready = RoleReady(
-            f"roles-ready-{args.workload}",
-            RoleReadyArgs(
-                subscription_id=args.subscription_id,
-                identity=args.identity_name,
-                principal_id=identity.principal_id,
-                assignments=described,
-                timeout_seconds=args.wait.timeout_seconds,
-                settle_seconds=args.wait.settle_seconds,
-                poll_seconds=args.wait.poll_seconds,
-                consecutive=args.wait.consecutive,
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.assignments)),
-        )
+        self.assignments = {}
+        self._described: list[Mapping[str, pulumi.Input[str]]] = []
+        self._ready: RoleReady | None = None
+        self._assign("acr-pull", ACR_PULL, args.registry_id)
         self.register_outputs({"identityId": self.identity_id, "principalId": self.principal_id})
+
+    def grant_secret(self, env_name: str, secret_id: pulumi.Input[str]) -> None:
+        """Key Vault Secrets User on this one secret (`<vault id>/secrets/<name>`); once."""
+        label = f"secrets-user-{env_name.lower().replace('_', '-')}"
+        if label not in self.assignments:
+            self._assign(label, SECRETS_USER, secret_id)
+
+    def ready(self) -> RoleReady:
+        """Created after every assignment of this identity; later grants are refused."""
+        if self._ready is None:
+            args = self._args
+            self._ready = RoleReady(
+                f"roles-ready-{args.workload}",
+                RoleReadyArgs(
+                    subscription_id=args.subscription_id,
+                    identity=args.identity_name,
+                    principal_id=self.principal_id,
+                    assignments=list(self._described),
+                    timeout_seconds=args.wait.timeout_seconds,
+                    settle_seconds=args.wait.settle_seconds,
+                    poll_seconds=args.wait.poll_seconds,
+                    consecutive=args.wait.consecutive,
+                ),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=list(self.assignments.values())
+                ),
+            )
+        return self._ready
+
+    def _assign(self, label: str, role: str, scope: pulumi.Input[str]) -> None:
+        if self._ready is not None:
+            raise RuntimeError(f"{self._args.workload}: {label} granted after the wait")
+        definition = role_definition(self._args.subscription_id, role)
+        assignment = authorization.RoleAssignment(
+            f"{self._args.workload}-{label}",
+            role_assignment_name=pulumi.Output.all(scope, self.principal_id, definition)
+            .apply(lambda v: assignment_name(str(v[0]), str(v[1]), str(v[2]))),
+            scope=scope,
+            principal_id=self.principal_id,
+            # Managed identities are ServicePrincipal; the right type avoids intermittent
+            # errors with a new identity (role-assignments, "Principal").
+            principal_type="ServicePrincipal",
+            role_definition_id=definition,
+            opts=pulumi.ResourceOptions(parent=self),
+        )  # fmt: skip
+        self.assignments[label] = assignment
+        self._described.append({"id": assignment.id, "role": ROLE_NAMES[role], "scope": scope})

@@ -12,11 +12,14 @@ What a deployer can observe about propagation, and what it cannot:
   only the identity itself could try, and it lives inside Container Apps. Microsoft documents
   that role assignment changes "can take up to 10 minutes" to take effect (Azure RBAC
   troubleshooting, "Role assignment changes are not being detected"), and there is no API that
-  says when (Azure/azure-cli#22510). So after the reads, a settle period passes; it is a
-  documented bet, not a proof. Container Apps refuse an app or job whose Key Vault reference
-  the identity cannot read yet ("Unable to get value using Managed identity",
-  microsoft/azure-container-apps#930, #1174); the migration backend additionally retries its
-  start on that error within the migration's timeout (components/azure/job_migration.py).
+  says when (Azure/azure-cli#22510). So after the reads, each assignment must also have
+  existed for a settle period, counted from its `createdOn` (RoleAssignmentProperties in the
+  Microsoft.Authorization spec) when ARM reports it: assignments a foundation `up` created
+  minutes earlier need no sleep. It is a documented bet, not a proof. Container Apps refuse
+  an app or job whose Key Vault reference the identity cannot read yet ("Unable to get value
+  using Managed identity", microsoft/azure-container-apps#930, #1174); the migration backend
+  additionally retries its start on that error within the migration's timeout
+  (components/azure/job_migration.py).
 
 Everything is bounded by `timeout_seconds` (default 600, the documented 10 minutes); past it the
 error names the identity, the role and the scope that never became readable.
@@ -27,9 +30,11 @@ assignments is no change, so a later `up` does not wait again.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import pulumi
@@ -72,8 +77,22 @@ def _ids(props: Mapping[str, Any]) -> set[str] | None:
     return {str(a["id"]) for a in values or []}
 
 
-def _read(client: Any, assignment: Assignment, principal_id: str) -> str | None:
-    """None when ARM answers with this assignment for this principal, else what it answered."""
+def created_at(text: object) -> float | None:
+    """ARM's `createdOn` (`2026-11-24T10:15:00.1234567Z`, up to 7 fraction digits) as epoch
+    seconds, or None."""
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(?:Z|\+00:00)?",
+                         str(text or ""))  # fmt: skip
+    if not match:
+        return None
+    when = datetime.fromisoformat(match[1]).replace(tzinfo=UTC).timestamp()
+    return when + (float(f"0.{match[2]}") if match[2] else 0.0)
+
+
+def _read(
+    client: Any, assignment: Assignment, principal_id: str, created: dict[str, float | None]
+) -> str | None:
+    """None when ARM answers with this assignment for this principal (its `createdOn` goes into
+    `created`), else what it answered."""
     from azure.core.rest import HttpRequest  # noqa: PLC0415
 
     try:
@@ -90,12 +109,16 @@ def _read(client: Any, assignment: Assignment, principal_id: str) -> str | None:
         return "an unreadable body"
     if str(properties.get("principalId")) != principal_id:
         return f"principal {properties.get('principalId')}"
+    created[assignment.id] = created_at(properties.get("createdOn"))
     return None
 
 
-def wait_until_readable(props: Mapping[str, Any], only: set[str] | None = None) -> dict[str, int]:
+def wait_until_readable(
+    props: Mapping[str, Any], only: set[str] | None = None
+) -> tuple[dict[str, int], float]:
     """Polls every (new) assignment until each was read `consecutive` times in a row, then
-    settles. Returns the reads each took; raises RoleNotReadyError past the bound."""
+    waits until each is `settle_seconds` old. Returns the reads each took and the seconds
+    slept to settle; raises RoleNotReadyError past the bound."""
     identity, principal = str(props["identity"]), str(props["principal_id"])
     timeout = float(props.get("timeout_seconds") or TIMEOUT_SECONDS)
     settle = float(props.get("settle_seconds") or 0.0)
@@ -103,18 +126,19 @@ def wait_until_readable(props: Mapping[str, Any], only: set[str] | None = None) 
     needed = int(props.get("consecutive") or CONSECUTIVE_READS)
     pending = [a for a in _assignments(props) if only is None or a.id in only]
     if not pending:
-        return {}
+        return {}, 0.0
     client = azure_clients.container_apps(str(props["subscription_id"]))
     deadline = time.monotonic() + timeout
     streak = {a.id: 0 for a in pending}
     reads = {a.id: 0 for a in pending}
     last: dict[str, str] = {}
+    created: dict[str, float | None] = {}
     while True:
         for assignment in pending:
             if streak[assignment.id] >= needed:
                 continue
             reads[assignment.id] += 1
-            problem = _read(client, assignment, principal)
+            problem = _read(client, assignment, principal, created)
             if problem is None:
                 streak[assignment.id] += 1
             else:
@@ -135,9 +159,15 @@ def wait_until_readable(props: Mapping[str, Any], only: set[str] | None = None) 
                 "portal (Access control) and run `pulumi up` again"
             )  # fmt: skip
         time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
-    # Readable is necessary, not sufficient: the documented propagation has no signal.
-    time.sleep(min(settle, max(0.0, deadline - time.monotonic())))
-    return reads
+    # Readable is necessary, not sufficient: the documented propagation has no signal, so
+    # every assignment must also be `settle` seconds old (the whole period when ARM gave no
+    # creation time).
+    times = [created.get(a.id) for a in pending]
+    youngest = None if any(t is None for t in times) else max(t for t in times if t is not None)
+    wait = settle if youngest is None else min(settle, max(0.0, youngest + settle - time.time()))
+    wait = min(wait, max(0.0, deadline - time.monotonic()))
+    time.sleep(wait)
+    return reads, wait
 
 
 class RoleReadyProvider(GateProvider):
@@ -151,14 +181,15 @@ class RoleReadyProvider(GateProvider):
         return DiffResult(changes=changed, replaces=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        reads = wait_until_readable(props)
-        return CreateResult(f"roles-{props['identity']}",
-                            {**props, "reads": reads, "ready_at": utc_now()})  # fmt: skip
+        reads, settled = wait_until_readable(props)
+        return CreateResult(f"roles-{props['identity']}", {**props, "reads": reads,
+                            "settled_seconds": settled, "ready_at": utc_now()})  # fmt: skip
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         new = (_ids(_news) or set()) - (_ids(_olds) or set())
-        reads = wait_until_readable(_news, only=new)
-        return UpdateResult({**_news, "reads": reads, "ready_at": utc_now()})
+        reads, settled = wait_until_readable(_news, only=new)
+        return UpdateResult({**_news, "reads": reads, "settled_seconds": settled,
+                             "ready_at": utc_now()})  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,5 +216,5 @@ class RoleReady(pulumi.dynamic.Resource, module="azure", name="RoleReady"):
                  "principal_id": args.principal_id, "assignments": list(args.assignments),
                  "timeout_seconds": args.timeout_seconds, "settle_seconds": args.settle_seconds,
                  "poll_seconds": args.poll_seconds, "consecutive": args.consecutive,
-                 "reads": None, "ready_at": None}  # fmt: skip
+                 "reads": None, "settled_seconds": None, "ready_at": None}  # fmt: skip
         super().__init__(RoleReadyProvider(), name, props, opts)

@@ -36,6 +36,8 @@ from infra.settings import DATABASE_URL, ServiceSpec, Settings
 from infra.settings_azure import AzureSpec, RevisionMode
 
 MIGRATION_CONTAINER = "migrate"
+MIGRATION = "migrate"
+"""The migration job's workload name (its identity: `identity-migrate`)."""
 
 
 class AzureTarget:
@@ -89,12 +91,15 @@ class AzureTarget:
         self._database: AzureDatabase | None = None
         self._database_secret: pulumi.Resource | None = None
         self._apps: dict[str, AzureApp] = {}
-        self.identities: dict[str, AzureIdentity] = {}
+        # Identities and their AcrPull are foundation: they propagate before any release.
+        self.identities: dict[str, AzureIdentity] = {
+            w: self._identity(w) for w in [*(s.name for s in settings.services), MIGRATION]
+        }
 
-    def identity(self, workload: str, secrets: Sequence[str]) -> AzureIdentity:
-        """The workload's own identity: AcrPull on the registry, Secrets User on `secrets` only
-        (each already stored in the vault)."""
-        self.identities[workload] = AzureIdentity(
+    def _identity(self, workload: str) -> AzureIdentity:
+        """The workload's own identity with AcrPull on the registry; Secrets User is granted
+        per stored secret it declares (`_grant`)."""
+        return AzureIdentity(
             f"identity-{workload}",
             AzureIdentityArgs(
                 workload=workload,
@@ -103,11 +108,16 @@ class AzureTarget:
                 location=self.azure.location,
                 subscription_id=self.subscription_id,
                 registry_id=self.registry.registry_id,
-                secret_ids={n: self.vault.secret_id(n) for n in sorted(set(secrets))},
                 tags=self.tags,
             ),
         )
-        return self.identities[workload]
+
+    def _grant(self, workload: str, names: Sequence[str]) -> AzureIdentity:
+        """Secrets User for the workload's identity on each named (stored) secret only."""
+        identity = self.identities[workload]
+        for name in sorted(set(names)):
+            identity.grant_secret(name, self.vault.secret_id(name))
+        return identity
 
     def image_source(self, _image: str, repository: str, _tag: str | None) -> ImageSource:
         return ImageSource(
@@ -142,6 +152,11 @@ class AzureTarget:
             ),
         )
         self._database_secret = self.vault.put(DATABASE_URL, self._database.url)
+        # Its readers' assignments come with the foundation too (the job reads only this one).
+        for spec in self.settings.services:
+            if DATABASE_URL in spec.secrets:
+                self._grant(spec.name, [DATABASE_URL])
+        self._grant(MIGRATION, [DATABASE_URL])
         backend = pulumi.Output.all(
             self.subscription_id, self.platform.resource_group_name, self._database.server_name
         ).apply(
@@ -155,7 +170,7 @@ class AzureTarget:
     def migration_backend(self, image_ref: pulumi.Input[str]) -> pulumi.Input[Mapping[str, Any]]:
         migration = self.settings.migration
         name = app_name(self.prefix, "migrate")
-        identity = self.identity("migrate", [DATABASE_URL])  # the job reads DATABASE_URL only
+        identity = self._grant(MIGRATION, [DATABASE_URL])  # the job reads DATABASE_URL only
         # The start request sends no template (components/azure/job_migration.py): this template,
         # updated with every release's pinned image, is what each execution runs.
         job = app.Job(
@@ -189,7 +204,7 @@ class AzureTarget:
             )]),
             tags=self.tags,
             opts=pulumi.ResourceOptions(depends_on=[
-                identity.ready, *([self._database_secret] if self._database_secret else []),
+                identity.ready(), *([self._database_secret] if self._database_secret else []),
             ]),
         )  # fmt: skip
         return pulumi.Output.all(self.subscription_id, self.platform.resource_group_name,
@@ -207,7 +222,7 @@ class AzureTarget:
         depends_on: Sequence[pulumi.Resource],
     ) -> ServiceRollout:
         stored = [self.vault.put(n, value) for n, value in sorted(secrets.items())]
-        identity = self.identity(spec.name, list(spec.secrets))
+        identity = self._grant(spec.name, spec.secrets)
         name = app_name(self.prefix, spec.name)
         has_ingress = spec.port is not None and bool(spec.health_path)
         component = AzureApp(
@@ -226,7 +241,7 @@ class AzureTarget:
                 secret_versions=[s.properties.apply(lambda p: str(p.secret_uri_with_version))
                                  for s in stored],
                 revision_mode=self.azure.revision_mode,
-                depends_on=[*depends_on, *stored, identity.ready],
+                depends_on=[*depends_on, *stored, identity.ready()],
                 tags=self.tags,
             ),
             opts=pulumi.ResourceOptions(depends_on=list(depends_on)),

@@ -74,7 +74,8 @@ class ArmState:
     """The Key Vault's resource id; a Key Vault reference `https://<vault>.vault.azure.net/
     secrets/<name>` is read under the scope `<vault_id>/secrets/<name>`."""
     role_assignments: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Role assignment id -> {"scope", "principalId", "roleDefinitionId", "pending"}: a new
+    """Role assignment id -> {"scope", "principalId", "roleDefinitionId", "pending", optional
+    "createdOn" (ARM's `2026-11-24T10:15:00.1234567Z`)}: a new
     assignment is not effective for its first `pending` calls that rely on it (reads of it:
     404; a job start whose identity needs it: Container Apps' Key Vault error). Sources: the
     PUT answers before the assignment is in place (Azure/azure-rest-api-specs#9467), reads
@@ -288,7 +289,9 @@ class _Handler(BaseHTTPRequestHandler):
                                     "Microsoft.Authorization/roleAssignments", "properties": {
                 "scope": assignment["scope"], "principalId": assignment["principalId"],
                 "roleDefinitionId": assignment["roleDefinitionId"],
-                "principalType": "ServicePrincipal"}})  # fmt: skip
+                "principalType": "ServicePrincipal",
+                **({"createdOn": assignment["createdOn"]} if "createdOn" in assignment else {}),
+            }})  # fmt: skip
         if m := re.fullmatch(PREFIX + r"/Microsoft.App/jobs/([^/]+)", path):
             job = s.jobs.get(m[3])
             if job is None:

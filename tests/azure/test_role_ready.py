@@ -4,6 +4,7 @@ not effective (not readable, not usable by the job's identity) for their first c
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -48,11 +49,30 @@ def test_the_wait_reads_the_assignment_until_it_is_readable_in_a_row(arm: ArmSer
     assert len(arm.state.started) == 1 and len(arm.state.ran) == 1
 
 
-def test_the_settle_period_follows_the_reads(arm: ArmServer) -> None:
+def test_a_new_assignment_settles_from_its_creation_time(arm: ArmServer) -> None:
+    register_job(arm)
+    now = datetime.now(UTC)
+    arm.state.role_assignments[ASSIGNMENT]["createdOn"] = (
+        now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond:06d}1Z")  # 7 digits, as ARM
+    started = time.monotonic()
+    outs = RoleReadyProvider().create(props(settle_seconds=1.0)).outs or {}
+    assert 0.5 < outs["settled_seconds"] <= 1.0
+    assert time.monotonic() - started >= outs["settled_seconds"]
+
+
+def test_an_assignment_older_than_the_settle_period_needs_no_sleep(arm: ArmServer) -> None:
+    """Assignments the foundation `up` created minutes before the first release."""
+    register_job(arm)
+    arm.state.role_assignments[ASSIGNMENT]["createdOn"] = "2020-01-01T00:00:00.1234567Z"
+    outs = RoleReadyProvider().create(props(settle_seconds=30)).outs or {}
+    assert outs["settled_seconds"] == 0
+
+
+def test_without_a_creation_time_the_whole_settle_period_passes(arm: ArmServer) -> None:
     register_job(arm)
     started = time.monotonic()
-    RoleReadyProvider().create(props(settle_seconds=0.5))
-    assert time.monotonic() - started >= 0.5
+    outs = RoleReadyProvider().create(props(settle_seconds=0.5)).outs or {}
+    assert outs["settled_seconds"] == 0.5 and time.monotonic() - started >= 0.5
 
 
 def test_an_assignment_never_readable_fails_naming_identity_and_role(arm: ArmServer) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.plan import Plan, PlannedResource, apply_sets, diff_plans, evaluate, load_stack_config
 from tests.unit.stacks import stacks_for
+from tests.unit.test_foundation import stack_copy
 from tests.unit.test_program import depends_on, one
 
 AZURE_STACKS = stacks_for("azure")
@@ -150,6 +152,19 @@ def test_apps_and_the_job_wait_for_their_identitys_roles(azure_plan: tuple[str, 
         user = (one(plan, "azure-native:app:Job", "migration-job") if workload == "migrate"
                 else one(plan, "azure-native:app:ContainerApp", f"service-{workload}"))  # fmt: skip
         assert depends_on(plan, user, ready), workload
+
+
+def test_identities_pulls_and_database_url_grants_come_with_the_foundation(
+    tmp_path: Path,
+) -> None:
+    """A pin-less `up` creates them, so they have propagated when the first release runs."""
+    plan = evaluate(load_stack_config("azure-production", stack_copy("azure-production", tmp_path)))
+    assert {r.name for r in of_type(plan, IDENTITY)} == {
+        "identity-api", "identity-web", "identity-migrate"}  # fmt: skip
+    assert grants(plan, "api") == {ACR_PULL: ["registry-id"], SECRETS_USER: ["database-url-id"]}
+    assert grants(plan, "migrate") == grants(plan, "api")
+    assert grants(plan, "web") == {ACR_PULL: ["registry-id"]}
+    assert not of_type(plan, "pulumi-python:dynamic/azure:RoleReady")  # waits come with a release
 
 
 def test_the_migration_job_carries_database_url_and_the_command(

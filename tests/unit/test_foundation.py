@@ -49,6 +49,8 @@ RELEASE_TYPES = {
     "azure-native:app:Job",
     "pulumi-python:dynamic/azure:RevisionRollout",
     "pulumi-python:dynamic/azure:TrafficShift",
+    # Azure: the wait for an app's or the job's role assignments (identities are foundation)
+    "pulumi-python:dynamic/azure:RoleReady",
 }
 """What only a release registers. A service's own app secrets are stored with its rollout, so
 a secret value resource may come with the first release as well (below)."""
