@@ -153,9 +153,9 @@ class AzureTarget:
         )
         self._database_secret = self.vault.put(DATABASE_URL, self._database.url)
         # Its readers' assignments come with the foundation too (the job reads only this one).
-        for spec in self.settings.services:
-            if DATABASE_URL in spec.secrets:
-                self._grant(spec.name, [DATABASE_URL])
+        for service in self.settings.services:
+            if DATABASE_URL in service.secrets:
+                self._grant(service.name, [DATABASE_URL])
         self._grant(MIGRATION, [DATABASE_URL])
         backend = pulumi.Output.all(
             self.subscription_id, self.platform.resource_group_name, self._database.server_name
