@@ -89,7 +89,7 @@ class TrafficShiftProvider(GateProvider):
         except Exception as exc:
             raise TrafficError(
                 f"moving traffic of {name} to {revision} failed: {exc}. {before} still serves; "
-                "run `pulumi up` again (the gate passes again, then the move is repeated)"
+                "run `pulumi up` again (the gate passed; only the move is repeated)"
             ) from exc
         deadline = time.monotonic() + timeout
         while (now := serving_revision(client.container_apps.get(group, name))) != revision:
