@@ -224,7 +224,9 @@ def _write_app(state: ArmState, name: str, body: dict[str, Any]) -> tuple[int, A
                   **state.new_revision_states.get(image, {})}  # fmt: skip
         state.revisions[created] = {**states, "image": image, "active": True, "app": name,
                                     "template": template}  # fmt: skip
-        if app["mode"] == "Single":  # one active revision: the platform deactivates the rest
+        if app["mode"] == "Single":  # "single: one revision active at a time", the old one
+            # deactivated once the new one is ready (learn.microsoft.com/azure/container-apps/
+            # revisions, revision modes); here at once, revisions start ready unless scripted
             for other, revision in state.revisions.items():
                 if other != created and revision.get("app") == name:
                     revision["active"] = False

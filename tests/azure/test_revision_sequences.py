@@ -47,13 +47,14 @@ class Stack:
     shift: dict[str, Any] | None = None
     puts: list[str | None] = field(default_factory=list)
     keep_warm: bool = True
+    mode: str = "multiple"
 
     def up(self, pinned: str, rotation: int = 1) -> dict[str, Any]:
         """One `pulumi up`; returns what happened. A failed gate raises HealthGateError and
         leaves the state as Pulumi does (the gate and the shift keep their last good state)."""
         template = template_json(SPEC, pinned)
         props = {"subscription_id": SUBSCRIPTION, "resource_group": GROUP, "app_name": APP,
-                 "revision_mode": "multiple", "template": template,
+                 "revision_mode": self.mode, "template": template,
                  "fingerprint": fingerprint({"template": template, "secrets": [f"v{rotation}"]}),
                  "config_fingerprint": "config-1"}  # fmt: skip
         provider = RevisionRolloutProvider()
@@ -80,6 +81,8 @@ class Stack:
             self.gate = gate.create(gate_props).outs
         elif gate.diff("g", self.gate, gate_props).changes:
             self.gate = gate.update("g", self.gate, gate_props).outs
+        if self.mode == "single":  # no TrafficShift: the platform moves traffic itself
+            return {"seconds": time.monotonic() - started, **self.rollout}
         shift_props = {"subscription_id": SUBSCRIPTION, "resource_group": GROUP, "app_name": APP,
                        "revision_name": self.rollout["revision_name"],
                        "rollout_id": self.rollout["rollout_id"], "keep_warm": self.keep_warm,
@@ -94,7 +97,7 @@ class Stack:
     def _put(self, template: dict[str, Any], traffic: list[dict[str, Any]]) -> None:
         client = azure_clients.container_apps(SUBSCRIPTION)
         body = ContainerApp({"location": "westeurope", "properties": {
-            "configuration": {"activeRevisionsMode": "Multiple",
+            "configuration": {"activeRevisionsMode": self.mode.capitalize(),
                               "ingress": {"external": True, "targetPort": 8000,
                                           "traffic": traffic}},
             "template": template}})  # fmt: skip
@@ -203,3 +206,11 @@ def test_the_server_refuses_a_revision_suffix_already_used_on_the_app(arm: ArmSe
                 "revisionSuffix": first["revision_name"].split("--", 1)[1]}  # fmt: skip
     with pytest.raises(HttpResponseError, match=r"revision with suffix \S+ already exists"):
         stack._put(template, [{"revisionName": serving(arm), "weight": 100}])
+
+
+def test_single_revision_mode_always_gets_a_new_uniquely_named_revision(arm: ArmServer) -> None:
+    stack = Stack(arm, mode="single")
+    names = [stack.up(pin)["revision_name"] for pin in (V1, V2, V1)]
+    assert len(set(names)) == 3  # the re-pin to v1 is a new revision, never v1's old name
+    assert active(arm) == {names[-1]}  # single mode: the platform keeps one active
+    assert arm.state.apps[APP]["traffic"] == [{"latestRevision": True, "weight": 100}]
