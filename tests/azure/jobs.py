@@ -17,8 +17,10 @@ VAULT = f"{RG}/Microsoft.KeyVault/vaults/releasegate-test"
 SECRET_SCOPE = f"{VAULT}/secrets/database-url"
 ASSIGNMENT = (f"{SECRET_SCOPE}/providers/Microsoft.Authorization/roleAssignments/"
               "3dffea59-c6ce-51d7-8a86-b9991c863218")  # fmt: skip
-SECRETS_USER = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/" \
+SECRETS_USER = (
+    f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/"
     + SECRETS_USER_ROLE
+)
 DATABASE_URL_REF = {"name": "DATABASE_URL", "secretRef": "database-url"}
 
 

@@ -17,8 +17,14 @@ from tests.azure.arm_server import ArmServer
 from tests.azure.conftest import GROUP, SUBSCRIPTION
 from tests.azure.jobs import COMMAND, DATABASE_URL_REF, IDENTITY, IMAGE, JOB, register_job
 
-SETTINGS = {"kind": "containerapps-job", "subscription_id": SUBSCRIPTION, "resource_group": GROUP,
-            "job_name": JOB, "container": "migrate", "poll_seconds": 0.1}
+SETTINGS = {
+    "kind": "containerapps-job",
+    "subscription_id": SUBSCRIPTION,
+    "resource_group": GROUP,
+    "job_name": JOB,
+    "container": "migrate",
+    "poll_seconds": 0.1,
+}
 
 
 def request(timeout: float = 10, **overrides: Any) -> MigrationRequest:

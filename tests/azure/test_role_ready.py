@@ -53,7 +53,8 @@ def test_a_new_assignment_settles_from_its_creation_time(arm: ArmServer) -> None
     register_job(arm)
     now = datetime.now(UTC)
     arm.state.role_assignments[ASSIGNMENT]["createdOn"] = (
-        now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond:06d}1Z")  # 7 digits, as ARM
+        now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond:06d}1Z"
+    )  # 7 digits, as ARM
     started = time.monotonic()
     outs = RoleReadyProvider().create(props(settle_seconds=1.0)).outs or {}
     assert 0.5 < outs["settled_seconds"] <= 1.0
@@ -107,7 +108,11 @@ def test_an_unchanged_assignment_needs_no_wait_and_a_new_one_only_its_own(
     arm.state.role_assignments[second] = {"scope": f"{SECRET_SCOPE}-2",
                                           "principalId": PRINCIPAL, "roleDefinitionId": "r",
                                           "pending": 1}  # fmt: skip
-    news = props(assignments=[*props()["assignments"],
-                              {"id": second, "role": "AcrPull", "scope": f"{SECRET_SCOPE}-2"}])
+    news = props(
+        assignments=[
+            *props()["assignments"],
+            {"id": second, "role": "AcrPull", "scope": f"{SECRET_SCOPE}-2"},
+        ]
+    )
     assert provider.diff("roles", olds, news).changes is True
     assert (provider.update("roles", olds, news).outs or {})["reads"] == {second: 3}
