@@ -153,7 +153,9 @@ def _check_template(
     try:
         details = client.jobs.get(group, job)
     except AzureError as exc:
-        raise BackendError(f"could not read Container Apps job {job}: {exc}") from exc
+        raise BackendError(
+            redact(f"could not read Container Apps job {job}: {exc}", request.known_secrets)
+        ) from exc
     containers = list(getattr(getattr(details, "template", None), "containers", None) or [])
     found = next((c for c in containers if c.name == container), None)
     if found is None:
