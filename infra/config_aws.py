@@ -8,9 +8,10 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from infra.config_aws_database import ENHANCED_MONITORING_INTERVALS
 from infra.config_reader import Problems, Reader, nearest
 from infra.settings import KEY_AWS
-from infra.settings_aws import AwsSpec, ExistingNetwork, HostedZone, NewNetwork
+from infra.settings_aws import AwsSpec, ExistingNetwork, HostedZone, NewNetwork, WafSpec
 
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 VPC_PATTERN = re.compile(r"^vpc-[0-9a-f]{8,17}$")
@@ -25,8 +26,13 @@ KNOWN = {
     "natGatewayPerZone", "certificateArn", "domains", "listenerPorts", "logRetentionDays",
     "keepImages", "deregistrationDelaySeconds", "healthCheckIntervalSeconds",
     "healthCheckHealthyThreshold", "healthCheckUnhealthyThreshold", "readOnlyRootFilesystem",
-    "production", "hostedZoneId", "hostedZoneName",
+    "production", "hostedZoneId", "hostedZoneName", "waf", "accessLogExpirationDays",
+    "performanceInsights", "enhancedMonitoringSeconds",
 }  # fmt: skip
+WAF_KNOWN = {"enabled", "rateLimit"}
+# WAFv2 RateBasedStatement.Limit: RateLimit is a long with min 10, max 2000000000 (botocore
+# wafv2 2019-07-29 service model); counted over EvaluationWindowSec, default 300 s.
+WAF_RATE_LIMIT = (10, 2_000_000_000)
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
 """The values CloudWatch Logs accepts for a log group's retention."""
 
@@ -74,7 +80,40 @@ def load_aws(
         health_check_healthy_threshold=r.integer("healthCheckHealthyThreshold", 2, 2, 10),
         health_check_unhealthy_threshold=r.integer("healthCheckUnhealthyThreshold", 2, 2, 10),
         read_only_root_filesystem=r.boolean("readOnlyRootFilesystem", True),
+        waf=_waf(problems, raw.get("waf", {})),
+        access_log_expiration_days=r.integer("accessLogExpirationDays", 90, 1, 3650),
         production=production,
+        **_database_insights(problems, r, production),
+    )
+
+
+def _database_insights(problems: Problems, r: Reader, production: bool) -> dict[str, Any]:
+    """Performance Insights and enhanced monitoring: on by default in production and required
+    there (the policy pack's rds-insights-and-monitoring rule is mandatory in production); off
+    by default elsewhere, where a team may turn them on."""
+    insights = r.boolean("performanceInsights", production)
+    default = 60 if production else 0
+    seconds = r.integer("enhancedMonitoringSeconds", default, 0, 60)
+    if seconds not in ENHANCED_MONITORING_INTERVALS:
+        problems.add(f"{KEY_AWS}.enhancedMonitoringSeconds", seconds,
+                     "one of " + ", ".join(str(s) for s in ENHANCED_MONITORING_INTERVALS))
+        seconds = default
+    if production and not insights:
+        problems.add(f"{KEY_AWS}.performanceInsights", False, "true in production")
+    if production and seconds == 0:
+        problems.add(f"{KEY_AWS}.enhancedMonitoringSeconds", 0,
+                     "1, 5, 10, 15, 30 or 60 in production (enhanced monitoring on)")
+    return {"performance_insights": insights, "enhanced_monitoring_seconds": seconds}
+
+
+def _waf(problems: Problems, raw: Any) -> WafSpec:
+    if not isinstance(raw, dict):
+        problems.add(f"{KEY_AWS}.waf", raw, "an object: enabled, rateLimit")
+        return WafSpec()
+    r = Reader(problems, f"{KEY_AWS}.waf", raw, WAF_KNOWN)
+    return WafSpec(
+        enabled=r.boolean("enabled", True),
+        rate_limit=r.integer("rateLimit", 2000, *WAF_RATE_LIMIT),
     )
 
 

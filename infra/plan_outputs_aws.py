@@ -85,6 +85,22 @@ def _named_arn(service: str, kind: str) -> OutputMaker:
     return make
 
 
+def _bucket(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
+    """An auto-named bucket: Pulumi's name plus a made-up suffix."""
+    bucket = str(inputs.get("bucket") or f"{name}-offline")
+    return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket}
+
+
+def _web_acl(name: str, inputs: Inputs, config: Config) -> dict[str, Any]:
+    acl = str(inputs.get("name") or name)
+    return {"arn": _arn(config, "wafv2", f"regional/webacl/{acl}/offline"), "name": acl}
+
+
+def _caller_identity(_args: Inputs, _config: Config) -> dict[str, Any]:
+    return {"accountId": OFFLINE_ACCOUNT, "arn": f"arn:aws:iam::{OFFLINE_ACCOUNT}:root",
+            "userId": OFFLINE_ACCOUNT, "id": OFFLINE_ACCOUNT}  # fmt: skip
+
+
 ELB = "elasticloadbalancing"
 OUTPUTS: dict[str, OutputMaker] = {
     "aws:ecr/repository:Repository": _repository,
@@ -102,7 +118,11 @@ OUTPUTS: dict[str, OutputMaker] = {
     "aws:cloudwatch/logGroup:LogGroup": _named_arn("logs", "log-group:"),
     "aws:rds/subnetGroup:SubnetGroup": _named_arn("rds", "subgrp:"),
     "aws:rds/parameterGroup:ParameterGroup": _named_arn("rds", "pg:"),
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:wafv2/webAcl:WebAcl": _web_acl,
 }
 """Resource type token -> the outputs the cloud would compute."""
-INVOKES: dict[str, InvokeAnswer] = {}
+INVOKES: dict[str, InvokeAnswer] = {
+    "aws:index/getCallerIdentity:getCallerIdentity": _caller_identity,
+}
 """Invoke token -> its answer."""

@@ -43,6 +43,18 @@ class HostedZone:
 
 
 @dataclass(frozen=True)
+class WafSpec:
+    """The ALB's WAFv2 web ACL (`releasegate:aws.waf`). Counting only outside production,
+    blocking in production (`aws.production`)."""
+
+    enabled: bool = True
+    """False only for a team whose ALB is fronted by its own firewall (a documented exception,
+    docs/policy.md)."""
+    rate_limit: int = 2000
+    """Requests per client IP in WAF's 5-minute window before the rate-based rule acts."""
+
+
+@dataclass(frozen=True)
 class AwsSpec:
     """Validated `releasegate:aws` settings."""
 
@@ -65,6 +77,13 @@ class AwsSpec:
     health_check_healthy_threshold: int = 2
     health_check_unhealthy_threshold: int = 2
     read_only_root_filesystem: bool = True
+    waf: WafSpec = field(default_factory=WafSpec)
+    access_log_expiration_days: int = 90
+    """ALB access logs in S3 expire after this many days (the bucket's lifecycle rule)."""
     production: bool = False
     """Production hardening: deletion protection and protect enforced, NAT per zone advised,
     secrets recovery window 30 days."""
+    performance_insights: bool = False
+    """RDS Performance Insights (7 days, encrypted with the stack key); always on in production."""
+    enhanced_monitoring_seconds: int = 0
+    """RDS enhanced monitoring interval (0 = off); 60 by default in production, never 0 there."""

@@ -19,6 +19,12 @@ its certificate by (SNI). With `hostedZoneId`, the stack also manages an alias A
 domain pointing at the ALB; the ALB's `zone_id` is its canonical hosted zone id, which Route 53
 requires as the alias target's HostedZoneId (botocore route53 model, AliasTarget:
 "Application and Network Load Balancers: ... CanonicalHostedZoneId").
+
+Edge hardening: access logs to a private S3 bucket (components/aws/access_logs.py); a WAFv2
+web ACL (components/aws/waf.py), unless `aws.waf.enabled` is false; in production deletion
+protection and Pulumi `protect` on the ALB, because a replaced ALB gets a new DNS name and every
+record pointing at the old one breaks. Neither changes a rollout: the ALB's listeners, target
+groups and health checks are what a release touches.
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+
+from components.aws.access_logs import LOG_PREFIX, AccessLogBucket, AccessLogBucketArgs
+from components.aws.waf import AwsWaf, AwsWafArgs
+from infra.settings_aws import WafSpec
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,14 @@ class AwsLoadBalancerArgs:
     tags: Mapping[str, str]
     hosted_zone_id: str | None = None
     """Route 53 zone for the domains' alias records; None leaves DNS to the team."""
+    region: str = ""
+    production: bool = False
+    """Deletion protection, `protect` on the ALB and its logs bucket, a blocking WAF."""
+    kms_key_arn: pulumi.Input[str] | None = None
+    """The stack key: encrypts the WAF's log group."""
+    waf: WafSpec = WafSpec()
+    log_retention_days: int = 30
+    access_log_expiration_days: int = 90
 
 
 class AwsLoadBalancer(pulumi.ComponentResource):
@@ -76,6 +94,16 @@ class AwsLoadBalancer(pulumi.ComponentResource):
         super().__init__("releasegate:aws:LoadBalancer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
+        logs = AccessLogBucket(
+            "access-logs",
+            AccessLogBucketArgs(
+                region=args.region,
+                expiration_days=args.access_log_expiration_days,
+                protect=args.production,
+                tags=tags,
+            ),
+            opts=child,
+        )
         alb = aws.lb.LoadBalancer(
             "alb",
             internal=False,
@@ -84,10 +112,35 @@ class AwsLoadBalancer(pulumi.ComponentResource):
             subnets=args.subnet_ids,
             drop_invalid_header_fields=True,
             idle_timeout=60,
+            access_logs=aws.lb.LoadBalancerAccessLogsArgs(
+                bucket=logs.bucket, prefix=LOG_PREFIX, enabled=True
+            ),
+            # `pulumi destroy` of a production stack: set aws.production false and `up` first
+            # (docs/aws.md), or ELB refuses the delete and Pulumi refuses a protected resource.
+            enable_deletion_protection=args.production,
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=args.production, depends_on=logs.ready
+            ),
         )
         self.dns_name = alb.dns_name
+        self.waf: AwsWaf | None = None
+        if args.waf.enabled:
+            if args.kms_key_arn is None:
+                raise ValueError("the WAF's log group needs the stack's KMS key")
+            self.waf = AwsWaf(
+                "waf",
+                AwsWafArgs(
+                    prefix=args.prefix,
+                    load_balancer_arn=alb.arn,
+                    blocking=args.production,
+                    rate_limit=args.waf.rate_limit,
+                    kms_key_arn=args.kms_key_arn,
+                    log_retention_days=args.log_retention_days,
+                    tags=tags,
+                ),
+                opts=child,
+            )
         timeout = max(2, min(5, args.health_check_interval_seconds - 1))
         groups = {
             s.name: aws.lb.TargetGroup(

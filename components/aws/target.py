@@ -155,6 +155,12 @@ class AwsTarget:
                     unhealthy_threshold=self.aws.health_check_unhealthy_threshold,
                     tags=self.tags,
                     hosted_zone_id=self.aws.hosted_zone.id if self.aws.hosted_zone else None,
+                    region=self.aws.region,
+                    production=self.aws.production,
+                    kms_key_arn=self.key.arn,
+                    waf=self.aws.waf,
+                    log_retention_days=self.aws.log_retention_days,
+                    access_log_expiration_days=self.aws.access_log_expiration_days,
                 ),
             )
             if http
