@@ -101,6 +101,18 @@ def _caller_identity(_args: Inputs, _config: Config) -> dict[str, Any]:
             "userId": OFFLINE_ACCOUNT, "id": OFFLINE_ACCOUNT}  # fmt: skip
 
 
+def _subnet(args: Inputs, _config: Config) -> dict[str, Any]:
+    """An existing subnet's CIDR block, made up from its id (10.255.<0-255>.0/24)."""
+    subnet = str(args.get("id"))
+    third = int(hashlib.sha256(subnet.encode()).hexdigest()[:4], 16) % 256
+    return {"id": subnet, "cidrBlock": f"10.255.{third}.0/24", "vpcId": "vpc-offline"}
+
+
+def _partition(_args: Inputs, _config: Config) -> dict[str, Any]:
+    return {"partition": "aws", "dnsSuffix": "amazonaws.com",
+            "reverseDnsPrefix": "com.amazonaws", "id": "aws"}  # fmt: skip
+
+
 ELB = "elasticloadbalancing"
 OUTPUTS: dict[str, OutputMaker] = {
     "aws:ecr/repository:Repository": _repository,
@@ -124,5 +136,7 @@ OUTPUTS: dict[str, OutputMaker] = {
 """Resource type token -> the outputs the cloud would compute."""
 INVOKES: dict[str, InvokeAnswer] = {
     "aws:index/getCallerIdentity:getCallerIdentity": _caller_identity,
+    "aws:ec2/getSubnet:getSubnet": _subnet,
+    "aws:index/getPartition:getPartition": _partition,
 }
 """Invoke token -> its answer."""

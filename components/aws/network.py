@@ -54,17 +54,32 @@ class AwsNetwork(pulumi.ComponentResource):
         else:
             self._create_vpc(args.prefix, args.network, tags, child)
 
+        private_cidrs = self._private_cidrs(args.network)
+        service_ports = sorted(set(args.service_ports))
+        # Inline rules only (never mixed with standalone rule resources on one group: pulumi_aws
+        # ec2.SecurityGroup warns of conflicts and perpetual diffs), so an existing stack's
+        # groups are updated in place: name, name_prefix, description and vpc_id force a new
+        # group (pulumi_aws ec2.SecurityGroup, "Recreating a Security Group") and stay as they
+        # were. Inline rules cannot name each other's groups both ways (the ALB's egress to the
+        # tasks' group and the tasks' ingress from the ALB's group is a cycle), so egress goes
+        # to the private subnets, where only the tasks' and the database's groups accept those
+        # ports, and ingress names the sending group.
         self.alb_security_group_id = aws.ec2.SecurityGroup(
             "alb",
             description=f"{args.prefix} load balancer: HTTP(S) from anywhere",
             vpc_id=self.vpc_id,
             ingress=[
-                {"protocol": "tcp", "from_port": port, "to_port": port,
-                 "cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": ["::/0"]}
+                {"description": f"clients: port {port} from anywhere", "protocol": "tcp",
+                 "from_port": port, "to_port": port, "cidr_blocks": ["0.0.0.0/0"],
+                 "ipv6_cidr_blocks": ["::/0"]}
                 for port in sorted({80, *args.listener_ports})
             ],
-            egress=[{"protocol": "-1", "from_port": 0, "to_port": 0,
-                     "cidr_blocks": ["0.0.0.0/0"]}],
+            egress=[
+                {"description": f"to the tasks: service port {port} in the private subnets",
+                 "protocol": "tcp", "from_port": port, "to_port": port,
+                 "cidr_blocks": private_cidrs}
+                for port in service_ports
+            ],
             tags={**tags, "Name": f"{args.prefix}-alb"},
             opts=child,
         ).id  # fmt: skip
@@ -73,13 +88,22 @@ class AwsNetwork(pulumi.ComponentResource):
             description=f"{args.prefix} tasks: only the load balancer reaches them",
             vpc_id=self.vpc_id,
             ingress=[
-                {"protocol": "tcp", "from_port": port, "to_port": port,
+                {"description": f"from the load balancer: service port {port}",
+                 "protocol": "tcp", "from_port": port, "to_port": port,
                  "security_groups": [self.alb_security_group_id]}
-                for port in sorted(set(args.service_ports))
+                for port in service_ports
             ],
-            # Tasks pull images, read secrets and ship logs over HTTPS, and reach PostgreSQL.
-            egress=[{"protocol": "-1", "from_port": 0, "to_port": 0,
-                     "cidr_blocks": ["0.0.0.0/0"]}],
+            # Image pulls (ECR API and its S3 layers), Secrets Manager and CloudWatch Logs are
+            # HTTPS through NAT; PostgreSQL is in the private subnets. Amazon DNS, the task
+            # metadata endpoint and time sync are not filtered by security groups (Amazon VPC
+            # user guide, "Security group rules").
+            egress=[
+                {"description": "AWS APIs over HTTPS (ECR, S3 layers, Secrets Manager, Logs)",
+                 "protocol": "tcp", "from_port": 443, "to_port": 443,
+                 "cidr_blocks": ["0.0.0.0/0"]},
+                {"description": "PostgreSQL in the private subnets", "protocol": "tcp",
+                 "from_port": 5432, "to_port": 5432, "cidr_blocks": private_cidrs},
+            ],
             tags={**tags, "Name": f"{args.prefix}-tasks"},
             opts=child,
         ).id  # fmt: skip
@@ -87,8 +111,10 @@ class AwsNetwork(pulumi.ComponentResource):
             "database",
             description=f"{args.prefix} database: PostgreSQL from the tasks only",
             vpc_id=self.vpc_id,
-            ingress=[{"protocol": "tcp", "from_port": 5432, "to_port": 5432,
+            ingress=[{"description": "PostgreSQL from the tasks", "protocol": "tcp",
+                      "from_port": 5432, "to_port": 5432,
                       "security_groups": [self.task_security_group_id]}],
+            egress=[],  # RDS starts no connection; answers pass (security groups are stateful)
             tags={**tags, "Name": f"{args.prefix}-database"},
             opts=child,
         ).id  # fmt: skip
@@ -99,6 +125,13 @@ class AwsNetwork(pulumi.ComponentResource):
                 "privateSubnetIds": self.private_subnet_ids,
             }
         )
+
+    def _private_cidrs(
+        self, network: ExistingNetwork | NewNetwork
+    ) -> pulumi.Input[list[str]]:
+        if isinstance(network, ExistingNetwork):
+            return _existing_private_cidrs(network)
+        return sorted(self._private_subnet_cidrs)
 
     def _create_vpc(
         self,
@@ -180,9 +213,24 @@ class AwsNetwork(pulumi.ComponentResource):
                 f"private-{zone}", subnet_id=subnet.id, route_table_id=routes.id, opts=child
             )
             private.append(subnet)
+        # The VPC's default group: every rule removed, so nothing put in it by default talks
+        # (pulumi_aws ec2.DefaultSecurityGroup: adopting it "immediately removes all ingress and
+        # egress rules"). Only for the VPC the stack creates; an existing VPC's is its owner's.
+        aws.ec2.DefaultSecurityGroup(
+            "default", vpc_id=vpc.id, ingress=[], egress=[],
+            tags={**tags, "Name": f"{prefix}-default-closed"}, opts=child,
+        )  # fmt: skip
+        self._private_subnet_cidrs = [str(blocks[zones + i]) for i in range(zones)]
         self.vpc_id = vpc.id
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public]).apply(list)
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private]).apply(list)
+
+
+def _existing_private_cidrs(network: ExistingNetwork) -> pulumi.Output[list[str]]:
+    """The CIDR blocks of an existing VPC's private subnets, read from EC2."""
+    blocks = [aws.ec2.get_subnet_output(id=subnet).cidr_block
+              for subnet in network.private_subnet_ids]  # fmt: skip
+    return pulumi.Output.all(*blocks).apply(lambda v: sorted(str(b) for b in v))
 
 
 def _subnet_prefix(network: NewNetwork) -> int:
