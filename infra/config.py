@@ -17,6 +17,7 @@ import pulumi
 
 from components.imageref import ImageRef, ImageRefError, parse_image_ref
 from infra.config_aws import load_aws
+from infra.config_aws_database import check_database_insights
 from infra.config_azure import load_azure
 from infra.config_build import load_build
 from infra.config_reader import Problems, Reader, check_top_level, nearest, show
@@ -114,6 +115,8 @@ def load_settings(
         if cloud is Cloud.AZURE
         else None
     )
+    if aws is not None:
+        check_database_insights(problems, aws, database.size)
     if azure is not None and database.restore_from_snapshot and not azure.restore_point_in_time:
         problems.add(
             f"{KEY_AZURE}.restorePointInTime", None,
@@ -384,6 +387,7 @@ def _load_database(problems: Problems, raw: Mapping[str, Any]) -> DatabaseSpec:
         "name",
         "username",
         "restoreFromSnapshot",
+        "slowStatementMs",
     }
     r = Reader(problems, KEY_DATABASE, raw, known)
     engine = raw.get("engineVersion", "16")
@@ -414,6 +418,8 @@ def _load_database(problems: Problems, raw: Mapping[str, Any]) -> DatabaseSpec:
             re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$"),
             "the name of a snapshot recorded by a pre-migration snapshot",
         ),
+        # log_min_duration_statement in ms (an integer PostgreSQL setting); up to one hour.
+        slow_statement_ms=r.integer("slowStatementMs", 1000, 0, 3_600_000),
     )
 
 

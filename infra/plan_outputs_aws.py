@@ -108,6 +108,11 @@ def _subnet(args: Inputs, _config: Config) -> dict[str, Any]:
     return {"id": subnet, "cidrBlock": f"10.255.{third}.0/24", "vpcId": "vpc-offline"}
 
 
+def _partition(_args: Inputs, _config: Config) -> dict[str, Any]:
+    return {"partition": "aws", "dnsSuffix": "amazonaws.com",
+            "reverseDnsPrefix": "com.amazonaws", "id": "aws"}  # fmt: skip
+
+
 ELB = "elasticloadbalancing"
 OUTPUTS: dict[str, OutputMaker] = {
     "aws:ecr/repository:Repository": _repository,
@@ -132,5 +137,6 @@ OUTPUTS: dict[str, OutputMaker] = {
 INVOKES: dict[str, InvokeAnswer] = {
     "aws:index/getCallerIdentity:getCallerIdentity": _caller_identity,
     "aws:ec2/getSubnet:getSubnet": _subnet,
+    "aws:index/getPartition:getPartition": _partition,
 }
 """Invoke token -> its answer."""

@@ -138,6 +138,8 @@ class DatabaseSpec:
     name: str
     username: str
     restore_from_snapshot: str | None
+    slow_statement_ms: int = 1000
+    """`log_min_duration_statement`: statements running at least this long are logged (AWS)."""
 
 
 @dataclass(frozen=True)

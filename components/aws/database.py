@@ -13,6 +13,30 @@
   storage_encrypted, snapshot_identifier, availability_zone, engine, character set) are fixed
   at creation and never derived from a release. Restoring a snapshot is a NEW instance
   (`database.restoreFromSnapshot`): the services cut over to it by config, the original stays.
+- Audit trail: the `postgresql` and `upgrade` logs go to CloudWatch Logs (the values RDS for
+  PostgreSQL accepts: postgresql | upgrade | iam-db-auth-error, botocore rds 2014-10-31,
+  CreateDBInstanceMessage.EnableCloudwatchLogsExports), into log groups the stack creates first
+  (`/aws/rds/instance/<identifier>/<log>`, the names RDS publishes to), encrypted with the stack
+  key and kept `logRetentionDays`. The parameter group logs every connection and disconnection
+  and every statement running `database.slowStatementMs` or longer.
+- Performance Insights (7 days, the free retention, encrypted with the stack key) and enhanced
+  monitoring (`aws.enhancedMonitoringSeconds`) in production, optional elsewhere.
+
+None of these replaces anything: `enabled_cloudwatch_logs_exports`,
+`performance_insights_enabled`, `performance_insights_kms_key_id`,
+`performance_insights_retention_period`, `monitoring_interval` and `monitoring_role_arn` are
+in-place updates of the instance (terraform-provider-aws internal/service/rds/instance.go: none
+is ForceNew, unlike identifier, engine, kms_key_id, storage_encrypted, username, db_name), and
+RDS applies them without a reboot. A parameter group's `parameter` set is updated in place;
+only its `name`, `family` and `description` force a new group (terraform-provider-aws
+aws_db_parameter_group), and those stay as they are (auto-name, `postgres<major>`, the
+provider's default description). The parameters added here are dynamic on RDS for PostgreSQL,
+so `apply_method` is `immediate` and no reboot is needed: `log_min_duration_statement` (AWS
+Prescriptive Guidance, "Tuning PostgreSQL parameters": "Type: Dynamic"), `log_connections` and
+`log_disconnections` (dynamic; they apply to new sessions). `rds.force_ssl` keeps
+`pending-reboot`. `performance_insights_kms_key_id` can be set only when Performance Insights
+is turned on and never changed later (pulumi_aws `rds.Instance` docs); it is always the stack
+key.
 """
 
 from __future__ import annotations
@@ -24,17 +48,31 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-INSTANCE_CLASSES: Mapping[str, str] = {
-    "small": "db.t4g.small",
-    "medium": "db.t4g.medium",
-    "large": "db.m7g.large",
-    "xlarge": "db.m7g.xlarge",
-}
-"""Size names in `database.size`; any other value is used as the instance class itself."""
+from infra.config_aws_database import INSTANCE_CLASSES, instance_class
+
+__all__ = [
+    "INSTANCE_CLASSES",
+    "AwsDatabase",
+    "AwsDatabaseArgs",
+    "instance_class",
+    "parameter_settings",
+]
+
+LOG_EXPORTS = ("postgresql", "upgrade")
+PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
+"""The free retention (valid values: 7, 31 x months, 731; botocore rds
+ModifyDBInstanceMessage.PerformanceInsightsRetentionPeriod)."""
 
 
-def instance_class(size: str) -> str:
-    return INSTANCE_CLASSES.get(size, size)
+def parameter_settings(slow_statement_ms: int) -> list[aws.rds.ParameterGroupParameterArgsDict]:
+    """The parameter group's settings; see the module docstring for each apply method."""
+    return [
+        {"name": "rds.force_ssl", "value": "1", "apply_method": "pending-reboot"},
+        {"name": "log_connections", "value": "1", "apply_method": "immediate"},
+        {"name": "log_disconnections", "value": "1", "apply_method": "immediate"},
+        {"name": "log_min_duration_statement", "value": str(slow_statement_ms),
+         "apply_method": "immediate"},
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -54,6 +92,12 @@ class AwsDatabaseArgs:
     kms_key_arn: pulumi.Input[str]
     restore_from_snapshot: str | None
     tags: Mapping[str, str]
+    log_retention_days: int = 30
+    slow_statement_ms: int = 1000
+    performance_insights: bool = False
+    monitoring_interval: int = 0
+    monitoring_role_arn: pulumi.Input[str] | None = None
+    """Required when `monitoring_interval` is not 0."""
 
 
 class AwsDatabase(pulumi.ComponentResource):
@@ -74,7 +118,7 @@ class AwsDatabase(pulumi.ComponentResource):
         parameters = aws.rds.ParameterGroup(
             "parameters",
             family=f"postgres{major}",
-            parameters=[{"name": "rds.force_ssl", "value": "1", "apply_method": "pending-reboot"}],
+            parameters=parameter_settings(args.slow_statement_ms),
             tags=dict(args.tags),
             opts=child,
         )
@@ -112,6 +156,21 @@ class AwsDatabase(pulumi.ComponentResource):
     ) -> aws.rds.Instance:
         suffix = random.RandomId(f"{name}-final-snapshot", byte_length=4,
                                  opts=pulumi.ResourceOptions(parent=self))  # fmt: skip
+        # RDS publishes to /aws/rds/instance/<identifier>/<log> and uses the group if it exists:
+        # made first, it carries the stack key and the stack's retention.
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-{log}",
+                name=f"/aws/rds/instance/{identifier}/{log}",
+                retention_in_days=args.log_retention_days,
+                kms_key_id=args.kms_key_arn,
+                tags=dict(args.tags),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for log in LOG_EXPORTS
+        ]
+        insights = args.performance_insights
+        monitored = args.monitoring_interval > 0
         return aws.rds.Instance(
             name,
             identifier=identifier,
@@ -140,8 +199,16 @@ class AwsDatabase(pulumi.ComponentResource):
             auto_minor_version_upgrade=True,
             allow_major_version_upgrade=False,
             apply_immediately=False,
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
+            performance_insights_enabled=insights,
+            performance_insights_kms_key_id=args.kms_key_arn if insights else None,
+            performance_insights_retention_period=(
+                PERFORMANCE_INSIGHTS_RETENTION_DAYS if insights else None
+            ),
+            monitoring_interval=args.monitoring_interval,
+            monitoring_role_arn=args.monitoring_role_arn if monitored else None,
             tags={**args.tags, "releasegate:database": identifier},
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+            opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=log_groups),
         )
 
 

@@ -18,7 +18,10 @@ import pulumi_aws as aws
 
 from components.aws.database import AwsDatabase, AwsDatabaseArgs
 from components.aws.ecr_keep import EcrImageKeeper, EcrImageKeeperArgs
+from components.aws.flow_logs import VpcFlowLogs, VpcFlowLogsArgs
+from components.aws.key_policy import stack_key_policy, stack_log_group_arns
 from components.aws.load_balancer import AwsLoadBalancer, AwsLoadBalancerArgs, HttpService
+from components.aws.monitoring import MonitoringRoleArgs, RdsMonitoringRole
 from components.aws.network import AwsNetwork, AwsNetworkArgs
 from components.aws.registry import AwsRegistry, AwsRegistryArgs
 from components.aws.roles import TaskAccess, TaskRoles, TaskRolesArgs
@@ -32,7 +35,7 @@ from components.target import (
     image_repositories,
 )
 from infra.settings import DATABASE_URL, ServiceSpec, Settings
-from infra.settings_aws import AwsSpec
+from infra.settings_aws import AwsSpec, NewNetwork
 
 MIGRATIONS = "migrations"
 MIGRATION_CONTAINER = "migrate"
@@ -53,11 +56,30 @@ class AwsTarget:
         self.prefix = settings.resource_prefix
         self.tags = {"releasegate:stack": settings.stack, **settings.tags}
         http = [s for s in settings.services if s.port is not None and s.health_path]
+        # The account and partition the deploy runs in: for the key policy, the log group ARNs
+        # it names and the service roles' confused-deputy conditions.
+        caller = aws.get_caller_identity_output()
+        partition = aws.get_partition_output()
+        self.account: pulumi.Output[str] = caller.account_id
+        self.partition: pulumi.Output[str] = partition.partition
         self.key = aws.kms.Key(
             "key",
             description=f"{self.prefix}: images, secrets, database",
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            # Explicit: the account (IAM policies, grants, no lockout) and CloudWatch Logs for
+            # this stack's log groups only (components/aws/key_policy.py).
+            policy=pulumi.Output.all(
+                partition.partition, caller.account_id, partition.dns_suffix
+            ).apply(
+                lambda v: stack_key_policy(
+                    v[0],
+                    self.aws.region,
+                    v[1],
+                    stack_log_group_arns(v[0], self.aws.region, v[1], self.prefix),
+                    v[2],
+                )
+            ),
             tags=self.tags,
             opts=pulumi.ResourceOptions(protect=True),
         )
@@ -102,10 +124,32 @@ class AwsTarget:
                 f"logs-{name}",
                 name=f"/releasegate/{self.prefix}/{name}",
                 retention_in_days=self.aws.log_retention_days,
+                # Adding the key to an existing group is an update (AssociateKmsKey), never a
+                # replacement: only `name` forces a new group (terraform-provider-aws
+                # aws_cloudwatch_log_group). The key policy lets CloudWatch Logs use the key.
+                kms_key_id=self.key.arn,
                 tags=self.tags,
             )
             for name in [*(s.name for s in settings.services), MIGRATIONS]
         }
+        # Flow logs only for a VPC the stack creates; an existing VPC is its owner's.
+        self.flow_logs = (
+            VpcFlowLogs(
+                "flow-logs",
+                VpcFlowLogsArgs(
+                    prefix=self.prefix,
+                    vpc_id=self.network.vpc_id,
+                    kms_key_arn=self.key.arn,
+                    retention_days=self.aws.log_retention_days,
+                    partition=self.partition,
+                    region=self.aws.region,
+                    account=self.account,
+                    tags=self.tags,
+                ),
+            )
+            if isinstance(self.aws.network, NewNetwork)
+            else None
+        )
         self.roles = TaskRoles(
             "roles",
             TaskRolesArgs(
@@ -192,6 +236,20 @@ class AwsTarget:
 
     def database(self, password: pulumi.Output[str]) -> DatabaseEndpoint:
         spec = self.settings.database
+        monitoring_role = (
+            RdsMonitoringRole(
+                "rds-monitoring",
+                MonitoringRoleArgs(
+                    prefix=self.prefix,
+                    partition=self.partition,
+                    region=self.aws.region,
+                    account=self.account,
+                    tags=self.tags,
+                ),
+            )
+            if self.aws.enhanced_monitoring_seconds > 0
+            else None
+        )
         self._database = AwsDatabase(
             "database",
             AwsDatabaseArgs(
@@ -210,6 +268,11 @@ class AwsTarget:
                 kms_key_arn=self.key.arn,
                 restore_from_snapshot=spec.restore_from_snapshot,
                 tags=self.tags,
+                log_retention_days=self.aws.log_retention_days,
+                slow_statement_ms=spec.slow_statement_ms,
+                performance_insights=self.aws.performance_insights,
+                monitoring_interval=self.aws.enhanced_monitoring_seconds,
+                monitoring_role_arn=monitoring_role.arn if monitoring_role else None,
             ),
         )
         self._database_url_version = self.secrets.put(DATABASE_URL, self._database.url)
