@@ -15,7 +15,8 @@ LOCATION_PATTERN = re.compile(r"^[a-z0-9]+$")
 RESOURCE_GROUP_PATTERN = re.compile(r"^[-\w._()]{1,89}[-\w_()]$")
 UTC_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)$")
 KNOWN = {"location", "resourceGroupName", "revisionMode", "vnetCidr", "logRetentionDays",
-         "geoRedundantBackup", "production", "restorePointInTime", "warmRevision"}  # fmt: skip
+         "geoRedundantBackup", "production", "restorePointInTime", "warmRevision",
+         "privateNetwork"}  # fmt: skip
 
 
 def load_azure(
@@ -45,6 +46,10 @@ def load_azure(
                      "multiple in production (the previous revision serves until the gate)")
     if production and not geo:
         problems.add(f"{KEY_AZURE}.geoRedundantBackup", geo, "true in production")
+    private = r.boolean("privateNetwork", production)
+    if production and not private:
+        problems.add(f"{KEY_AZURE}.privateNetwork", private,
+                     "true in production (Key Vault and ACR only through private endpoints)")
     cidr = r.string("vnetCidr", "10.40.0.0/16", None, "an IPv4 CIDR from /16 to /22")
     try:
         network = ipaddress.ip_network(cidr or "", strict=True)
@@ -66,4 +71,5 @@ def load_azure(
         restore_point_in_time=r.string("restorePointInTime", None, UTC_TIME,
                                        "a UTC time such as 2026-11-24T10:15:00Z"),
         warm_revision=r.boolean("warmRevision", True),
+        private_network=private,
     )  # fmt: skip

@@ -16,7 +16,8 @@ OFFLINE_TENANT = "11111111-1111-1111-1111-111111111111"
 NAME_INPUTS = ("resourceGroupName", "workspaceName", "virtualNetworkName", "subnetName",
                "privateZoneName", "resourceName", "environmentName", "registryName",
                "vaultName", "secretName", "serverName", "containerAppName", "jobName",
-               "databaseName", "configurationName")  # fmt: skip
+               "databaseName", "configurationName", "privateEndpointName",
+               "privateDnsZoneGroupName")  # fmt: skip
 """Inputs that carry a resource's own name, most specific last."""
 
 
@@ -68,6 +69,13 @@ def _secret(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
     return {"name": secret, "properties": {**dict(inputs.get("properties") or {}),
                                            "secretUri": uri,
                                            "secretUriWithVersion": f"{uri}/{version}"}}  # fmt: skip
+
+
+def _private_endpoint(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
+    """Azure names an endpoint after its resource name when none is given, and gives it a NIC
+    with an address from the subnet."""
+    return {"name": _name(name, inputs),
+            "customDnsConfigs": [{"ipAddresses": [f"10.0.3.{4 + len(name) % 200}"]}]}  # fmt: skip
 
 
 def _server(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
@@ -128,6 +136,9 @@ OUTPUTS: dict[str, OutputMaker] = {
     "azure-native:network:VirtualNetwork": _named,
     "azure-native:network:Subnet": _named,
     "azure-native:privatedns:PrivateZone": _named,
+    "azure-native:privatedns:VirtualNetworkLink": _named,
+    "azure-native:network:PrivateEndpoint": _private_endpoint,
+    "azure-native:network:PrivateDnsZoneGroup": _named,
     "azure-native:managedidentity:UserAssignedIdentity": _identity,
     "azure-native:app:ManagedEnvironment": _environment,
     "azure-native:containerregistry:Registry": _registry,

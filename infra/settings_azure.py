@@ -40,3 +40,9 @@ class AzureSpec:
     """Multiple-revision mode: after traffic moved, the revision that served before stays active
     at its own replicas (a re-pin to it is a rollback in seconds, no container start); older
     revisions are deactivated. False deactivates it too (half the always-on replicas)."""
+    private_network: bool = False
+    """Key Vault and ACR reached from the app environment's network through private endpoints
+    (a subnet for them, `privatelink.vaultcore.azure.net` and `privatelink.azurecr.io` linked to
+    the network), their public network access disabled, ACR Premium (private endpoints need it).
+    Required in production. The deploy path that still works is docs/azure.md, "Private network
+    access"."""

@@ -1,7 +1,12 @@
 """The ground an Azure stack stands on: resource group, Log Analytics, a virtual network with
 one subnet delegated to the Container Apps environment and one to PostgreSQL Flexible Server
 (private access), the server's private DNS zone linked to the network, and the Container Apps
-environment. Identities are per workload (components/azure/identities.py), not shared.
+environment. With `private_endpoints`, a third subnet (the /24 after the database's) holds the
+private endpoints of Key Vault and ACR (components/azure/private_endpoints.py): each delegated
+subnet belongs to its service (Container Apps: the environment's subnet "must be dedicated
+exclusively to the Container App environment", learn.microsoft.com/azure/container-apps/
+custom-virtual-networks; Flexible Server's delegated subnet holds only flexible servers).
+Identities are per workload (components/azure/identities.py), not shared.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ class AzurePlatformArgs:
     vnet_cidr: str
     log_retention_days: int
     tags: Mapping[str, str]
+    private_endpoints: bool = False
 
 
 class AzurePlatform(pulumi.ComponentResource):
@@ -36,6 +42,9 @@ class AzurePlatform(pulumi.ComponentResource):
     default_domain: pulumi.Output[str]
     database_subnet_id: pulumi.Output[str]
     database_dns_zone_id: pulumi.Output[str]
+    vnet_id: pulumi.Output[str]
+    endpoints_subnet_id: pulumi.Output[str] | None
+    """The subnet private endpoints take their addresses from (None without private endpoints)."""
 
     def __init__(
         self, name: str, args: AzurePlatformArgs, opts: pulumi.ResourceOptions | None = None
@@ -60,7 +69,7 @@ class AzurePlatform(pulumi.ComponentResource):
         keys = operationalinsights.get_shared_keys_output(
             resource_group_name=group.name, workspace_name=workspace.name
         )
-        apps_block, database_block = _subnets(args.vnet_cidr)
+        apps_block, database_block, endpoints_block = _subnets(args.vnet_cidr)
         vnet = network.VirtualNetwork(
             "vnet",
             resource_group_name=group.name,
@@ -89,6 +98,22 @@ class AzurePlatform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[apps_subnet]),
         )  # fmt: skip
         self.database_subnet_id = database_subnet.id
+        self.vnet_id = vnet.id
+        self.endpoints_subnet_id = None
+        if args.private_endpoints:
+            # Azure refuses concurrent changes to one network's subnets: one after the other.
+            # Existing subnets keep their prefixes (a changed prefix would replace them).
+            endpoints_subnet = network.Subnet(
+                "endpoints",
+                resource_group_name=group.name,
+                virtual_network_name=vnet.name,
+                address_prefix=endpoints_block,
+                # Network policies (NSG/UDR) apply to private endpoints when Enabled; no NSG
+                # is attached here, so Disabled (the default) keeps Azure's behaviour explicit.
+                private_endpoint_network_policies="Disabled",
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[database_subnet]),
+            )
+            self.endpoints_subnet_id = endpoints_subnet.id
         zone = privatedns.PrivateZone(
             "postgres-zone",
             resource_group_name=group.name,
@@ -134,9 +159,10 @@ class AzurePlatform(pulumi.ComponentResource):
         )
 
 
-def _subnets(cidr: str) -> tuple[str, str]:
-    """A /23 for the apps environment (its minimum), a /24 after it for the database."""
+def _subnets(cidr: str) -> tuple[str, str, str]:
+    """A /23 for the apps environment (its minimum), a /24 after it for the database, and the
+    /24 after that for private endpoints: all three fit the smallest allowed network (/22)."""
     whole = ipaddress.IPv4Network(cidr)
     apps, following = list(whole.subnets(new_prefix=23))[:2]
-    database = next(iter(following.subnets(new_prefix=24)))
-    return str(apps), str(database)
+    database, endpoints = list(following.subnets(new_prefix=24))[:2]
+    return str(apps), str(database), str(endpoints)

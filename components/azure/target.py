@@ -23,6 +23,12 @@ from components.azure.database import AzureDatabase, AzureDatabaseArgs
 from components.azure.identities import AzureIdentity, AzureIdentityArgs
 from components.azure.naming import app_name, registry_name, vault_name
 from components.azure.platform import AzurePlatform, AzurePlatformArgs
+from components.azure.private_endpoints import (
+    KEY_VAULT,
+    REGISTRY,
+    PrivateEndpoint,
+    PrivateEndpointArgs,
+)
 from components.azure.registry import AzureRegistry, AzureRegistryArgs
 from components.azure.traffic import TrafficShift, TrafficShiftArgs
 from components.azure.vault import AzureVault, AzureVaultArgs, secret_name
@@ -64,6 +70,7 @@ class AzureTarget:
                 vnet_cidr=self.azure.vnet_cidr,
                 log_retention_days=self.azure.log_retention_days,
                 tags=self.tags,
+                private_endpoints=self.azure.private_network,
             ),
         )
         self.registry = AzureRegistry(
@@ -74,6 +81,8 @@ class AzureTarget:
                 location=self.azure.location,
                 premium=self.azure.production,
                 tags=self.tags,
+                private=self.azure.private_network,
+                zone_redundant=self.azure.production,
             ),
         )
         names = {DATABASE_URL, *(n for s in settings.services for n in s.secrets)}
@@ -86,8 +95,11 @@ class AzureTarget:
                 tenant_id=client.tenant_id,
                 names=sorted(names),
                 tags=self.tags,
+                private=self.azure.private_network,
             ),
         )
+        # Apps and the job pull and read secrets only through these when public access is off.
+        self.network_ready: list[pulumi.Resource] = self._private_endpoints()
         self._database: AzureDatabase | None = None
         self._database_secret: pulumi.Resource | None = None
         self._apps: dict[str, AzureApp] = {}
@@ -95,6 +107,23 @@ class AzureTarget:
         self.identities: dict[str, AzureIdentity] = {
             w: self._identity(w) for w in [*(s.name for s in settings.services), MIGRATION]
         }
+
+    def _private_endpoints(self) -> list[pulumi.Resource]:
+        subnet = self.platform.endpoints_subnet_id
+        if subnet is None:
+            return []
+        ready: list[pulumi.Resource] = []
+        for name, service, resource_id in (
+            ("vault-endpoint", KEY_VAULT, self.vault.vault_id),
+            ("registry-endpoint", REGISTRY, self.registry.registry_id),
+        ):
+            ready += PrivateEndpoint(name, PrivateEndpointArgs(
+                service=service, resource_id=resource_id,
+                resource_group_name=self.platform.resource_group_name,
+                location=self.azure.location, subnet_id=subnet,
+                vnet_id=self.platform.vnet_id, tags=self.tags,
+            )).ready  # fmt: skip
+        return ready
 
     def _identity(self, workload: str) -> AzureIdentity:
         """The workload's own identity with AcrPull on the registry; Secrets User is granted
@@ -205,6 +234,7 @@ class AzureTarget:
             tags=self.tags,
             opts=pulumi.ResourceOptions(depends_on=[
                 identity.ready(), *([self._database_secret] if self._database_secret else []),
+                *self.network_ready,
             ]),
         )  # fmt: skip
         return pulumi.Output.all(self.subscription_id, self.platform.resource_group_name,
@@ -241,7 +271,7 @@ class AzureTarget:
                 secret_versions=[s.properties.apply(lambda p: str(p.secret_uri_with_version))
                                  for s in stored],
                 revision_mode=self.azure.revision_mode,
-                depends_on=[*depends_on, *stored, identity.ready()],
+                depends_on=[*depends_on, *stored, identity.ready(), *self.network_ready],
                 tags=self.tags,
             ),
             opts=pulumi.ResourceOptions(depends_on=list(depends_on)),

@@ -5,6 +5,22 @@ them as Key Vault references, each through its own identity, which holds "Key Va
 User" on exactly the secrets it declares (components/azure/identities.py). Nobody holds a role
 on the whole vault. No secret value is ever an app's plain environment value.
 
+Every secret carries a content type (`properties.contentType`; Key Vault stores it as a hint for
+readers and never interprets it): `application/x-postgresql-url` for DATABASE_URL, `text/plain`
+for the rest. It is one of the properties the management plane updates in place (Secrets_Update
+in Microsoft.KeyVault's REST spec takes SecretPatchProperties: value, contentType, attributes), so
+setting it on an existing secret does not replace it.
+
+Private (production): public network access is disabled and the firewall's default action is
+Deny; apps reach the vault through its private endpoint (components/azure/private_endpoints.py).
+Pulumi still writes secrets: `keyvault.Secret` is the ARM resource Microsoft.KeyVault/vaults/
+secrets, a management-plane call: "Key Vault firewalls and virtual network rules only apply to
+the data plane of Key Vault. Key Vault control plane operations (such as create, delete, and
+modify operations, ... and deployment of secrets or keys through ARM templates) are not affected"
+(https://learn.microsoft.com/azure/key-vault/general/overview-vnet-service-endpoints). Nothing in
+releasegate reads the vault's data plane from outside: the dynamic providers get secret values
+from Pulumi, never from Key Vault.
+
 Container Apps resolve Key Vault references when a revision starts: a changed value reaches an
 app with its next revision, which the app's revision suffix (a hash including the secrets'
 versions) makes happen.
@@ -27,6 +43,15 @@ def secret_name(name: str) -> str:
     return name.lower().replace("_", "-")
 
 
+DATABASE_URL_CONTENT_TYPE = "application/x-postgresql-url"
+PLAIN_CONTENT_TYPE = "text/plain"
+
+
+def content_type(name: str) -> str:
+    """What the secret holds, as its Key Vault content type."""
+    return DATABASE_URL_CONTENT_TYPE if name == "DATABASE_URL" else PLAIN_CONTENT_TYPE
+
+
 @dataclass(frozen=True)
 class AzureVaultArgs:
     name: str
@@ -36,10 +61,13 @@ class AzureVaultArgs:
     tenant_id: pulumi.Input[str]
     names: Sequence[str]
     tags: Mapping[str, str]
+    private: bool = False
+    """Public network access disabled (the private endpoint is the only data-plane way in)."""
 
 
 class AzureVault(pulumi.ComponentResource):
     vault_uri: pulumi.Output[str]
+    vault_id: pulumi.Output[str]
     secret_urls: dict[str, pulumi.Output[str]]
     """Env name -> the secret's versionless URL (apps always read the current version)."""
 
@@ -59,11 +87,16 @@ class AzureVault(pulumi.ComponentResource):
                 enable_soft_delete=True,
                 soft_delete_retention_in_days=90,
                 enable_purge_protection=True,
+                public_network_access="disabled" if args.private else "enabled",
+                network_acls=keyvault.NetworkRuleSetArgs(
+                    default_action="Deny", bypass="AzureServices"
+                ) if args.private else None,
             ),
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
         self._vault = vault
+        self.vault_id = vault.id
         self._resource_group_name = args.resource_group_name
         self.vault_uri = vault.properties.apply(lambda p: str(p.vault_uri or ""))
         self.secret_urls = {
@@ -82,7 +115,9 @@ class AzureVault(pulumi.ComponentResource):
                 secret_name=secret_name(name),
                 vault_name=self._vault.name,
                 resource_group_name=self._resource_group_name,
-                properties=keyvault.SecretPropertiesArgs(value=pulumi.Output.secret(value)),
+                properties=keyvault.SecretPropertiesArgs(
+                    value=pulumi.Output.secret(value), content_type=content_type(name)
+                ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
         return self._secrets[name]

@@ -5,12 +5,25 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pulumi.runtime import rpc
 
-from infra.plan import Plan, PlannedResource, apply_sets, diff_plans, evaluate, load_stack_config
+from infra.plan import (
+    Plan,
+    PlanMocks,
+    PlannedResource,
+    RecordingMonitor,
+    apply_sets,
+    diff_plans,
+    evaluate,
+    load_stack_config,
+)
+from infra.settings import ConfigError
+from policy.rules import Resource, key_vault_secrets_typed
 from tests.unit.stacks import stacks_for
 from tests.unit.test_foundation import stack_copy
 from tests.unit.test_program import depends_on, one
@@ -227,7 +240,8 @@ def test_database_is_private_tls_backed_up(azure_plan: tuple[str, Plan]) -> None
     zone = one(plan, "azure-native:privatedns:PrivateZone", "postgres-zone")
     assert zone.inputs["privateZoneName"].endswith(".private.postgres.database.azure.com")
     delegations = {r.name: r.inputs["delegations"][0]["serviceName"]
-                   for r in of_type(plan, "azure-native:network:Subnet")}  # fmt: skip
+                   for r in of_type(plan, "azure-native:network:Subnet")
+                   if r.inputs.get("delegations")}  # fmt: skip
     assert delegations == {"apps": "Microsoft.App/environments",
                            "database": "Microsoft.DBforPostgreSQL/flexibleServers"}  # fmt: skip
 
@@ -358,3 +372,166 @@ def test_warm_revision_off_reaches_the_traffic_shift() -> None:
                                ["azure.warmRevision=false"]))  # fmt: skip
     for shift in of_type(plan, "pulumi-python:dynamic/azure:TrafficShift"):
         assert shift.inputs["keep_warm"] is False
+
+
+# Issue 15, Azure gaps 7-9: private data planes, ACR zone redundancy, typed secrets.
+
+VAULT = "azure-native:keyvault:Vault"
+REGISTRY = "azure-native:containerregistry:Registry"
+ENDPOINT = "azure-native:network:PrivateEndpoint"
+ZONE_GROUP = "azure-native:network:PrivateDnsZoneGroup"
+ZONE = "azure-native:privatedns:PrivateZone"
+LINK = "azure-native:privatedns:VirtualNetworkLink"
+
+
+def test_production_reaches_key_vault_and_acr_only_through_private_endpoints() -> None:
+    plan = evaluate(load_stack_config("azure-production"))
+    vault = one(plan, VAULT, "vault").inputs["properties"]
+    assert vault["publicNetworkAccess"] == "disabled"
+    assert vault["networkAcls"] == {"defaultAction": "Deny", "bypass": "AzureServices"}
+    registry = one(plan, REGISTRY, "registry").inputs
+    assert registry["publicNetworkAccess"] == "Disabled"
+    assert registry["networkRuleSet"] == {"defaultAction": "Deny"}
+    assert registry["sku"] == {"name": "Premium"}  # private endpoints need Premium
+    subnets = {r.name: r for r in of_type(plan, "azure-native:network:Subnet")}
+    endpoints_subnet = subnets["endpoints"].inputs
+    # Within vnetCidr, after the apps /23 and the database /24; not delegated.
+    assert endpoints_subnet["addressPrefix"] == "10.60.3.0/24"
+    assert not endpoints_subnet.get("delegations")
+    assert depends_on(plan, subnets["endpoints"], subnets["database"])  # one subnet at a time
+    zones = {r.name: r.inputs["privateZoneName"] for r in of_type(plan, ZONE)}
+    assert zones["vault-endpoint-zone"] == "privatelink.vaultcore.azure.net"
+    assert zones["registry-endpoint-zone"] == "privatelink.azurecr.io"
+    vnet = one(plan, "azure-native:network:VirtualNetwork", "vnet")
+    links = {r.name: r for r in of_type(plan, LINK)}
+    for name, group_id in (("vault-endpoint", "vault"), ("registry-endpoint", "registry")):
+        endpoint = one(plan, ENDPOINT, name)
+        assert endpoint.inputs["subnet"]["id"] == "endpoints-id"
+        (connection,) = endpoint.inputs["privateLinkServiceConnections"]
+        assert connection["groupIds"] == [group_id]
+        target = one(plan, VAULT if group_id == "vault" else REGISTRY, group_id)
+        assert connection["privateLinkServiceId"] == f"{target.name}-id"
+        records = one(plan, ZONE_GROUP, f"{name}-dns")
+        (config,) = records.inputs["privateDnsZoneConfigs"]
+        assert config["privateDnsZoneId"] == f"{name}-zone-id"
+        link = links[f"{name}-zone-link"]
+        assert link.inputs["virtualNetwork"]["id"] == f"{vnet.name}-id"
+        assert link.inputs["registrationEnabled"] is False
+    # Nothing that pulls or reads a secret starts before the endpoints and their records exist.
+    for workload in [*of_type(plan, "azure-native:app:ContainerApp"),
+                     *of_type(plan, "azure-native:app:Job")]:  # fmt: skip
+        for name in ("vault-endpoint", "registry-endpoint"):
+            assert depends_on(plan, workload, one(plan, ENDPOINT, name))
+            assert depends_on(plan, workload, one(plan, ZONE_GROUP, f"{name}-dns"))
+            assert depends_on(plan, workload, links[f"{name}-zone-link"])
+
+
+def test_staging_keeps_public_access_and_no_private_endpoints() -> None:
+    plan = evaluate(load_stack_config("azure-staging"))
+    assert one(plan, VAULT, "vault").inputs["properties"]["publicNetworkAccess"] == "enabled"
+    registry = one(plan, REGISTRY, "registry").inputs
+    assert registry["publicNetworkAccess"] == "Enabled"
+    assert registry["sku"] == {"name": "Standard"} and registry["zoneRedundancy"] == "Disabled"
+    assert not of_type(plan, ENDPOINT) and not of_type(plan, ZONE_GROUP)
+    assert "endpoints" not in {r.name for r in of_type(plan, "azure-native:network:Subnet")}
+
+
+def test_staging_can_opt_in_to_private_endpoints_with_premium() -> None:
+    config = apply_sets(load_stack_config("azure-staging"), ["azure.privateNetwork=true"])
+    plan = evaluate(config)
+    registry = one(plan, REGISTRY, "registry").inputs
+    assert registry["publicNetworkAccess"] == "Disabled" and registry["sku"] == {"name": "Premium"}
+    assert {r.name for r in of_type(plan, ENDPOINT)} == {"vault-endpoint", "registry-endpoint"}
+    subnet = one(plan, "azure-native:network:Subnet", "endpoints")
+    assert subnet.inputs["addressPrefix"] == "10.50.3.0/24"
+
+
+def test_production_refuses_public_data_planes() -> None:
+    config = apply_sets(load_stack_config("azure-production"), ["azure.privateNetwork=false"])
+    with pytest.raises(ConfigError, match=r"azure\.privateNetwork.*true in production"):
+        evaluate(config)
+
+
+def test_production_registry_is_created_zone_redundant_and_never_replaced_for_it() -> None:
+    plan = evaluate(load_stack_config("azure-production"))
+    registry = one(plan, REGISTRY, "registry")
+    assert registry.inputs["zoneRedundancy"] == "Enabled"
+    assert registry.protect
+
+
+class RevealingMonitor(RecordingMonitor):
+    """Also keeps each Key Vault secret's inputs with secrets unwrapped (never printed): the
+    offline plan masks the whole `properties` object because its value is a secret."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        super().__init__(PlanMocks(dict(values)))
+        self.secrets: dict[str, dict[str, Any]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        if request.type == "azure-native:keyvault:Secret":
+            raw = rpc.deserialize_properties(request.object)
+            properties = raw["properties"]
+            if rpc.is_rpc_secret(properties):
+                properties = rpc.unwrap_rpc_secret(properties)
+            self.secrets[str(raw["secretName"])] = dict(properties)
+        return super().RegisterResource(request)
+
+
+def test_every_key_vault_secret_carries_a_content_type() -> None:
+    for stack in AZURE_STACKS:
+        config = load_stack_config(stack)
+        monitor = RevealingMonitor(config.values)
+        evaluate(config, monitor)
+        assert monitor.secrets, stack
+        assert monitor.secrets["database-url"]["contentType"] == "application/x-postgresql-url"
+        for name, properties in monitor.secrets.items():
+            assert properties["contentType"], (stack, name)
+            resource = Resource("azure-native:keyvault:Secret", {"properties": properties})
+            assert key_vault_secrets_typed(resource, {}) == [], (stack, name)
+
+
+class OptionsMonitor(RecordingMonitor):
+    """Also keeps each resource's ignoreChanges, as the engine receives them."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        super().__init__(PlanMocks(dict(values)))
+        self.ignored: dict[str, list[str]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        self.ignored[f"{request.type}::{request.name}"] = list(request.ignoreChanges)
+        return super().RegisterResource(request)
+
+
+STATE_BEFORE_ISSUE_15 = {
+    # What forces a replacement (the names and places azure-native puts in the resource's
+    # path, and location), as the azure-production plan had them before the private endpoints:
+    # the hardening must not change any of them.
+    (REGISTRY, "registry"): {"registryName": "releasegateazureproduction3f5cd1",
+                             "resourceGroupName": "releasegate-production",
+                             "location": "westeurope"},
+    (VAULT, "vault"): {"vaultName": "releasegate-azu-3f5cd1",
+                       "resourceGroupName": "releasegate-production", "location": "westeurope"},
+    ("azure-native:keyvault:Secret", "database-url"): {
+        "secretName": "database-url", "vaultName": "releasegate-azu-3f5cd1",
+        "resourceGroupName": "releasegate-production"},
+}  # fmt: skip
+
+
+def test_the_hardening_replaces_no_stateful_resource_on_an_existing_stack() -> None:
+    """Public access, network rules and content types are updates in place (the registry's,
+    vault's and secret's update operations take them); zone redundancy is not (a registry
+    update has no zoneRedundancy), so the registry ignores its changes: an existing registry
+    keeps its images and a new one is created zone-redundant."""
+    config = load_stack_config("azure-production")
+    monitor = OptionsMonitor(config.values)
+    plan = evaluate(config, monitor)
+    for (token, name), forcing in STATE_BEFORE_ISSUE_15.items():
+        resource = one(plan, token, name)
+        assert {k: resource.inputs.get(k) for k in forcing} == forcing, (token, name)
+    assert one(plan, REGISTRY, "registry").protect and one(plan, VAULT, "vault").protect
+    assert monitor.ignored[f"{REGISTRY}::registry"] == ["zoneRedundancy"]
+    # The existing subnets keep their prefixes (a changed prefix replaces a subnet).
+    subnets = {r.name: r.inputs["addressPrefix"]
+               for r in of_type(plan, "azure-native:network:Subnet")}  # fmt: skip
+    assert subnets == {"apps": "10.60.0.0/23", "database": "10.60.2.0/24",
+                       "endpoints": "10.60.3.0/24"}  # fmt: skip
