@@ -36,6 +36,12 @@ exit 254
 
 AZ_STUB = """#!/usr/bin/env bash
 echo "az $*" >> "$STUB_STATE/calls"
+if [[ -f "$STUB_STATE/denied" ]]; then
+  # A registry with public network access disabled, asked from outside its network.
+  echo "ERROR: denied: client with IP '203.0.113.7' is not allowed access. \
+Refer https://aka.ms/acr/firewall to grant access." >&2
+  exit 1
+fi
 if [[ -f "$STUB_STATE/present" ]]; then echo "@DIGEST@"; exit 0; fi
 echo "ERROR: manifest unknown: manifest tagged by \\"v1.5.0\\" is not found" >&2
 exit 1
@@ -153,3 +159,14 @@ def test_azure_stacks_push_to_acr(tmp_path: Path, present: bool) -> None:
     if not present:
         assert docker is not None
         assert "releasegatestaging47bde1.azurecr.io/releasegate/web:v1.5.0" in docker
+
+
+def test_a_private_registry_refusing_the_runner_stops_naming_the_route(tmp_path: Path) -> None:
+    """Outside the stack's network a private registry refuses the look-up: the job stops before
+    any build, naming the self-hosted runner, and never takes the refusal for "absent"."""
+    env = {"CLOUD": "azure", "REGION": "", "REGISTRY": "releasegateprod3f5cd1.azurecr.io"}
+    result, calls, docker = run_step(tmp_path, env, state=("denied",))
+    assert result.returncode != 0 and docker is None
+    assert "az acr repository show" in calls
+    assert "self-hosted runner labelled releasegate-azure" in result.stderr
+    assert "not allowed access" in result.stderr

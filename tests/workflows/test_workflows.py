@@ -118,6 +118,13 @@ def test_release_tags_build_and_push_images_before_the_deploy() -> None:
     pushing = steps_text(push)
     assert "aws-actions/amazon-ecr-login@v2" in pushing and "azure/login@v2" in pushing
     assert "az acr login --name" in pushing
+    # Azure pushes run inside the stack's network (a private registry answers nowhere else);
+    # AWS pushes on a GitHub-hosted runner.
+    runs_on = push["runs-on"]
+    assert runs_on.startswith("${{ needs.images.outputs.cloud == 'azure' && fromJSON(")
+    labels = json.loads(runs_on.split("fromJSON('", 1)[1].split("')", 1)[0])
+    assert labels == ["self-hosted", "linux", "releasegate-azure"]
+    assert runs_on.endswith("|| 'ubuntu-latest' }}")
     # look the image up first (immutable tags: a re-run skips), build and push only then
     assert pushing.index("aws ecr describe-images") < pushing.index("docker buildx build")
     assert "--push" in pushing
