@@ -209,6 +209,13 @@ def container_apps_pull_with_identity(r: Resource, _config: Mapping[str, Any]) -
     return found
 
 
+from policy.rules_edge import (  # noqa: E402 - its rules need Resource defined above
+    alb_hardened,
+    alb_web_acl,
+    log_bucket_private,
+    security_groups_least_privilege,
+)
+
 RULES: Sequence[Rule] = (
     Rule("images-pinned-by-digest", "Containers run images pinned by digest.",
          images_pinned_by_digest),
@@ -232,6 +239,14 @@ RULES: Sequence[Rule] = (
     Rule("container-apps-pull-with-identity",
          "Container Apps and Jobs pull images with a managed identity.",
          container_apps_pull_with_identity),
+    Rule("alb-web-acl", "The ALB's WAF web ACL has AWS managed rules and a rate limit, "
+         "blocking in production.", alb_web_acl),
+    Rule("alb-hardened", "ALB access logs on, invalid headers dropped; deletion protection and "
+         "protect in production.", alb_hardened),
+    Rule("log-bucket-private", "S3 buckets are private, encrypted, TLS-only and expire logs.",
+         log_bucket_private),
+    Rule("security-groups-least-privilege", "Security group rules are described, egress to "
+         "anywhere only HTTPS, the default group empty.", security_groups_least_privilege),
 )  # fmt: skip
 
 

@@ -30,7 +30,7 @@ groups and health checks are what a release touches.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -69,7 +69,7 @@ class AwsLoadBalancerArgs:
     """Deletion protection, `protect` on the ALB and its logs bucket, a blocking WAF."""
     kms_key_arn: pulumi.Input[str] | None = None
     """The stack key: encrypts the WAF's log group."""
-    waf: WafSpec = WafSpec()
+    waf: WafSpec = field(default_factory=WafSpec)
     log_retention_days: int = 30
     access_log_expiration_days: int = 90
 

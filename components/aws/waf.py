@@ -54,14 +54,24 @@ def _visibility(metric: str) -> aws.wafv2.WebAclVisibilityConfigArgs:
     )
 
 
+def _rule_visibility(metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:
+    return aws.wafv2.WebAclRuleVisibilityConfigArgs(
+        cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
+    )
+
+
 def web_acl_rules(prefix: str, blocking: bool, rate_limit: int) -> list[aws.wafv2.WebAclRuleArgs]:
     """The ACL's rules in priority order: the rate rule first (cheapest, stops floods before
     the managed groups inspect them), then the managed groups."""
+    # `none`: the group's own actions apply; `count`: its matches are only counted.
+    # (pulumi_aws leaves the empty None/Count args' __init__ unannotated.)
     override = (
-        aws.wafv2.WebAclRuleOverrideActionArgs(none=aws.wafv2.WebAclRuleOverrideActionNoneArgs())
+        aws.wafv2.WebAclRuleOverrideActionArgs(
+            none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()  # type: ignore[no-untyped-call]
+        )
         if blocking
         else aws.wafv2.WebAclRuleOverrideActionArgs(
-            count=aws.wafv2.WebAclRuleOverrideActionCountArgs()
+            count=aws.wafv2.WebAclRuleOverrideActionCountArgs()  # type: ignore[no-untyped-call]
         )
     )
     rate_action = (
@@ -81,7 +91,7 @@ def web_acl_rules(prefix: str, blocking: bool, rate_limit: int) -> list[aws.wafv
                     evaluation_window_sec=RATE_WINDOW_SECONDS,
                 )
             ),
-            visibility_config=_visibility(f"{prefix}-rate-limit"),
+            visibility_config=_rule_visibility(f"{prefix}-rate-limit"),
         )
     ]
     for priority, group in enumerate(MANAGED_RULE_GROUPS, start=1):
@@ -95,7 +105,7 @@ def web_acl_rules(prefix: str, blocking: bool, rate_limit: int) -> list[aws.wafv
                         vendor_name="AWS", name=group
                     )
                 ),
-                visibility_config=_visibility(f"{prefix}-{group}"),
+                visibility_config=_rule_visibility(f"{prefix}-{group}"),
             )
         )
     return rules

@@ -13,6 +13,7 @@ from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceV
 from infra.plan import evaluate, load_stack_config
 from policy.__main__ import validator
 from policy.rules import RULES, Resource, violations
+from tests.policy.edge_cases import EDGE_CASES
 from tests.unit.stacks import stack_files
 
 DIGEST = "sha256:" + "a" * 64
@@ -217,6 +218,7 @@ CASES: list[tuple[str, Resource, Resource, dict[str, Any]]] = [
         {},
     ),
 ]
+CASES += EDGE_CASES  # the AWS public edge (policy/rules_edge.py)
 
 
 def rule(name: str) -> Any:
