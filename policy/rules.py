@@ -30,9 +30,13 @@ class Resource:
     props: Mapping[str, Any]
     protect: bool = False
     name: str = ""
+    urn: str = ""
+    dependencies: tuple[str, ...] = ()
+    """URNs of the resources this one depends on (what stack rules relate resources by)."""
 
 
 Check = Callable[[Resource, Mapping[str, Any]], list[str]]
+StackCheck = Callable[[Sequence[Resource], Mapping[str, Any]], list[str]]
 
 
 @dataclass(frozen=True)
@@ -209,6 +213,14 @@ def container_apps_pull_with_identity(r: Resource, _config: Mapping[str, Any]) -
     return found
 
 
+from policy.rules_data_plane import (  # noqa: E402 - its rules need Resource defined above
+    database_audit_logs,
+    flow_logs_capture_all,
+    kms_key_policy_explicit,
+    log_groups_encrypted,
+    rds_insights_and_monitoring,
+    vpcs_have_flow_logs,
+)
 from policy.rules_edge import (  # noqa: E402 - its rules need Resource defined above
     alb_hardened,
     alb_web_acl,
@@ -247,10 +259,37 @@ RULES: Sequence[Rule] = (
          log_bucket_private),
     Rule("security-groups-least-privilege", "Security group rules are described, egress to "
          "anywhere only HTTPS, the default group empty.", security_groups_least_privilege),
+    Rule("vpc-flow-logs", "VPC flow logs record ALL traffic to a destination.",
+         flow_logs_capture_all),
+    Rule("database-audit-logs", "RDS exports postgresql and upgrade logs; the parameter group "
+         "logs connections, disconnections and slow statements.", database_audit_logs),
+    Rule("log-groups-encrypted", "CloudWatch log groups are encrypted with a KMS key.",
+         log_groups_encrypted),
+    Rule("kms-key-policy-explicit", "KMS keys have an explicit policy that keeps the account "
+         "root (IAM policies, no lockout).", kms_key_policy_explicit),
+    Rule("rds-insights-and-monitoring", "In production, RDS has Performance Insights with a KMS "
+         "key and enhanced monitoring.", rds_insights_and_monitoring),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StackRule:
+    name: str
+    description: str
+    check: StackCheck
+
+
+STACK_RULES: Sequence[StackRule] = (
+    StackRule("vpc-has-flow-logs", "Every VPC the stack creates has a flow log of ALL traffic.",
+              vpcs_have_flow_logs),
 )  # fmt: skip
 
 
 def violations(resources: Iterable[Resource], config: Mapping[str, Any]) -> list[str]:
     """Every rule over every resource: `rule: resource: message` lines (for tests and CI)."""
+    listed = list(resources)
     return [f"{rule.name}: {r.name or r.type}: {message}"
-            for r in resources for rule in RULES for message in rule.check(r, config)]  # fmt: skip
+            for r in listed for rule in RULES for message in rule.check(r, config)] + [
+        f"{stack_rule.name}: {message}"
+        for stack_rule in STACK_RULES for message in stack_rule.check(listed, config)
+    ]  # fmt: skip

@@ -8,11 +8,17 @@ import json
 from typing import Any
 
 import pytest
-from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
 
 from infra.plan import evaluate, load_stack_config
-from policy.__main__ import validator
-from policy.rules import RULES, Resource, violations
+from policy.__main__ import stack_validator, validator
+from policy.rules import RULES, STACK_RULES, Resource, violations
 from tests.policy.edge_cases import EDGE_CASES
 from tests.unit.stacks import stack_files
 
@@ -221,6 +227,89 @@ CASES: list[tuple[str, Resource, Resource, dict[str, Any]]] = [
 CASES += EDGE_CASES  # the AWS public edge (policy/rules_edge.py)
 
 
+PG = {"family": "postgres16", "parameters": [
+    {"name": "rds.force_ssl", "value": "1"}, {"name": "log_connections", "value": "1"},
+    {"name": "log_disconnections", "value": "1"},
+    {"name": "log_min_duration_statement", "value": "1000"}]}  # fmt: skip
+RDS_LOGGED = {**RDS_GOOD, "engine": "postgres",
+              "enabledCloudwatchLogsExports": ["postgresql", "upgrade"]}  # fmt: skip
+RDS_WATCHED = {**RDS_LOGGED, "performanceInsightsEnabled": True,
+               "performanceInsightsKmsKeyId": "arn:aws:kms:eu-west-1:1:key/k",
+               "monitoringInterval": 60, "monitoringRoleArn": "arn:aws:iam::1:role/m"}  # fmt: skip
+KEY_POLICY = json.dumps({"Statement": [
+    {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+     "Action": "kms:*", "Resource": "*"},
+    {"Effect": "Allow", "Principal": {"Service": "logs.eu-west-1.amazonaws.com"},
+     "Action": ["kms:GenerateDataKey*"], "Resource": "*"}]})  # fmt: skip
+LOCKED_OUT = json.dumps({"Statement": [
+    {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/deployer"},
+     "Action": "kms:*", "Resource": "*"}]})  # fmt: skip
+FLOW = "aws:ec2/flowLog:FlowLog"
+CASES += [
+    ("vpc-flow-logs",
+     Resource(FLOW, {"trafficType": "ALL", "logDestination": "arn:aws:logs:x:1:log-group:f"}),
+     Resource(FLOW, {"trafficType": "REJECT", "logDestination": "arn:aws:logs:x:1:log-group:f"}),
+     {}),
+    ("database-audit-logs", Resource("aws:rds/instance:Instance", RDS_LOGGED),
+     Resource("aws:rds/instance:Instance", {**RDS_LOGGED,
+                                            "enabledCloudwatchLogsExports": ["postgresql"]}),
+     {}),
+    ("database-audit-logs", Resource("aws:rds/parameterGroup:ParameterGroup", PG),
+     Resource("aws:rds/parameterGroup:ParameterGroup", {**PG, "parameters": [
+         {"name": "rds.force_ssl", "value": "1"},
+         {"name": "log_min_duration_statement", "value": "-1"}]}),
+     {}),
+    ("log-groups-encrypted",
+     Resource("aws:cloudwatch/logGroup:LogGroup", {"name": "/x", "kmsKeyId": "arn:aws:kms:k"}),
+     Resource("aws:cloudwatch/logGroup:LogGroup", {"name": "/x"}), {}),
+    ("kms-key-policy-explicit", Resource("aws:kms/key:Key", {"policy": KEY_POLICY}),
+     Resource("aws:kms/key:Key", {"policy": LOCKED_OUT}), {}),
+    ("kms-key-policy-explicit", Resource("aws:kms/key:Key", {"policy": KEY_POLICY}),
+     Resource("aws:kms/key:Key", {"description": "no policy"}), {}),
+    ("rds-insights-and-monitoring", Resource("aws:rds/instance:Instance", RDS_WATCHED),
+     Resource("aws:rds/instance:Instance", {**RDS_WATCHED, "performanceInsightsKmsKeyId": None}),
+     PRODUCTION),
+    ("rds-insights-and-monitoring", Resource("aws:rds/instance:Instance", RDS_WATCHED),
+     Resource("aws:rds/instance:Instance", {**RDS_WATCHED, "monitoringInterval": 0}),
+     PRODUCTION),
+]  # fmt: skip
+
+
+def test_insights_and_monitoring_are_production_only() -> None:
+    """Staging may run without them (advisory there, and off by default)."""
+    bare = Resource("aws:rds/instance:Instance", RDS_LOGGED)
+    assert rule("rds-insights-and-monitoring").check(bare, {}) == []
+    assert rule("rds-insights-and-monitoring").check(bare, PRODUCTION)
+
+
+def test_every_created_vpc_needs_a_flow_log_that_depends_on_it() -> None:
+    vpc = Resource("aws:ec2/vpc:Vpc", {"cidrBlock": "10.0.0.0/16"}, urn="urn:vpc", name="vpc")
+    flow = Resource(FLOW, {"trafficType": "ALL"}, urn="urn:flow", dependencies=("urn:vpc",))
+    check = next(r for r in STACK_RULES if r.name == "vpc-has-flow-logs").check
+    assert check([vpc, flow], {}) == []
+    other = Resource(FLOW, {"trafficType": "ALL"}, urn="urn:flow", dependencies=("urn:other",))
+    rejected_only = Resource(FLOW, {"trafficType": "REJECT"}, dependencies=("urn:vpc",))
+    for flows in ([], [other], [rejected_only]):
+        found = check([vpc, *flows], {})
+        assert found and "allowed" in found[0], flows
+    assert check([flow], {}) == []  # an existing VPC (not in the stack) is its owner's
+
+
+def test_the_pack_runs_stack_rules_with_dependencies() -> None:
+    """`validate` as pulumi-policy calls a stack policy: dependencies are resource objects."""
+    options = PolicyResourceOptions(protect=False, ignore_changes=[], delete_before_replace=None,
+                                    aliases=[], custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+                                    additional_secret_outputs=[])  # fmt: skip
+    vpc = PolicyResource("aws:ec2/vpc:Vpc", {}, "urn:vpc", "vpc", options, None, None, [], {})
+    flow = PolicyResource(FLOW, {"trafficType": "ALL"}, "urn:flow", "vpc-flow", options, None,
+                          None, [vpc], {})  # fmt: skip
+    rule_ = next(r for r in STACK_RULES if r.name == "vpc-has-flow-logs")
+    for resources, expected in (([vpc, flow], 0), ([vpc], 1)):
+        reported: list[str] = []
+        stack_validator(rule_)(StackValidationArgs(resources, {}), lambda m, _u: reported.append(m))
+        assert len(reported) == expected, reported
+
+
 def rule(name: str) -> Any:
     return next(r for r in RULES if r.name == name)
 
@@ -260,7 +349,8 @@ def test_the_pack_reports_through_the_analyzer_interface() -> None:
 @pytest.mark.parametrize("stack", sorted(stack_files()))
 def test_every_stack_file_passes_the_pack(stack: str) -> None:
     plan = evaluate(load_stack_config(stack))
-    resources = [Resource(r.type, r.inputs, r.protect, r.name) for r in plan.resources]
+    resources = [Resource(r.type, r.inputs, r.protect, r.name, r.urn, tuple(r.dependencies))
+                 for r in plan.resources]  # fmt: skip
     production = stack.endswith("production")
     config = PRODUCTION if production else {}
     # HTTP-only listeners are allowed outside production only for the local target
