@@ -111,3 +111,48 @@ def test_bad_hosted_zone_settings_are_refused(settings: dict[str, Any], expected
 def test_a_hosted_zone_needs_domains() -> None:
     problems = problems_of(aws({"hostedZoneId": ZONE_ID, "hostedZoneName": "example.com"}))
     assert "only with domains" in problems
+
+
+PRODUCTION = {"production": True, "certificateArn": CERT,
+              "domains": {"api": "api.example.com", "web": "www.example.com"}}  # fmt: skip
+
+
+def test_database_insights_are_on_by_default_in_production_and_off_elsewhere() -> None:
+    production = load({**aws(PRODUCTION), "database": {"size": "large"}}).aws
+    assert production.performance_insights and production.enhanced_monitoring_seconds == 60
+    staging = load(aws({})).aws
+    assert not staging.performance_insights and staging.enhanced_monitoring_seconds == 0
+    chosen = load({**aws({"performanceInsights": True, "enhancedMonitoringSeconds": 30}),
+                   "database": {"size": "medium"}}).aws  # fmt: skip
+    assert chosen.performance_insights and chosen.enhanced_monitoring_seconds == 30
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (aws({"enhancedMonitoringSeconds": 20}),
+         "aws.enhancedMonitoringSeconds: 20 is not valid; allowed: one of 0, 1, 5, 10, 15, 30, 60"),
+        ({**aws({**PRODUCTION, "performanceInsights": False}), "database": {"size": "large"}},
+         "aws.performanceInsights: false is not valid; allowed: true in production"),
+        ({**aws({**PRODUCTION, "enhancedMonitoringSeconds": 0}), "database": {"size": "large"}},
+         "aws.enhancedMonitoringSeconds: 0 is not valid; allowed: 1, 5, 10, 15, 30 or 60 in "
+         "production"),
+        # db.t4g.small (size small) has no Performance Insights
+        ({**aws({"performanceInsights": True}), "database": {"size": "small"}},
+         "database.size: 'small' is not valid; allowed: a class with Performance Insights "
+         "(db.t4g.small has none"),
+        ({**aws(PRODUCTION), "database": {"size": "db.t3.micro"}},
+         "a class with Performance Insights (db.t3.micro has none"),
+        ({**aws({}), "database": {"slowStatementMs": -1}},
+         "database.slowStatementMs: -1 is not valid; allowed: an integer from 0 to 3600000"),
+    ],
+)  # fmt: skip
+def test_bad_database_insights_and_logging_settings(
+    overrides: dict[str, Any], expected: str
+) -> None:
+    assert expected in problems_of(overrides)
+
+
+def test_slow_statement_threshold_is_configurable() -> None:
+    assert load(aws({})).database.slow_statement_ms == 1000
+    assert load({**aws({}), "database": {"slowStatementMs": 250}}).database.slow_statement_ms == 250

@@ -3,6 +3,7 @@ properties the AWS target promises, checked on what the program registers."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Iterator
@@ -409,3 +410,130 @@ def test_logs_go_to_log_groups_with_retention(aws_plan: tuple[str, Plan]) -> Non
     assert all(g.inputs["retentionInDays"] == retention for g in groups.values())
     for _, definition in container_definitions(plan):
         assert definition["logConfiguration"]["options"]["awslogs-group"] in groups
+
+
+def test_stack_key_policy_keeps_the_account_and_lets_logs_use_it_for_this_stack_only(
+    aws_plan: tuple[str, Plan],
+) -> None:
+    stack, plan = aws_plan
+    key = one(plan, "aws:kms/key:Key", "key")
+    assert key.protect
+    statements = json.loads(key.inputs["policy"])["Statement"]
+    root = next(s for s in statements if s["Principal"].get("AWS"))
+    assert root == {
+        "Sid": "EnableIamPoliciesForTheAccount",
+        "Effect": "Allow",
+        "Action": "kms:*",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Resource": "*",
+    }
+    logs = next(s for s in statements if s["Principal"].get("Service"))
+    assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
+    allowed = logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    base = "arn:aws:logs:eu-west-1:123456789012:log-group:"
+    assert f"{base}/releasegate/releasegate-{stack}/*" in allowed
+    assert all(a.startswith(base) and f"releasegate-{stack}" in a for a in allowed)
+    # every log group of the stack is encrypted with the key and named by the condition
+    groups = of_type(plan, "aws:cloudwatch/logGroup:LogGroup")
+    assert {g.name for g in groups} >= {"logs-api", "logs-web", "logs-migrations", "flow-logs",
+                                       "instance-postgresql", "instance-upgrade"}  # fmt: skip
+    for group in groups:
+        assert group.inputs["kmsKeyId"] == "arn:aws:kms:eu-west-1:123456789012:key/key"
+        arn = f"{base}{group.inputs['name']}"
+        assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in allowed), arn
+        assert depends_on(plan, group, key)
+
+
+def test_a_created_vpc_logs_all_flows_to_an_encrypted_group(aws_plan: tuple[str, Plan]) -> None:
+    stack, plan = aws_plan
+    retention = load_stack_config(stack).values["releasegate:aws"]["logRetentionDays"]
+    flow = one(plan, "aws:ec2/flowLog:FlowLog", "vpc")
+    group = one(plan, "aws:cloudwatch/logGroup:LogGroup", "flow-logs")
+    assert flow.inputs["trafficType"] == "ALL"
+    assert flow.inputs["logDestinationType"] == "cloud-watch-logs"
+    assert flow.inputs["logDestination"].endswith(f":log-group:{group.inputs['name']}")
+    assert group.inputs["retentionInDays"] == retention
+    assert depends_on(plan, flow, one(plan, "aws:ec2/vpc:Vpc", "vpc"))
+    trust = json.loads(one(plan, "aws:iam/role:Role", "flow-logs").inputs["assumeRolePolicy"])
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:ec2:eu-west-1:123456789012:vpc-flow-log/*"},
+    }
+    policy = json.loads(one(plan, "aws:iam/rolePolicy:RolePolicy", "flow-logs").inputs["policy"])
+    writes = next(s for s in policy["Statement"] if "logs:PutLogEvents" in s["Action"])
+    assert writes["Resource"] == [flow.inputs["logDestination"],
+                                  f"{flow.inputs['logDestination']}:*"]  # fmt: skip
+
+
+def test_an_existing_vpc_gets_no_flow_log() -> None:
+    config = load_stack_config("staging")
+    settings = {k: v for k, v in config.values["releasegate:aws"].items()
+                if k not in ("vpcCidr", "availabilityZones")}  # fmt: skip
+    config.values["releasegate:aws"] = {
+        **settings, "vpcId": "vpc-0a1b2c3d",
+        "publicSubnetIds": ["subnet-0a1b2c3d", "subnet-1a1b2c3d"],
+        "privateSubnetIds": ["subnet-2a1b2c3d", "subnet-3a1b2c3d"],
+    }  # fmt: skip
+    plan = evaluate(config)
+    assert not of_type(plan, "aws:ec2/flowLog:FlowLog")
+    assert not of_type(plan, "aws:ec2/vpc:Vpc")  # and the pack's vpc-has-flow-logs is content
+
+
+def test_database_exports_its_logs_and_logs_connections_and_slow_statements(
+    aws_plan: tuple[str, Plan],
+) -> None:
+    stack, plan = aws_plan
+    db = one(plan, "aws:rds/instance:Instance", "instance")
+    assert db.inputs["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
+    for log in ("postgresql", "upgrade"):
+        group = one(plan, "aws:cloudwatch/logGroup:LogGroup", f"instance-{log}")
+        assert group.inputs["name"] == f"/aws/rds/instance/releasegate-{stack}-db/{log}"
+        assert depends_on(plan, db, group)  # RDS publishes into the group the stack made
+    group = one(plan, "aws:rds/parameterGroup:ParameterGroup", "parameters")
+    assert group.inputs["family"] == "postgres16" and "name" not in group.inputs
+    settings = {p["name"]: (p["value"], p["applyMethod"]) for p in group.inputs["parameters"]}
+    assert settings == {
+        "rds.force_ssl": ("1", "pending-reboot"),
+        "log_connections": ("1", "immediate"),
+        "log_disconnections": ("1", "immediate"),
+        "log_min_duration_statement": ("1000", "immediate"),
+    }
+    tuned = released(stack, "database.slowStatementMs=250")
+    group = one(tuned, "aws:rds/parameterGroup:ParameterGroup", "parameters")
+    assert {"name": "log_min_duration_statement", "value": "250",
+            "applyMethod": "immediate"} in group.inputs["parameters"]  # fmt: skip
+
+
+def test_production_has_performance_insights_and_enhanced_monitoring() -> None:
+    plan = evaluate(load_stack_config("production"))
+    db = one(plan, "aws:rds/instance:Instance", "instance")
+    assert db.inputs["performanceInsightsEnabled"] is True
+    assert db.inputs["performanceInsightsKmsKeyId"] == db.inputs["kmsKeyId"]
+    assert db.inputs["performanceInsightsRetentionPeriod"] == 7
+    assert db.inputs["monitoringInterval"] == 60
+    assert db.inputs["monitoringRoleArn"] == "arn:aws:iam::123456789012:role/rds-monitoring"
+    role = one(plan, "aws:iam/role:Role", "rds-monitoring")
+    (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    attachment = one(plan, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "rds-monitoring")
+    assert attachment.inputs["policyArn"] == (
+        "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+    )
+    assert depends_on(plan, db, attachment)
+
+
+def test_staging_has_neither_unless_configured() -> None:
+    plan = evaluate(load_stack_config("staging"))
+    db = one(plan, "aws:rds/instance:Instance", "instance")
+    assert db.inputs["performanceInsightsEnabled"] is False
+    assert "performanceInsightsKmsKeyId" not in db.inputs and db.inputs["monitoringInterval"] == 0
+    assert not [r for r in of_type(plan, "aws:iam/role:Role") if r.name == "rds-monitoring"]
+    on = evaluate(apply_sets(load_stack_config("staging"), [
+        "database.size=medium", "aws.performanceInsights=true",
+        "aws.enhancedMonitoringSeconds=30"]))  # fmt: skip
+    db = one(on, "aws:rds/instance:Instance", "instance")
+    assert db.inputs["performanceInsightsEnabled"] is True
+    assert db.inputs["monitoringInterval"] == 30 and db.inputs["monitoringRoleArn"]
