@@ -223,6 +223,35 @@ CASES: list[tuple[str, Resource, Resource, dict[str, Any]]] = [
         app(identity={"type": "UserAssigned", "userAssignedIdentities": ["/another-id"]}),
         {},
     ),
+    (
+        "azure-data-planes-private",
+        Resource("azure-native:keyvault:Vault", {"properties": {
+            **VAULT_GOOD["properties"], "publicNetworkAccess": "disabled",
+            "networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices"}}}),
+        Resource("azure-native:keyvault:Vault", VAULT_GOOD),  # public access defaults to enabled
+        PRODUCTION,
+    ),
+    (
+        "azure-data-planes-private",
+        Resource("azure-native:containerregistry:Registry", {"publicNetworkAccess": "Disabled"}),
+        Resource("azure-native:containerregistry:Registry", {"publicNetworkAccess": "Enabled"}),
+        PRODUCTION,
+    ),
+    (
+        "acr-zone-redundant",
+        Resource("azure-native:containerregistry:Registry",
+                 {"sku": {"name": "Premium"}, "zoneRedundancy": "Enabled"}),
+        Resource("azure-native:containerregistry:Registry",
+                 {"sku": {"name": "Premium"}, "zoneRedundancy": "Disabled"}),
+        PRODUCTION,
+    ),
+    (
+        "key-vault-secrets-typed",
+        Resource("azure-native:keyvault:Secret",
+                 {"properties": {"value": "x", "contentType": "text/plain"}}),
+        Resource("azure-native:keyvault:Secret", {"properties": {"value": "x"}}),
+        {},
+    ),
 ]
 CASES += EDGE_CASES  # the AWS public edge (policy/rules_edge.py)
 
@@ -321,6 +350,15 @@ def test_each_rule_passes_the_good_and_fails_the_bad(
     assert rule(name).check(good, config) == []
     found = rule(name).check(bad, config)
     assert found and all("allowed" in message or "must" in message for message in found), found
+
+
+def test_private_data_planes_and_zone_redundancy_are_production_only() -> None:
+    """Staging keeps public access and a Standard registry: the rules do not apply there."""
+    public = Resource("azure-native:containerregistry:Registry",
+                      {"publicNetworkAccess": "Enabled", "sku": {"name": "Standard"}})  # fmt: skip
+    assert rule("azure-data-planes-private").check(public, {}) == []
+    assert rule("acr-zone-redundant").check(public, {}) == []
+    assert rule("acr-zone-redundant").check(public, PRODUCTION)
 
 
 def test_every_rule_has_cases() -> None:
