@@ -29,6 +29,12 @@ def test_production_defaults_to_multiple_revisions_and_geo_backups() -> None:
     database = {"highAvailability": True}
     spec = load(azure({"production": True}, database=database)).azure
     assert spec.revision_mode is RevisionMode.MULTIPLE and spec.geo_redundant_backup
+    assert spec.private_network  # Key Vault and ACR only through private endpoints
+
+
+def test_private_network_is_off_by_default_outside_production_and_can_be_turned_on() -> None:
+    assert not load(azure({})).azure.private_network
+    assert load(azure({"privateNetwork": True})).azure.private_network
 
 
 @pytest.mark.parametrize(
@@ -49,6 +55,10 @@ def test_production_defaults_to_multiple_revisions_and_geo_backups() -> None:
         ({"sku": "big"}, {}, "azure.sku: unknown setting"),
         ({"warmRevision": "yes"}, {}, "azure.warmRevision: 'yes' is not valid; allowed: true"),
         ({"warmRevisions": False}, {}, "did you mean 'warmRevision'?"),
+        ({"production": True, "privateNetwork": False},
+         {"database": {"highAvailability": True}},
+         "azure.privateNetwork: false is not valid; allowed: true in production"),
+        ({"privateNetwork": "on"}, {}, "azure.privateNetwork: 'on' is not valid; allowed: true"),
     ],
 )  # fmt: skip
 def test_bad_azure_settings_name_key_value_and_allowed(
