@@ -186,7 +186,8 @@ def test_a_foundation_passes_the_policy_pack(
     """The pull-request preview of a first deploy runs the same pack (mandatory in
     production)."""
     foundation, _ = plans[stack]
-    resources = [Resource(r.type, r.inputs, r.protect, r.name) for r in foundation.resources]
+    resources = [Resource(r.type, r.inputs, r.protect, r.name, r.urn, tuple(r.dependencies))
+                 for r in foundation.resources]  # fmt: skip
     found = violations(resources, PRODUCTION if stack.endswith("production") else {})
     assert found == [], "\n".join(found)
 
