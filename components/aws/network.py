@@ -93,8 +93,10 @@ class AwsNetwork(pulumi.ComponentResource):
                  "security_groups": [self.alb_security_group_id]}
                 for port in service_ports
             ],
-            # Image pulls (ECR API and its S3 layers), Secrets Manager and CloudWatch Logs are
-            # HTTPS through NAT; PostgreSQL is in the private subnets. Amazon DNS, the task
+            # Image pulls (ECR API and its S3 layers: GetDownloadUrlForLayer hands out "the
+            # pre-signed Amazon S3 download URL", an https URL; botocore ecr model), Secrets
+            # Manager and CloudWatch Logs are HTTPS through NAT; PostgreSQL is in the private
+            # subnets. Amazon DNS, the task
             # metadata endpoint and time sync are not filtered by security groups (Amazon VPC
             # user guide, "Security group rules").
             egress=[
