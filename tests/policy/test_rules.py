@@ -335,7 +335,11 @@ def test_the_pack_runs_stack_rules_with_dependencies() -> None:
     rule_ = next(r for r in STACK_RULES if r.name == "vpc-has-flow-logs")
     for resources, expected in (([vpc, flow], 0), ([vpc], 1)):
         reported: list[str] = []
-        stack_validator(rule_)(StackValidationArgs(resources, {}), lambda m, _u: reported.append(m))
+
+        def report(message: str, _urn: str | None, into: list[str] = reported) -> None:
+            into.append(message)
+
+        stack_validator(rule_)(StackValidationArgs(resources, {}), report)
         assert len(reported) == expected, reported
 
 
