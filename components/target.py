@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import pulumi
 
-from infra.settings import ServiceSpec, Settings
+from components.spec import ServiceSpec, Settings
 
 MIGRATIONS_IMAGE = "migrations"
 

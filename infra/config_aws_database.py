@@ -1,25 +1,22 @@
-"""The RDS instance class a `database.size` names, and what the AWS target's database settings
-need of it (checked at config time, before anything changes).
-
-Kept apart from `components.aws.database` so config validation can use it without importing
-pulumi_aws.
+"""What the AWS target's database settings need of the RDS instance class a `database.size`
+names (checked at config time, before anything changes). The size table itself lives in
+`components.aws.spec` (value types, no pulumi_aws import) and is re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
+from components.aws.spec import INSTANCE_CLASSES, instance_class
 from infra.config_reader import Problems
 from infra.settings import KEY_AWS, KEY_DATABASE
 from infra.settings_aws import AwsSpec
 
-INSTANCE_CLASSES: Mapping[str, str] = {
-    "small": "db.t4g.small",
-    "medium": "db.t4g.medium",
-    "large": "db.m7g.large",
-    "xlarge": "db.m7g.xlarge",
-}
-"""Size names in `database.size`; any other value is used as the instance class itself."""
+__all__ = [
+    "ENHANCED_MONITORING_INTERVALS",
+    "INSTANCE_CLASSES",
+    "PERFORMANCE_INSIGHTS_UNSUPPORTED",
+    "check_database_insights",
+    "instance_class",
+]
 
 PERFORMANCE_INSIGHTS_UNSUPPORTED = frozenset(
     {"db.t2.micro", "db.t2.small", "db.t3.micro", "db.t3.small", "db.t4g.micro", "db.t4g.small"}
@@ -32,10 +29,6 @@ so these classes are refused for PostgreSQL too: a clear config error beats a fa
 ENHANCED_MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
 """`MonitoringInterval` valid values (botocore rds 2014-10-31 model, ModifyDBInstanceMessage);
 0 turns enhanced monitoring off."""
-
-
-def instance_class(size: str) -> str:
-    return INSTANCE_CLASSES.get(size, size)
 
 
 def check_database_insights(problems: Problems, aws: AwsSpec, size: str) -> None:

@@ -48,7 +48,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from infra.config_aws_database import INSTANCE_CLASSES, instance_class
+from components.aws.spec import INSTANCE_CLASSES, instance_class
+from components.naming import NOT_ALNUM, slug
 
 __all__ = [
     "INSTANCE_CLASSES",
@@ -128,7 +129,7 @@ class AwsDatabase(pulumi.ComponentResource):
             # A new instance beside the original, never an in-place restore of the live one.
             self.instance = self._instance(
                 "restored",
-                f"{args.prefix}-db-{_slug(args.restore_from_snapshot)}"[:63].rstrip("-"),
+                restored_identifier(args.prefix, args.restore_from_snapshot),
                 args,
                 subnets,
                 parameters,
@@ -212,9 +213,7 @@ class AwsDatabase(pulumi.ComponentResource):
         )
 
 
-def _slug(text: str) -> str:
-    """RDS identifiers: letters, digits and single hyphens, starting with a letter."""
-    out = "".join(c if c.isalnum() else "-" for c in text.lower())
-    while "--" in out:
-        out = out.replace("--", "-")
-    return out.strip("-") or "restore"
+def restored_identifier(prefix: str, snapshot: str) -> str:
+    """The restored instance's identifier: RDS identifiers are letters, digits and single
+    hyphens, at most 63 characters (botocore rds CreateDBInstance DBInstanceIdentifier)."""
+    return f"{prefix}-db-{slug(snapshot, drop=NOT_ALNUM, fallback='restore')}"[:63].rstrip("-")

@@ -36,8 +36,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.access_logs import LOG_PREFIX, AccessLogBucket, AccessLogBucketArgs
+from components.aws.spec import WafSpec
 from components.aws.waf import AwsWaf, AwsWafArgs
-from infra.settings_aws import WafSpec
 
 
 @dataclass(frozen=True)

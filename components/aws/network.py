@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.settings_aws import ExistingNetwork, NewNetwork
+from components.aws.spec import ExistingNetwork, NewNetwork
 
 
 @dataclass(frozen=True)

@@ -27,15 +27,15 @@ from components.aws.registry import AwsRegistry, AwsRegistryArgs
 from components.aws.roles import TaskAccess, TaskRoles, TaskRolesArgs
 from components.aws.secrets import AwsSecrets, AwsSecretsArgs
 from components.aws.service import AwsService, AwsServiceArgs
+from components.aws.spec import AwsSpec, NewNetwork
 from components.aws.task_definition import ContainerSpec, container_definitions, volumes
+from components.spec import DATABASE_URL, ServiceSpec, Settings
 from components.target import (
     DatabaseEndpoint,
     ImageSource,
     ServiceRollout,
     image_repositories,
 )
-from infra.settings import DATABASE_URL, ServiceSpec, Settings
-from infra.settings_aws import AwsSpec, NewNetwork
 
 MIGRATIONS = "migrations"
 MIGRATION_CONTAINER = "migrate"

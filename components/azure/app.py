@@ -28,9 +28,9 @@ import pulumi
 from pulumi_azure_native import app
 
 from components.azure.revision_rollout import RevisionRollout, RevisionRolloutArgs
+from components.azure.spec import RevisionMode
 from components.azure.vault import secret_name
-from infra.settings import ServiceSpec
-from infra.settings_azure import RevisionMode
+from components.spec import ServiceSpec
 
 STARTUP_FAILURES = 30
 PROBE_PERIOD_SECONDS = 5

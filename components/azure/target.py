@@ -30,16 +30,16 @@ from components.azure.private_endpoints import (
     PrivateEndpointArgs,
 )
 from components.azure.registry import AzureRegistry, AzureRegistryArgs
+from components.azure.spec import AzureSpec, RevisionMode
 from components.azure.traffic import TrafficShift, TrafficShiftArgs
 from components.azure.vault import AzureVault, AzureVaultArgs, secret_name
+from components.spec import DATABASE_URL, ServiceSpec, Settings
 from components.target import (
     DatabaseEndpoint,
     ImageSource,
     ServiceRollout,
     image_repositories,
 )
-from infra.settings import DATABASE_URL, ServiceSpec, Settings
-from infra.settings_azure import AzureSpec, RevisionMode
 
 MIGRATION_CONTAINER = "migrate"
 MIGRATION = "migrate"

@@ -12,13 +12,14 @@ from components.local.database import LocalDatabase, LocalDatabaseArgs
 from components.local.image_build import ImageBuild, ImageBuildArgs
 from components.local.platform import LocalPlatform, LocalPlatformArgs
 from components.local.service import LocalService, LocalServiceArgs
+from components.naming import NOT_ALNUM, slug
+from components.spec import LocalSpec, ServiceSpec, Settings
 from components.target import (
     DatabaseEndpoint,
     ImageSource,
     ServiceRollout,
     image_repositories,
 )
-from infra.settings import LocalSpec, ServiceSpec, Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,7 +65,7 @@ class LocalTarget:
                 (s.name for s in self.settings.services if s.repository == repository), "migrate"
             )
             self._builds[key] = ImageBuild(
-                f"build-{_slug(repository)}-{_slug(tag)}",
+                build_name(repository, tag),
                 ImageBuildArgs(
                     # The engine runs the program from infra/; a relative context is relative
                     # to the project root, where Pulumi.yaml is.
@@ -173,5 +174,10 @@ class LocalTarget:
         return {"endpoints": endpoints, "registry": self.platform.registry_host}
 
 
+def build_name(repository: str, tag: str) -> str:
+    """The build resource's name: one per (repository, tag)."""
+    return f"build-{_slug(repository)}-{_slug(tag)}"
+
+
 def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+    return slug(text, drop=NOT_ALNUM, runs=False)

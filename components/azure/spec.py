@@ -1,0 +1,48 @@
+"""Settings of the Azure target (`releasegate:cloud: azure`), read from the `releasegate:azure`
+key.
+
+Value types only (no azure-native import): `infra.config_azure` loads and validates them, the
+Azure components take them as arguments; `infra.settings_azure` re-exports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class RevisionMode(StrEnum):
+    """Container Apps' `activeRevisionsMode`. In `multiple`, the previous revision keeps all
+    traffic until the new one passed its gate; then releasegate moves traffic to it. In
+    `single`, the platform switches once the new revision is ready (then the gate checks it)."""
+
+    SINGLE = "single"
+    MULTIPLE = "multiple"
+
+
+@dataclass(frozen=True)
+class AzureSpec:
+    """Validated `releasegate:azure` settings."""
+
+    location: str
+    resource_group_name: str
+    revision_mode: RevisionMode
+    vnet_cidr: str
+    log_retention_days: int
+    geo_redundant_backup: bool
+    production: bool
+    """Production hardening: geo-redundant backups, zone-redundant HA, multiple-revision mode,
+    `protect` on the server and the key vault all required."""
+    restore_point_in_time: str | None
+    """UTC time to restore to when `database.restoreFromSnapshot` is set (the snapshot's
+    `taken_at` from the ledger): a point-in-time restore into a new server."""
+    warm_revision: bool = True
+    """Multiple-revision mode: after traffic moved, the revision that served before stays active
+    at its own replicas (a re-pin to it is a rollback in seconds, no container start); older
+    revisions are deactivated. False deactivates it too (half the always-on replicas)."""
+    private_network: bool = False
+    """Key Vault and ACR reached from the app environment's network through private endpoints
+    (a subnet for them, `privatelink.vaultcore.azure.net` and `privatelink.azurecr.io` linked to
+    the network), their public network access disabled, ACR Premium (private endpoints need it).
+    Required in production. The deploy path that still works is docs/azure.md, "Private network
+    access"."""
