@@ -25,8 +25,6 @@ image.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -41,6 +39,7 @@ from components.aws.ecr import parse_registry, resolve
 from components.gates.oci import ResolveRequest
 from components.gates.provider_base import GateProvider, is_unknown
 from components.imageref import DIGEST_PATTERN, parse_image_ref
+from components.naming import fit, short_hash, slug
 
 KEEP_TAG_PREFIX = "releasegate-keep-"
 # botocore ecr ImageTag: 1-300 characters; the OCI distribution spec's tag grammar (what
@@ -57,11 +56,10 @@ MANIFEST_TYPES = [
 
 
 def _part(text: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
-    if len(slug) > _PART_LIMIT or slug != text:
-        digest = hashlib.sha256(text.encode()).hexdigest()[:6]
-        slug = f"{slug[: _PART_LIMIT - 7].rstrip('-')}-{digest}"
-    return slug
+    part = slug(text, fallback="x")
+    if len(part) > _PART_LIMIT or part != text:
+        part = fit(part, _PART_LIMIT, short_hash(text, 6))
+    return part
 
 
 def keep_tag(stack: str, image: str, digest: str) -> str:

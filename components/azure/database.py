@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import dbforpostgresql
 
+from components.naming import NOT_ALNUM, slug
+
 SKUS: Mapping[str, tuple[str, str]] = {
     "small": ("Standard_B2s", "Burstable"),
     "medium": ("Standard_D2ds_v5", "GeneralPurpose"),
@@ -64,9 +66,11 @@ class AzureDatabase(pulumi.ComponentResource):
         original = self._server("server", f"{args.prefix}-db", args, None)
         self.server = original
         if args.restore_from_snapshot is not None:
-            slug = "".join(c if c.isalnum() else "-" for c in args.restore_from_snapshot.lower())
             self.server = self._server(
-                "restored", f"{args.prefix}-db-{slug}"[:63].strip("-"), args, original
+                "restored",
+                restored_server_name(args.prefix, args.restore_from_snapshot),
+                args,
+                original,
             )
         servers = {"server": original}
         if self.server is not original:
@@ -138,3 +142,9 @@ class AzureDatabase(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
+
+
+def restored_server_name(prefix: str, snapshot: str) -> str:
+    """The restored server's name, at most 63 characters (every character `str.isalnum`
+    refuses becomes '-')."""
+    return f"{prefix}-db-{slug(snapshot, drop=NOT_ALNUM, runs=False, strip='')}"[:63].strip("-")

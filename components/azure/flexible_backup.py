@@ -20,8 +20,6 @@ and `poll_seconds` (15, while waiting for a backup found in progress).
 
 from __future__ import annotations
 
-import hashlib
-import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +28,7 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from components.azure import azure_clients
 from components.gates.backends import BackendError, SnapshotRecord, SnapshotRequest
+from components.naming import fit, short_hash, slug
 
 DEFAULT_TIMEOUT_SECONDS = 3600.0
 DEFAULT_POLL_SECONDS = 15.0
@@ -40,15 +39,13 @@ RELEASEGATE_PREFIX = "pre-migrate-"  # components/gates/snapshot.py snapshot_nam
 def backup_name(name: str, marker: str = "") -> str:
     """Backup names: letters, digits, '-' and '_', at most 128 characters; `marker` (the
     release's hash) ends the name, whatever was cut to fit."""
-    text = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "backup"
-    if not marker:
-        return text[:NAME_LIMIT]
-    return f"{text[: NAME_LIMIT - len(marker) - 1].rstrip('-')}-{marker}"
+    text = slug(name, drop=r"[^A-Za-z0-9_-]", lower=False, fallback="backup")
+    return fit(text, NAME_LIMIT, marker) if marker else text[:NAME_LIMIT]
 
 
 def release_marker(release: str, trigger: str) -> str:
     """8 hex of the release and the migrations image: what a retry finds its backup by."""
-    return hashlib.sha256(f"{release}\n{trigger}".encode()).hexdigest()[:8]
+    return short_hash(f"{release}\n{trigger}", 8)
 
 
 class FlexibleServerBackupBackend:

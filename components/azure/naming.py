@@ -4,11 +4,11 @@ Names that would be too long keep their meaning and gain a short hash, so they s
 
 from __future__ import annotations
 
-import hashlib
+from components.naming import short_hash
 
 
-def _hash(text: str, length: int = 6) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
+def _hash(text: str) -> str:
+    return short_hash(text, 6)
 
 
 def app_name(prefix: str, name: str) -> str:

@@ -24,8 +24,6 @@ name it was first taken under.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +41,7 @@ from components.gates.backends import (
 )
 from components.gates.provider_base import GateProvider, is_unknown
 from components.gates.redact import known_secret_values, known_secrets_problem, redact
+from components.naming import fit, short_hash, slug
 
 REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {
     "docker": ("container", "database", "user"),
@@ -56,11 +55,10 @@ _RELEASE_MAX = 40
 def snapshot_name(release: str, when: datetime) -> str:
     """`pre-migrate-<release>-<yyyymmddHHMMSS>` (UTC) in lowercase letters, digits and single
     hyphens; a long release keeps its first characters and a short hash of the whole."""
-    slug = re.sub(r"[^a-z0-9]+", "-", release.lower()).strip("-") or "release"
-    if len(slug) > _RELEASE_MAX:
-        digest = hashlib.sha256(release.encode()).hexdigest()[:8]
-        slug = f"{slug[: _RELEASE_MAX - 9].rstrip('-')}-{digest}"
-    return f"pre-migrate-{slug}-{when.astimezone(UTC).strftime('%Y%m%d%H%M%S')}"
+    part = slug(release, fallback="release")
+    if len(part) > _RELEASE_MAX:
+        part = fit(part, _RELEASE_MAX, short_hash(release, 8))
+    return f"pre-migrate-{part}-{when.astimezone(UTC).strftime('%Y%m%d%H%M%S')}"
 
 
 class SnapshotFailedError(Exception):

@@ -9,9 +9,7 @@ provider never holds a connection or credentials.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import docker
 
 from components.gates.backends import BackendError
+from components.naming import fit, short_hash, slug
 
 DEFAULT_TIMEOUT_SECONDS = 60
 """Per-request HTTP timeout for ordinary engine calls (a wait passes its own)."""
@@ -65,11 +64,14 @@ def docker_name(text: str) -> str:
     and is at most 63 characters (long names keep a short hash of the full text so two long
     releases never collide).
     """
-    cleaned = re.sub(r"[^a-zA-Z0-9_.-]+", "-", text)
-    cleaned = re.sub(r"-{2,}", "-", cleaned).strip("-_.")
-    if not cleaned:
-        cleaned = "releasegate"
+    cleaned = slug(
+        text,
+        drop=r"[^a-zA-Z0-9_.-]",
+        lower=False,
+        squeeze=True,
+        strip="-_.",
+        fallback="releasegate",
+    )
     if len(cleaned) > _NAME_MAX:
-        digest = hashlib.sha256(text.encode()).hexdigest()[:8]
-        cleaned = f"{cleaned[: _NAME_MAX - 9].rstrip('-_.')}-{digest}"
+        cleaned = fit(cleaned, _NAME_MAX, short_hash(text, 8), strip="-_.")
     return cleaned
