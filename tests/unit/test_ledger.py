@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from components.gates.ledger import ReleaseLedgerProvider, record_release, release_id
 
 
@@ -74,3 +76,25 @@ def test_provider_update_folds_into_previous_outputs() -> None:
     assert updated.outs["current"]["services"]["api"]["tag"] == "v2"
     same = {"stack": "dev", "release": release("v2", "v1"), "keep": 5}
     assert provider.diff("id", {**updated.outs, "__provider": "x"}, same).changes is False
+
+
+@pytest.mark.parametrize("keep", [1.0, 0.0, 1, -3.0])
+def test_check_refuses_keeping_fewer_than_two_as_the_engine_sends_it(keep: float) -> None:
+    """The engine hands numbers to providers as floats: 1.0 must be refused like 1."""
+    result = ReleaseLedgerProvider().check({}, {"stack": "dev", "keep": keep})
+    assert [(f.property, f.reason) for f in result.failures or []] == [
+        ("keep", "keep at least 2 releases (current + previous)")
+    ]
+
+
+@pytest.mark.parametrize("keep", [2.5, "5", True, None])
+def test_check_refuses_a_keep_that_is_not_a_whole_number(keep: object) -> None:
+    result = ReleaseLedgerProvider().check({}, {"stack": "dev", "keep": keep})
+    assert [(f.property, f.reason) for f in result.failures or []] == [
+        ("keep", f"must be a whole number, got {keep!r}")
+    ]
+
+
+@pytest.mark.parametrize("keep", [2.0, 20.0, 5])
+def test_check_accepts_a_whole_keep_of_two_or_more(keep: float) -> None:
+    assert not ReleaseLedgerProvider().check({}, {"stack": "dev", "keep": keep}).failures
