@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-DIGEST_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
+_DIGEST = r"sha256:[0-9a-f]{64}"
+DIGEST_PATTERN = re.compile(f"^{_DIGEST}$")
+# What a deployment runs: `<registry>/<repository>@sha256:<64 hex>`, immutable.
+PINNED_IMAGE_PATTERN = re.compile(rf"^[^\s@]+@{_DIGEST}$")
 # The OCI distribution spec's tag grammar.
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 # Tags that by convention move to new images; pinning one makes a rollback target drift.

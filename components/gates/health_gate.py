@@ -28,6 +28,7 @@ from components.gates import backends
 from components.gates.http_probe import GateResult, GateSettings, run_health_gate
 from components.gates.provider_base import GateProvider, is_unknown
 from components.gates.redact import known_secret_values, known_secrets_problem, redact
+from components.imageref import PINNED_IMAGE_PATTERN
 
 DEFAULTS: dict[str, Any] = {
     "url": None,
@@ -66,7 +67,6 @@ INPUTS: tuple[str, ...] = (
     "connect_to",
 )
 
-_PINNED_IMAGE = re.compile(r"^\S+@sha256:[0-9a-f]{64}$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _FIELD_PATH = re.compile(r"^[^.\s]+(\.[^.\s]+)*$")
 _CONNECT_TO = re.compile(
@@ -206,7 +206,7 @@ def input_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
     if not is_unknown(service, deep=True) and not (isinstance(service, str) and service.strip()):
         problems.append(("service", "must be the service's name"))
     image = inputs.get("image")
-    pinned = isinstance(image, str) and _PINNED_IMAGE.match(image)
+    pinned = isinstance(image, str) and PINNED_IMAGE_PATTERN.match(image)
     if not is_unknown(image) and not pinned:
         problems.append((
             "image",

@@ -43,13 +43,13 @@ from components.gates.backends import (
 )
 from components.gates.provider_base import GateProvider, is_unknown, utc_now
 from components.gates.redact import known_secret_values, known_secrets_problem, redact
+from components.imageref import PINNED_IMAGE_PATTERN
 
 MIGRATIONS_KEY = "releasegate:release.migrations"
 ALLOW_ROLLBACK_KEY = "releasegate:release.allowMigrationsRollback"
 RESTORE_KEY = "releasegate:database.restoreFromSnapshot"
 
 MAX_TIMEOUT_SECONDS = 24 * 3600
-_PINNED_IMAGE = re.compile(r"^[^\s@]+@sha256:[0-9a-f]{64}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 _RECOVER = (
@@ -163,7 +163,9 @@ class MigrationRunProvider(GateProvider):
         if not is_unknown(release) and (not isinstance(release, str) or not release.strip()):
             fail("release", "must be a non-empty string (the migrations pin)")
         image = inputs.get("image")
-        if not is_unknown(image) and (not isinstance(image, str) or not _PINNED_IMAGE.match(image)):
+        if not is_unknown(image) and (
+            not isinstance(image, str) or not PINNED_IMAGE_PATTERN.match(image)
+        ):
             fail(
                 "image",
                 f"must be a pinned image `registry/repository@sha256:<64 hex>`, got {image!r}",
