@@ -29,6 +29,7 @@ The rules, in line with Kamal, Kubernetes and Argo Rollouts (reliability anchors
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import ssl
 import threading
@@ -36,13 +37,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
 from components.gates.backends import PlatformObservation
+from components.gates.provider_base import utc_now
 from components.gates.redact import redact
 
 MAX_BODY_BYTES = 64 * 1024
@@ -142,9 +143,8 @@ class HealthGateError(Exception):
         self.observations = observations
 
 
-def utc_timestamp() -> str:
-    """ISO-8601 UTC with milliseconds: probes can be well under a second apart."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+# Probes can be well under a second apart: their times carry milliseconds.
+_PROBE_CLOCK = functools.partial(utc_now, "milliseconds")
 
 
 # --- judging one HTTP answer -------------------------------------------------------------
@@ -551,7 +551,7 @@ def run_gate(
     *,
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-    wall_clock: Callable[[], str] = utc_timestamp,
+    wall_clock: Callable[[], str] = _PROBE_CLOCK,
 ) -> GateResult:
     """Probe on a fixed cadence until a verdict; return the evidence or raise HealthGateError.
 
