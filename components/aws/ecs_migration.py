@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -34,6 +33,7 @@ from components.gates.backends import (
     MigrationResult,
     MigrationTimeout,
 )
+from components.gates.polling import PollTimeoutError, poll_until, stderr_progress
 from components.gates.provider_base import utc_now
 from components.gates.redact import redact
 
@@ -150,39 +150,45 @@ class EcsMigrationBackend:
         ecs: Any, request: MigrationRequest, settings: Mapping[str, Any], cluster: str,
         task_arn: str, region: str,
     ) -> tuple[dict[str, Any], list[str]]:  # fmt: skip
-        poll = float(settings.get("poll_seconds") or DEFAULT_POLL_SECONDS)
+        # Not botocore's `tasks_stopped` waiter (ecs/2014-11-13/waiters-2.json: DescribeTasks
+        # every 6 s, 100 attempts, success when every lastStatus is STOPPED and no other
+        # acceptor): it keeps no statuses, counts attempts instead of a deadline and ends on the
+        # first DescribeTasks error; here an error is one more poll, and the timeout stops the
+        # task and says what it went through.
         timeout = float(request.timeout_seconds)
-        deadline = time.monotonic() + timeout
-        statuses: list[str] = []
-        task: dict[str, Any] = {}
-        last_error = ""
-        while True:
+        errors: list[str] = []
+
+        def describe() -> dict[str, Any] | None:
             try:
                 found = ecs.describe_tasks(cluster=cluster, tasks=[task_arn]).get("tasks") or []
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
                 # Possibly transient: keep polling; at the deadline the task is still stopped.
-                found, last_error = [], error_code(exc) or str(exc)
-            if found:
-                task = found[0]
-                status = str(task.get("lastStatus") or "UNKNOWN")
-                if not statuses or statuses[-1] != status:
-                    statuses.append(status)
-                if status == "STOPPED":
-                    return task, statuses
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                _stop(ecs, cluster, task_arn, timeout)
-                never = "never started; " if "RUNNING" not in statuses else ""
-                container = str(settings.get("container") or "")
-                raise MigrationTimeout(
-                    f"the migration task {_task_id(task_arn)} did not finish within "
-                    f"{timeout:g}s ({never}went {' -> '.join(statuses) or 'nowhere'}); it was "
-                    "stopped. Nothing after the migration has changed"
-                    + (f" (last DescribeTasks error: {last_error})" if last_error else ""),
-                    log_tail(settings, region, task_arn, container, request.known_secrets),
-                )
-            time.sleep(min(poll, remaining))
+                errors.append(error_code(exc) or str(exc))
+                return None
+            return dict(found[0]) if found else None
 
+        def status(task: dict[str, Any] | None) -> str | None:
+            return None if task is None else str(task.get("lastStatus") or "UNKNOWN")
+
+        try:
+            polled = poll_until(
+                describe, lambda task: status(task) == "STOPPED", status=status,
+                deadline_seconds=timeout,
+                interval_seconds=float(settings.get("poll_seconds") or DEFAULT_POLL_SECONDS),
+                describe=f"migration task {_task_id(task_arn)}", on_progress=stderr_progress,
+            )  # fmt: skip
+        except PollTimeoutError as exc:
+            _stop(ecs, cluster, task_arn, timeout)
+            never = "never started; " if "RUNNING" not in exc.statuses else ""
+            container = str(settings.get("container") or "")
+            raise MigrationTimeout(
+                f"the migration task {_task_id(task_arn)} did not finish within "
+                f"{timeout:g}s ({never}went {exc.went}); it was "
+                "stopped. Nothing after the migration has changed"
+                + (f" (last DescribeTasks error: {errors[-1]})" if errors else ""),
+                log_tail(settings, region, task_arn, container, request.known_secrets),
+            ) from None
+        return polled.value or {}, polled.statuses
 
 def log_tail(
     settings: Mapping[str, Any], region: str, task_arn: str, container: str,

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +27,7 @@ import botocore.exceptions
 
 from components.aws.aws_clients import client, error_code
 from components.gates.backends import BackendError, SnapshotRecord, SnapshotRequest
+from components.gates.polling import PollTimeoutError, poll_until, stderr_progress
 
 GIB = 1024**3
 DEFAULT_POLL_SECONDS = 15.0
@@ -145,32 +145,46 @@ class RdsSnapshotBackend:
     def _wait(
         rds: Any, identifier: str, instance: str, settings: Mapping[str, Any]
     ) -> dict[str, Any]:
-        poll = float(settings.get("poll_seconds") or DEFAULT_POLL_SECONDS)
+        # Not botocore's `db_snapshot_available` waiter (rds/2014-10-31/waiters-2.json: every
+        # 30 s, 60 attempts, failure on deleted/deleting/failed/incompatible-*): it counts
+        # attempts instead of a deadline, does not check whose snapshot it is, and a missing
+        # snapshot ends it as an unexpected error. Here every read checks the owner and fails
+        # fast on GONE, and the timeout says the next `up` reuses this snapshot.
         timeout = float(settings.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS)
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def read() -> dict[str, Any]:
             try:
                 found = rds.describe_db_snapshots(DBSnapshotIdentifier=identifier)["DBSnapshots"]
             except botocore.exceptions.ClientError as exc:
                 raise BackendError(f"cannot read snapshot {identifier}: {error_code(exc)}") from exc
-            snapshot = found[0] if found else {}
-            status = str(snapshot.get("Status") or "missing")
+            snapshot = dict(found[0]) if found else {}
+            status = _status(snapshot)
             if snapshot and snapshot.get("DBInstanceIdentifier") != instance:
                 raise BackendError(
                     f"snapshot {identifier} exists but belongs to "
                     f"{snapshot.get('DBInstanceIdentifier')}, not {instance}"
                 )
-            if status == "available":
-                return dict(snapshot)
             if status in (*GONE, "missing"):
                 raise BackendError(f"snapshot {identifier} of {instance} is {status}")
-            if time.monotonic() >= deadline:
-                raise BackendError(
-                    f"snapshot {identifier} of {instance} is still {status} after {timeout:g}s; "
-                    "the migration has not run. Run `pulumi up` again: it waits for this same "
-                    f"snapshot ({identifier}) instead of taking another"
-                )
-            time.sleep(poll)
+            return snapshot
+
+        try:
+            return poll_until(
+                read, lambda snapshot: _status(snapshot) == "available", status=_status,
+                deadline_seconds=timeout,
+                interval_seconds=float(settings.get("poll_seconds") or DEFAULT_POLL_SECONDS),
+                describe=f"snapshot {identifier} of {instance}", on_progress=stderr_progress,
+            ).value  # fmt: skip
+        except PollTimeoutError as exc:
+            raise BackendError(
+                f"snapshot {identifier} of {instance} is still {_status(exc.last)} after "
+                f"{timeout:g}s; the migration has not run. Run `pulumi up` again: it waits for "
+                f"this same snapshot ({identifier}) instead of taking another"
+            ) from None
+
+
+def _status(snapshot: Mapping[str, Any]) -> str:
+    return str(snapshot.get("Status") or "missing")
 
 
 def _manual_snapshots(rds: Any, instance: str) -> Iterator[dict[str, Any]]:
