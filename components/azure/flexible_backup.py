@@ -20,7 +20,6 @@ and `poll_seconds` (15, while waiting for a backup found in progress).
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +27,7 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from components.azure import azure_clients
 from components.gates.backends import BackendError, SnapshotRecord, SnapshotRequest
+from components.gates.polling import PollTimeoutError, poll_until, stderr_progress
 from components.naming import fit, short_hash, slug
 
 DEFAULT_TIMEOUT_SECONDS = 3600.0
@@ -116,12 +116,17 @@ def _newest_releasegate_backup(backups: Any, group: str, server: str) -> Any:
 def _wait_completed(
     backups: Any, group: str, server: str, name: str, timeout: float, settings: Any
 ) -> Any:
-    """The backup `name` once it has a completedTime, or as it was at the deadline."""
-    poll = float(settings.get("poll_seconds") or DEFAULT_POLL_SECONDS)
-    deadline = time.monotonic() + timeout
-    while True:
-        backup = backups.get(group, server, name)
-        remaining = deadline - time.monotonic()
-        if _completed(backup) is not None or remaining <= 0:
-            return backup
-        time.sleep(min(poll, remaining))
+    """The backup `name` once it has a completedTime, or as it was at the deadline. (Found in
+    progress from an earlier `up`: there is no begin_create poller to resume, so it is read
+    until done.)"""
+    try:
+        return poll_until(
+            lambda: backups.get(group, server, name),
+            lambda backup: _completed(backup) is not None,
+            status=lambda backup: "in progress" if _completed(backup) is None else "completed",
+            deadline_seconds=timeout,
+            interval_seconds=float(settings.get("poll_seconds") or DEFAULT_POLL_SECONDS),
+            describe=f"on-demand backup {name} of {server}", on_progress=stderr_progress,
+        ).value
+    except PollTimeoutError as exc:
+        return exc.last

@@ -43,6 +43,7 @@ from components.gates.backends import (
     MigrationResult,
     MigrationTimeout,
 )
+from components.gates.polling import PollTimeoutError, poll_until, stderr_progress
 from components.gates.provider_base import utc_now
 from components.gates.redact import redact
 
@@ -83,66 +84,76 @@ class ContainerAppsJobBackend:
         deadline = time.monotonic() + timeout
         poll = float(settings.get("poll_seconds") or DEFAULT_POLL_SECONDS)
         started_at = utc_now()
-        refusals = 0
-        while True:
+        # begin_start's poller (LROPoller.result) waits for the start only; the execution's end
+        # has no SDK poller, so both the start retries and the execution use poll_until.
+
+        def start() -> tuple[Any, AzureError | None]:
             try:
                 # No template: the execution runs the job's own (see the module docstring).
-                started = client.jobs.begin_start(group, job).result(
+                return client.jobs.begin_start(group, job).result(
                     timeout=max(0.0, deadline - time.monotonic())
-                )
-                break
+                ), None
             except AzureError as exc:
                 text = str(exc)
-                propagating = IDENTITY_NOT_READY in text or "unable to fetch secret" in text
-                if propagating and time.monotonic() + poll < deadline:
-                    refusals += 1
-                    time.sleep(poll)
-                    continue
-                hint = (f" after {refusals + 1} attempts: the job's identity {identity} cannot "
-                        "read its Key Vault secret yet or at all (role assignment propagation "
-                        "takes up to 10 minutes; check its Key Vault Secrets User assignment)"
-                        if propagating else "")  # fmt: skip
+                if IDENTITY_NOT_READY in text or "unable to fetch secret" in text:
+                    return None, exc  # started nothing: tried again while a whole poll fits
                 raise BackendError(redact(
-                    f"Container Apps refused to start job {job}{hint}: {exc}",
-                    request.known_secrets,
+                    f"Container Apps refused to start job {job}: {exc}", request.known_secrets
                 )) from exc  # fmt: skip
+
+        try:
+            started = poll_until(
+                start, lambda attempt: attempt[1] is None, deadline_seconds=timeout,
+                interval_seconds=poll, final_attempt=False, describe=f"the start of job {job}",
+            ).value[0]  # fmt: skip
+        except PollTimeoutError as refused:
+            raise BackendError(redact(
+                f"Container Apps refused to start job {job} after {refused.attempts} attempts: "
+                f"the job's identity {identity} cannot read its Key Vault secret yet or at all "
+                "(role assignment propagation takes up to 10 minutes; check its Key Vault "
+                f"Secrets User assignment): {refused.last[1]}",
+                request.known_secrets,
+            )) from refused.last[1]  # fmt: skip
         execution = str(getattr(started, "name", "") or "")
         if not execution:
             raise BackendError(
                 f"job {job} did not start an execution within {timeout:g}s (the start request "
                 "is still provisioning); nothing after the migration has changed"
             )
-        statuses: list[str] = []
         details: Any = None
-        while True:
+
+        def read() -> str:
+            nonlocal details
             try:
                 details = client.job_execution(group, job, execution)
-                status = enum_text(details.status) or "Unknown"
+                return enum_text(details.status) or "Unknown"
             except AzureError as exc:
-                status = f"unreadable ({type(exc).__name__})"
-            if not statuses or statuses[-1] != status:
-                statuses.append(status)
-            if status == SUCCEEDED:
-                return MigrationResult(exit_code=0, log_tail=_summary(job, execution, details),
-                                       started_at=started_at, finished_at=utc_now())  # fmt: skip
-            if status in FAILED:
-                return MigrationResult(
-                    exit_code=1,
-                    log_tail=f"execution {execution} ended {status}; "
-                    + _summary(job, execution, details),
-                    started_at=started_at,
-                    finished_at=utc_now(),
-                )
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                _stop(client, group, job, execution)
-                raise MigrationTimeout(
-                    f"job execution {execution} of {job} did not finish within {timeout:g}s "
-                    f"(went {' -> '.join(statuses)}); it was stopped. Nothing after the "
-                    "migration has changed",
-                    logs_hint(job, execution),
-                )
-            time.sleep(min(poll, remaining))
+                return f"unreadable ({type(exc).__name__})"
+
+        try:
+            status = poll_until(
+                read, lambda status: status == SUCCEEDED or status in FAILED,
+                status=lambda status: status, describe=f"job execution {execution} of {job}",
+                deadline_seconds=max(0.0, deadline - time.monotonic()), interval_seconds=poll,
+                on_progress=stderr_progress,
+            ).value  # fmt: skip
+        except PollTimeoutError as exc:
+            _stop(client, group, job, execution)
+            raise MigrationTimeout(
+                f"job execution {execution} of {job} did not finish within {timeout:g}s "
+                f"(went {exc.went}); it was stopped. Nothing after the "
+                "migration has changed",
+                logs_hint(job, execution),
+            ) from None
+        if status == SUCCEEDED:
+            return MigrationResult(exit_code=0, log_tail=_summary(job, execution, details),
+                                   started_at=started_at, finished_at=utc_now())  # fmt: skip
+        return MigrationResult(
+            exit_code=1,
+            log_tail=f"execution {execution} ended {status}; " + _summary(job, execution, details),
+            started_at=started_at,
+            finished_at=utc_now(),
+        )
 
 
 def _check_template(

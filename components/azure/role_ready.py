@@ -42,6 +42,7 @@ import pulumi.dynamic
 from pulumi.dynamic import CreateResult, DiffResult, UpdateResult
 
 from components.azure import azure_clients
+from components.gates.polling import PollTimeoutError, poll_until, stderr_progress
 from components.gates.provider_base import GateProvider, is_unknown, utc_now
 
 API_VERSION = "2022-04-01"
@@ -128,12 +129,13 @@ def wait_until_readable(
     if not pending:
         return {}, 0.0
     client = azure_clients.container_apps(str(props["subscription_id"]))
-    deadline = time.monotonic() + timeout
     streak = {a.id: 0 for a in pending}
     reads = {a.id: 0 for a in pending}
     last: dict[str, str] = {}
     created: dict[str, float | None] = {}
-    while True:
+
+    def read_round() -> list[Assignment]:
+        """Reads every assignment not yet read `needed` times in a row; those still short."""
         for assignment in pending:
             if streak[assignment.id] >= needed:
                 continue
@@ -144,28 +146,33 @@ def wait_until_readable(
             else:
                 streak[assignment.id] = 0
                 last[assignment.id] = problem
-        waiting = [a for a in pending if streak[a.id] < needed]
-        if not waiting:
-            break
-        if time.monotonic() >= deadline:
-            first = waiting[0]
-            raise RoleNotReadyError(
-                f"identity {identity} (principal {principal}): role {first.role} on "
-                f"{first.scope} was not readable {needed} times in a row within {timeout:g}s "
-                f"(last answer: {last.get(first.id, 'none')}); "
-                + (f"{len(waiting) - 1} more assignment(s) also not ready; " if len(waiting) > 1
-                   else "")
-                + "nothing that uses this identity was created. Check the assignment in the "
-                "portal (Access control) and run `pulumi up` again"
-            )  # fmt: skip
-        time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+        return [a for a in pending if streak[a.id] < needed]
+
+    try:
+        polled = poll_until(
+            read_round, lambda waiting: not waiting,
+            status=lambda waiting: f"{len(waiting)} of {len(pending)} assignment(s) not ready",
+            deadline_seconds=timeout, interval_seconds=poll,
+            describe=f"role assignments of identity {identity}", on_progress=stderr_progress,
+        )  # fmt: skip
+    except PollTimeoutError as exc:
+        waiting, first = exc.last, exc.last[0]
+        raise RoleNotReadyError(
+            f"identity {identity} (principal {principal}): role {first.role} on "
+            f"{first.scope} was not readable {needed} times in a row within {timeout:g}s "
+            f"(last answer: {last.get(first.id, 'none')}); "
+            + (f"{len(waiting) - 1} more assignment(s) also not ready; " if len(waiting) > 1
+               else "")
+            + "nothing that uses this identity was created. Check the assignment in the "
+            "portal (Access control) and run `pulumi up` again"
+        ) from None  # fmt: skip
     # Readable is necessary, not sufficient: the documented propagation has no signal, so
     # every assignment must also be `settle` seconds old (the whole period when ARM gave no
     # creation time).
     times = [created.get(a.id) for a in pending]
     youngest = None if any(t is None for t in times) else max(t for t in times if t is not None)
     wait = settle if youngest is None else min(settle, max(0.0, youngest + settle - time.time()))
-    wait = min(wait, max(0.0, deadline - time.monotonic()))
+    wait = min(wait, max(0.0, timeout - polled.elapsed))
     time.sleep(wait)
     return reads, wait
 

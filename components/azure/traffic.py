@@ -23,7 +23,6 @@ preview.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -32,6 +31,7 @@ import pulumi
 import pulumi.dynamic
 from pulumi.dynamic import CreateResult, UpdateResult
 
+from components.gates.polling import PollTimeoutError, poll_until, stderr_progress
 from components.gates.provider_base import GateProvider, utc_now
 
 SHIFT_TIMEOUT_SECONDS = 300.0
@@ -91,14 +91,19 @@ class TrafficShiftProvider(GateProvider):
                 f"moving traffic of {name} to {revision} failed: {exc}. {before} still serves; "
                 "run `pulumi up` again (the gate passed; only the move is repeated)"
             ) from exc
-        deadline = time.monotonic() + timeout
-        while (now := serving_revision(client.container_apps.get(group, name))) != revision:
-            if time.monotonic() >= deadline:
-                raise TrafficError(
-                    f"traffic of {name} still goes to {now} {timeout:g}s after moving it to "
-                    f"{revision}; run `pulumi up` again"
-                )
-            time.sleep(poll)
+        # begin_update's poller ends with the update; the app reports the new traffic later.
+        try:
+            poll_until(
+                lambda: serving_revision(client.container_apps.get(group, name)),
+                lambda serving: serving == revision, status=str,
+                deadline_seconds=timeout, interval_seconds=poll,
+                describe=f"traffic of {name}", on_progress=stderr_progress,
+            )  # fmt: skip
+        except PollTimeoutError as exc:
+            raise TrafficError(
+                f"traffic of {name} still goes to {exc.last} {timeout:g}s after moving it to "
+                f"{revision}; run `pulumi up` again"
+            ) from None
         warm = before if before and before != revision else (olds or {}).get("warm_revision")
         if not props.get("keep_warm") or warm not in active:
             warm = None
