@@ -192,7 +192,7 @@ class ImagePinArgs:
     expected_digest: pulumi.Input[str] | None = None
     """When set, the resolved digest must equal it (a dev stack proving its own push)."""
     resolver: pulumi.Input[str] = DEFAULT_RESOLVER
-    """How the registry is reached: "oci" (distribution API with env/Docker-config creds)."""
+    """How the registry is reached: "oci" (skopeo; env, Docker config auths/credHelpers)."""
 
 
 class ImagePin(pulumi.dynamic.Resource, module="gates", name="ImagePin"):

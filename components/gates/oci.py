@@ -1,43 +1,53 @@
-"""A small OCI distribution API client: resolve a tag or a digest to the manifest digest.
+"""The `oci` image-pin resolver: a tag or digest to the manifest digest, read with skopeo.
 
 The image pin turns what the stack config says (`v1.4.2` or `sha256:...`) into the one digest
-every service runs, so a release and its rollback name exactly one build. This module only
-speaks the read side of the distribution API (`/v2/<name>/manifests/<reference>`) with the
-token and basic auth flows registries use; it holds no state between calls and reads
-credentials only when a registry asks for them.
+every service runs, so a release and its rollback name exactly one build. The registry
+protocol (Basic and token auth, the Accept list that keeps a multi-arch index an index) and
+the credential lookup are skopeo's (containers/image): `skopeo inspect --raw` prints the exact
+manifest bytes, whose sha256 is the digest runtimes pull by. skopeo reads credentials where
+the container tools keep them, Docker's included: `$DOCKER_CONFIG/config.json` (or
+`~/.docker/config.json`) `auths` and `credHelpers` (docker-credential-<name> helpers on PATH;
+a global `credsStore` is not read, containers/image#111), and containers-auth.json(5)'s
+`${XDG_RUNTIME_DIR}/containers/auth.json`.
 
-Tunables (`RETRY_BUDGET_SECONDS` and friends) are read at call time so tests can shrink them.
+Why skopeo and not the alternatives (checked for issue 14): the Docker engine's
+`/distribution/{name}/json` (docker SDK `inspect_distribution`) is not served by podman
+(containers/podman#17726, open; PR #28358 unmerged), the engine this project tests and many
+local users run; oras-py reads credential helpers only since 2025 (oras-project/oras-py#206,
+#212) and would still leave the digest and messages to us. skopeo is in Debian, already a
+system dependency (scripts/system-deps.sh).
+
+What this module adds is the product's: env credentials for CI, bounded retries while the
+registry is unreachable or overloaded, the digest check of a digest pin, and messages that say
+what failed and how to fix it, with every secret redacted. Tunables (`RETRY_BUDGET_SECONDS`
+and friends) are read at call time so tests can shrink them.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import os
 import re
+import shutil
+import subprocess
+import tempfile
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from components.gates.redact import redact
-from components.imageref import DIGEST_PATTERN, ImageRef
+from components.imageref import ImageRef
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
-MANIFEST_MEDIA_TYPES = (OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V2)
-"""Sent as Accept: without the index types a registry may answer a multi-arch tag with one
-platform's manifest (or a converted one), whose digest is not the one runtimes pull."""
 
 RETRY_BUDGET_SECONDS = 30.0
-"""Total time one resolve may spend retrying connection errors, 429 and 5xx answers."""
+"""Total time one resolve may spend retrying an unreachable or overloaded registry."""
 REQUEST_TIMEOUT_SECONDS = 10.0
 INITIAL_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 4.0
@@ -45,9 +55,26 @@ MAX_BACKOFF_SECONDS = 4.0
 ENV_USERNAME = "RELEASEGATE_REGISTRY_USERNAME"
 ENV_PASSWORD = "RELEASEGATE_REGISTRY_PASSWORD"  # noqa: S105 - the variable's name, not a value
 
-# Docker Hub is known by several names in config files.
-_DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
-_CHALLENGE_PARAM = re.compile(r'(\w+)=(?:"([^"]*)"|([^\s,]+))')
+# The distribution spec's error codes (docs/spec/api.md, "Errors") and the status each comes
+# with; containers/image prints a code as its lowercased words, e.g. "manifest unknown".
+_ERROR_CODES = {
+    "manifest unknown": ("MANIFEST_UNKNOWN", 404),
+    "name unknown": ("NAME_UNKNOWN", 404),
+    "unauthorized": ("UNAUTHORIZED", 401),
+    "denied": ("DENIED", 403),
+    "too many requests": ("TOOMANYREQUESTS", 429),
+    "unavailable": ("UNAVAILABLE", 503),
+}
+_UNREACHABLE = re.compile(
+    r"connection refused|no such host|i/o timeout|network is unreachable|connection reset"
+    r"|TLS handshake timeout|timeout awaiting response headers|EOF$"
+)
+_OVERLOADED = re.compile(
+    r"(?:status|HTTP)[^0-9]{0,12}(5\d\d|429)|too many requests|unavailable", re.IGNORECASE
+)
+_TOKEN_REFUSED = re.compile(r"unable to retrieve auth token: invalid username/password: (.*)")
+_BEARER_REALM = re.compile(r'^\s*bearer\s.*?\brealm="?([^",\s]+)', re.IGNORECASE)
+_MISMATCH = re.compile(r"does not match (?:the )?(?:provided|expected)? ?(?:manifest )?digest")
 
 
 class RegistryError(RuntimeError):
@@ -71,26 +98,8 @@ class DigestMismatchError(RegistryError):
 
 
 @dataclass(frozen=True)
-class Credentials:
-    """A username and password for one registry, and where they came from (for messages)."""
-
-    username: str
-    password: str = field(repr=False)
-    source: str
-    """A human description such as 'env RELEASEGATE_REGISTRY_USERNAME/...'; never the values."""
-
-
-@dataclass(frozen=True)
-class CredentialLookup:
-    """The outcome of looking for credentials: the first found, and every place looked at."""
-
-    credentials: Credentials | None
-    searched: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class ResolveRequest:
-    """What a resolver needs; the same shape for every resolver (oci, later ecr, acr)."""
+    """What a resolver needs; the same shape for every resolver (oci, ecr, acr)."""
 
     registry: str
     repository: str
@@ -108,405 +117,276 @@ class ResolvedManifest:
     media_type: str | None
 
 
-def registry_key(name: str) -> str:
-    """Normalise a registry name as config files spell it (`https://host:port/v1/` -> host:port)."""
-    text = name.strip().lower()
-    for scheme in ("https://", "http://"):
-        if text.startswith(scheme):
-            text = text[len(scheme) :]
-    text = text.split("/", 1)[0]
-    return "docker.io" if text in _DOCKER_HUB_ALIASES else text
-
-
 def docker_config_path(environ: Mapping[str, str] | None = None) -> Path:
     """`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`, as the docker CLI does."""
     env = os.environ if environ is None else environ
     directory = env.get("DOCKER_CONFIG")
-    if directory:
-        return Path(directory) / "config.json"
-    return Path.home() / ".docker" / "config.json"
+    return Path(directory) / "config.json" if directory else Path.home() / ".docker" / "config.json"
 
 
-def find_credentials(registry: str, environ: Mapping[str, str] | None = None) -> CredentialLookup:
-    """Look for credentials for `registry`: env vars first, then the Docker config file.
-
-    Raises RegistryAuthError when a source is present but unusable (half-set env vars, a
-    config entry that does not decode), because silently falling back to another identity
-    would make an auth failure much harder to understand.
-    """
-    env = os.environ if environ is None else environ
-    searched: list[str] = []
-    env_source = f"env {ENV_USERNAME}/{ENV_PASSWORD}"
-    username, password = env.get(ENV_USERNAME, ""), env.get(ENV_PASSWORD, "")
+def _env_credentials(environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """The CI credentials from the environment; half-set variables are an error, because
+    silently falling back to another identity makes an auth failure hard to understand."""
+    username, password = environ.get(ENV_USERNAME, ""), environ.get(ENV_PASSWORD, "")
     if username and password:
-        return CredentialLookup(Credentials(username, password, env_source), (env_source,))
+        return username, password
     if username or password:
         missing = ENV_PASSWORD if username else ENV_USERNAME
         raise RegistryAuthError(
-            f"{env_source}: only one of the two is set ({missing} is empty); set both, or "
-            f"unset both to use the Docker config file"
+            f"env {ENV_USERNAME}/{ENV_PASSWORD}: only one of the two is set ({missing} is "
+            f"empty); set both, or unset both to use the Docker config file"
         )
-    searched.append(f"{env_source} (not set)")
+    return None
 
-    path = docker_config_path(env)
-    if not path.is_file():
-        searched.append(f"{path} (no such file)")
-        return CredentialLookup(None, tuple(searched))
+
+def _configured(registry: str, environ: Mapping[str, str]) -> str | None:
+    """Which Docker config entry would give skopeo credentials for `registry`, if any (for
+    messages only: skopeo reads the credentials itself)."""
+    path = docker_config_path(environ)
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RegistryAuthError(
-            f"Docker config {path} could not be read as JSON ({type(exc).__name__}); fix or "
-            f"remove it, or set {ENV_USERNAME}/{ENV_PASSWORD}"
-        ) from None
+    except (OSError, ValueError):
+        return None
     if not isinstance(config, dict):
-        config = {}
-    auths = config.get("auths")
-    wanted = registry_key(registry)
-    entry: Any = None
-    entry_name = ""
-    if isinstance(auths, dict):
-        for name, value in auths.items():
-            if isinstance(name, str) and registry_key(name) == wanted:
-                entry, entry_name = value, name
-                break
-    if not isinstance(entry, dict):
-        helpers = [k for k in ("credsStore", "credHelpers") if k in config]
-        note = f"; {' and '.join(helpers)} are not read" if helpers else ""
-        searched.append(f"{path} (no auths entry for {wanted}{note})")
-        return CredentialLookup(None, tuple(searched))
-
-    source = f"Docker config {path} (auths[{entry_name!r}])"
-    user, secret = entry.get("username"), entry.get("password")
-    encoded = entry.get("auth")
-    if isinstance(encoded, str) and encoded:
-        try:
-            decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
-            user, _, secret = decoded.partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            raise RegistryAuthError(
-                f"{source}: 'auth' is not base64 of user:password; run `docker login {registry}` "
-                f"again or set {ENV_USERNAME}/{ENV_PASSWORD}"
-            ) from None
-    if isinstance(user, str) and isinstance(secret, str) and user and secret:
-        return CredentialLookup(Credentials(user, secret, source), (*searched, source))
-    searched.append(f"{source} (no usable auth, username/password)")
-    return CredentialLookup(None, tuple(searched))
+        return None
+    for section in ("auths", "credHelpers"):
+        entries = config.get(section)
+        if isinstance(entries, dict):
+            for name in entries:
+                host = re.sub(r"^https?://", "", str(name)).split("/", 1)[0]
+                if host == registry:
+                    return f"Docker config {path} ({section}[{name!r}])"
+    return None
 
 
-def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
-    """Split a WWW-Authenticate value into its scheme and parameters (realm, service, scope)."""
-    scheme, _, rest = header.strip().partition(" ")
-    params = {
-        m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
-        for m in _CHALLENGE_PARAM.finditer(rest)
-    }
-    return scheme.lower(), params
+class _Attempt:
+    """One resolve's context: what to name in messages and which secrets to redact."""
 
-
-def _basic(creds: Credentials) -> str:
-    token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode("ascii")
-    return f"Basic {token}"
-
-
-def _error_codes(response: httpx.Response) -> str:
-    """The registry's error codes from a JSON body, e.g. 'MANIFEST_UNKNOWN: manifest unknown'."""
-    try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
-        return ""
-    errors = body.get("errors") if isinstance(body, dict) else None
-    if not isinstance(errors, list):
-        return ""
-    parts = []
-    for error in errors:
-        if isinstance(error, dict):
-            code, message = error.get("code", ""), error.get("message", "")
-            parts.append(f"{code}: {message}" if message else str(code))
-    return "; ".join(p for p in parts if p)
-
-
-def _status_text(response: httpx.Response) -> str:
-    codes = _error_codes(response)
-    return f"HTTP {response.status_code}" + (f" {codes}" if codes else "")
-
-
-class _Session:
-    """One resolve: a deadline, the auth header earned so far and the secrets to redact."""
-
-    def __init__(
-        self,
-        client: httpx.Client,
-        request: ResolveRequest,
-        lookup: Callable[[], CredentialLookup],
-    ) -> None:
-        self.client = client
-        self.request_ = request
-        self.lookup = lookup
-        self.started = time.monotonic()
-        self.deadline = self.started + RETRY_BUDGET_SECONDS
-        self.authorization: str | None = None
+    def __init__(self, request: ResolveRequest, environ: Mapping[str, str]) -> None:
+        self.request = request
+        self.environ = environ
+        self.env_credentials = _env_credentials(environ)
         self.secrets: list[str] = []
-        self.looked_up: CredentialLookup | None = None
+        if self.env_credentials is not None:
+            user, password = self.env_credentials
+            self.secrets += [password, base64.b64encode(f"{user}:{password}".encode()).decode()]
+        ref = request.reference
+        self.where = f"{request.registry}/{request.repository}"
+        self.image = f"{self.where}{'@' if ref.is_digest else ':'}{ref.reference}"
 
-    # -- errors -------------------------------------------------------------------------
     def fail(self, kind: type[RegistryError], message: str) -> RegistryError:
         return kind(redact(message, self.secrets))
 
-    @property
-    def where(self) -> str:
-        return f"{self.request_.registry}/{self.request_.repository}"
+    def source(self) -> str | None:
+        if self.env_credentials is not None:
+            return f"env {ENV_USERNAME}/{ENV_PASSWORD}"
+        return _configured(self.request.registry, self.environ)
 
-    # -- transport with retries ------------------------------------------------------------
-    def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        params: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        """Send once, retrying connection errors, 429 and 5xx with backoff within the budget."""
-        backoff = INITIAL_BACKOFF_SECONDS
-        attempts = 0
+    def looked_in(self) -> str:
+        return (
+            f"no credentials were found; looked in: env {ENV_USERNAME}/{ENV_PASSWORD} (not "
+            f"set), {docker_config_path(self.environ)} (auths, credHelpers; a global "
+            f"credsStore is not read) and the containers auth.json files. Set "
+            f"{ENV_USERNAME}/{ENV_PASSWORD}, run `docker login {self.request.registry}` or "
+            f"name a credential helper for it under credHelpers"
+        )
+
+    def refused(self, code: str, status: int, detail: str) -> RegistryError:
+        source = self.source()
+        tried = f"with credentials from {source}" if source else "anonymously"
+        hint = (
+            f"check that user's password or token there, and that it may pull "
+            f"{self.request.repository}"
+            if source
+            else self.looked_in()
+        )
+        verb = "denied access to" if status == 403 else "refused authentication for"
+        if source is None and status == 401:
+            verb = "requires authentication to read"
+        return self.fail(
+            RegistryAuthError,
+            f"registry {self.request.registry} {verb} {self.where} (HTTP {status} {code}: "
+            f"{detail}) {tried}; {hint}",
+        )
+
+
+def _codes(message: str) -> list[tuple[str, int, str]]:
+    """The distribution error codes in a containers/image message: (CODE, status, detail)."""
+    found = []
+    for line in re.split(r"\n|: (?=[a-z ]+: )", message):
+        words, _, detail = line.strip().partition(": ")
+        if words in _ERROR_CODES:
+            code, status = _ERROR_CODES[words]
+            found.append((code, status, detail or words))
+    return found
+
+
+def _classify(attempt: _Attempt, message: str) -> RegistryError:
+    """Turn skopeo's error into the product's error and message."""
+    request, ref = attempt.request, attempt.request.reference
+    codes = _codes(message)
+    token = _TOKEN_REFUSED.search(message)
+    if token:
+        source = attempt.source() or "no credentials"
+        return attempt.fail(
+            RegistryAuthError,
+            f"the token service of registry {request.registry} refused a token with "
+            f"{source} for {attempt.where} (HTTP 401 UNAUTHORIZED: {token.group(1)}); "
+            f"check the username/password there",
+        )
+    for code, status, detail in codes:
+        if status == 404:
+            return attempt.fail(
+                ManifestNotFoundError,
+                f"image {attempt.image} was not found (HTTP 404 {code}: {detail}); push that "
+                f"image to {attempt.where}, or fix the pin in stack config if it names the "
+                f"wrong {'digest' if ref.is_digest else 'tag'} or repository",
+            )
+    auth = [c for c in codes if c[1] in (401, 403)]
+    if auth:
+        # With credentials a 403 says what matters (this identity may not pull); without,
+        # the 401 does (log in). A token registry answers an anonymous token with both.
+        wanted = 403 if attempt.source() else 401
+        return attempt.refused(*next((c for c in auth if c[1] == wanted), auth[0]))
+    if _MISMATCH.search(message):
+        return attempt.fail(
+            DigestMismatchError,
+            f"registry {request.registry} served a manifest for {attempt.image} that does not "
+            f"hash to the pinned digest: the registry or a proxy in between is not returning "
+            f"the pinned content; do not deploy it, investigate the registry ({message})",
+        )
+    return attempt.fail(
+        RegistryError,
+        f"registry {request.registry} could not serve {attempt.image}: {message}",
+    )
+
+
+def _skopeo(attempt: _Attempt, authfile: Path | None) -> subprocess.CompletedProcess[bytes]:
+    skopeo = shutil.which("skopeo")
+    if skopeo is None:
+        raise RegistryError(
+            "the 'oci' resolver needs skopeo on PATH (Debian/Ubuntu: apt-get install skopeo; "
+            "scripts/system-deps.sh installs it)"
+        )
+    request = attempt.request
+    timeout = f"{REQUEST_TIMEOUT_SECONDS:.0f}s"
+    argv = [skopeo, "--command-timeout", timeout, "inspect", "--raw", "--retry-times", "0"]
+    argv.append(f"--tls-verify={'false' if request.insecure else 'true'}")
+    if authfile is not None:
+        argv += ["--authfile", str(authfile)]
+    argv.append(f"docker://{attempt.image}")
+    try:
+        return subprocess.run(
+            argv, capture_output=True, timeout=REQUEST_TIMEOUT_SECONDS + 5, check=False,
+            env=dict(attempt.environ), stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(argv, 1, b"", b'msg="i/o timeout"')
+
+
+def _error_text(stderr: bytes) -> str:
+    """skopeo's fatal message without logrus framing (`level=fatal msg="..."`)."""
+    text = stderr.decode("utf-8", "replace").strip()
+    messages = re.findall(r'level=fatal msg="((?:[^"\\]|\\.)*)"', text)
+    if messages:
+        text = messages[-1].encode().decode("unicode_escape")
+    return re.sub(r'^Error parsing image name "[^"]*": ', "", text).strip()
+
+
+def _authfile(attempt: _Attempt, directory: str) -> Path | None:
+    """The env credentials as a private auth.json for `--authfile` (never on a command line,
+    where other users' `ps` could read it); None lets skopeo use the standard files."""
+    if attempt.env_credentials is None:
+        return None
+    user, password = attempt.env_credentials
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    path = Path(directory) / "auth.json"
+    path.touch(mode=0o600)
+    path.write_text(json.dumps({"auths": {attempt.request.registry: {"auth": auth}}}))
+    return path
+
+
+def _refuse_plain_http_realm(attempt: _Attempt) -> None:
+    """Refuse before skopeo runs when an https registry names a plain-http token realm and
+    credentials exist: containers/image would send them there in clear text (Basic auth on the
+    token request; seen with skopeo 1.9), and so would anyone on the path."""
+    request, source = attempt.request, attempt.source()
+    if request.insecure or source is None:
+        return
+    try:
+        ping = httpx.get(f"https://{request.registry}/v2/", timeout=REQUEST_TIMEOUT_SECONDS)
+    except httpx.HTTPError:
+        return  # skopeo retries and reports an unreachable registry
+    for challenge in ping.headers.get_list("www-authenticate"):
+        realm = _BEARER_REALM.match(challenge)
+        if realm and realm.group(1).lower().startswith("http://"):
+            raise attempt.fail(
+                RegistryAuthError,
+                f"registry {request.registry} sends credentials to a plain-http token realm "
+                f"{realm.group(1)}; refusing to send {source} over http (only registries "
+                f"marked insecure may do that)",
+            )
+
+
+def resolve(request: ResolveRequest, environ: Mapping[str, str] | None = None) -> ResolvedManifest:
+    """Resolve `request.reference` to the sha256 of the manifest bytes the registry serves.
+
+    A digest pin is verified against the bytes (skopeo checks it too), so the pin is checked
+    against the content, not only against the registry's word. An unreachable or overloaded
+    registry (connection errors, 429, 5xx) is retried with backoff within RETRY_BUDGET_SECONDS.
+    """
+    attempt = _Attempt(request, os.environ if environ is None else environ)
+    _refuse_plain_http_realm(attempt)
+    started = time.monotonic()
+    backoff, attempts = INITIAL_BACKOFF_SECONDS, 0
+    with tempfile.TemporaryDirectory(prefix="releasegate-pin-") as private:
+        authfile = _authfile(attempt, private)
         while True:
             attempts += 1
-            remaining = self.deadline - time.monotonic()
-            timeout = max(0.5, min(REQUEST_TIMEOUT_SECONDS, remaining))
-            try:
-                response = self.client.request(
-                    method, url, headers=headers, params=params, timeout=timeout
-                )
-            except httpx.TransportError as exc:
-                last: httpx.Response | None = None
-                problem = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.status_code < 500 and response.status_code != 429:
-                    return response
-                last, problem = response, _status_text(response)
-            elapsed = time.monotonic() - self.started
-            if time.monotonic() + backoff > self.deadline:
+            result = _skopeo(attempt, authfile)
+            if result.returncode == 0:
+                return _resolved(attempt, result.stdout)
+            message = _error_text(result.stderr)
+            unreachable = bool(_UNREACHABLE.search(message))
+            if not unreachable and not _OVERLOADED.search(message):
+                raise _classify(attempt, message)
+            if time.monotonic() + backoff > started + RETRY_BUDGET_SECONDS:
                 break
             time.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-        host = httpx.URL(url).netloc.decode("ascii", "replace")
-        spent = f"after {attempts} attempt(s) over {elapsed:.1f}s"
-        if last is None:
-            raise self.fail(
-                RegistryUnreachableError,
-                f"registry {host} is unreachable {spent} ({problem}); check that the "
-                f"registry address is right, that it is running and reachable from this "
-                f"machine (network, proxy, firewall), then run `pulumi up` again",
-            )
-        raise self.fail(
-            RegistryError,
-            f"registry {host} kept failing {spent} (last answer {problem}) for {method} "
-            f"{self.where}; it is overloaded or down: retry later or check its status",
+    spent = f"after {attempts} attempt(s) over {time.monotonic() - started:.1f}s"
+    if unreachable:
+        raise attempt.fail(
+            RegistryUnreachableError,
+            f"registry {request.registry} is unreachable {spent} ({message}); check that the "
+            f"registry address is right, that it is running and reachable from this machine "
+            f"(network, proxy, firewall), then run `pulumi up` again",
         )
+    raise attempt.fail(
+        RegistryError,
+        f"registry {request.registry} kept failing {spent} (last answer: {message}) for "
+        f"{attempt.image}; it is overloaded or down: retry later or check its status",
+    )
 
-    # -- auth -----------------------------------------------------------------------------
-    def credentials(self) -> Credentials | None:
-        if self.looked_up is None:
-            self.looked_up = self.lookup()
-            found = self.looked_up.credentials
-            if found is not None:
-                self.secrets.extend([found.password, _basic(found).removeprefix("Basic ")])
-        return self.looked_up.credentials
 
-    def no_credentials_hint(self) -> str:
-        searched = self.looked_up.searched if self.looked_up is not None else ()
-        return (
-            f"no credentials were found; looked in: {', '.join(searched)}. "
-            f"Set {ENV_USERNAME}/{ENV_PASSWORD} or run `docker login {self.request_.registry}`"
+def _resolved(attempt: _Attempt, raw: bytes) -> ResolvedManifest:
+    request, ref = attempt.request, attempt.request.reference
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    if ref.is_digest and digest != ref.digest:
+        raise attempt.fail(
+            DigestMismatchError,
+            f"registry {request.registry} served a manifest for {attempt.image} whose sha256 "
+            f"is {digest}: the registry or a proxy in between is not returning the pinned "
+            f"content; do not deploy it, investigate the registry",
         )
-
-    def authenticate(self, response: httpx.Response) -> None:
-        """Answer a 401 challenge: Basic with credentials, or fetch a Bearer token."""
-        challenges = [parse_challenge(h) for h in response.headers.get_list("www-authenticate")]
-        by_scheme = {scheme: params for scheme, params in challenges}
-        creds = self.credentials()
-        if "bearer" in by_scheme:
-            self.authorization = f"Bearer {self.fetch_token(by_scheme['bearer'], creds)}"
-        elif "basic" in by_scheme:
-            if creds is None:
-                raise self.fail(
-                    RegistryAuthError,
-                    f"registry {self.request_.registry} requires authentication (Basic) to "
-                    f"read {self.where}; {self.no_credentials_hint()}",
-                )
-            self.authorization = _basic(creds)
-        else:
-            offered = ", ".join(s for s, _ in challenges) or "no WWW-Authenticate header"
-            raise self.fail(
-                RegistryAuthError,
-                f"registry {self.request_.registry} answered 401 for {self.where} with an "
-                f"unsupported challenge ({offered}); only Basic and Bearer are supported",
-            )
-
-    def fetch_token(self, params: Mapping[str, str], creds: Credentials | None) -> str:
-        realm = params.get("realm", "")
-        realm_url = httpx.URL(realm) if realm else None
-        if realm_url is None or realm_url.scheme not in ("http", "https"):
-            raise self.fail(
-                RegistryAuthError,
-                f"registry {self.request_.registry} asked for a Bearer token without a usable "
-                f"realm ({realm!r}); the registry's auth configuration is broken",
-            )
-        if creds is not None and realm_url.scheme == "http" and not self.request_.insecure:
-            raise self.fail(
-                RegistryAuthError,
-                f"registry {self.request_.registry} sends credentials to a plain-http token "
-                f"realm {realm}; refusing to send {creds.source} over http (only registries "
-                f"marked insecure may do that)",
-            )
-        query = {"service": params["service"]} if params.get("service") else {}
-        query["scope"] = params.get("scope") or f"repository:{self.request_.repository}:pull"
-        headers = {"Authorization": _basic(creds)} if creds is not None else {}
-        response = self.send("GET", realm, headers=headers, params=query)
-        if response.status_code != 200:
-            who = f"with {creds.source}" if creds else "anonymously"
-            hint = (
-                f"check the username/password in {creds.source}"
-                if creds
-                else self.no_credentials_hint()
-            )
-            raise self.fail(
-                RegistryAuthError,
-                f"token service {realm_url.host} refused a token {who} for {self.where} "
-                f"({_status_text(response)}); {hint}",
-            )
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        token = (body.get("token") or body.get("access_token")) if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token:
-            raise self.fail(
-                RegistryAuthError,
-                f"token service {realm_url.host} answered 200 without a token for {self.where}",
-            )
-        self.secrets.append(token)
-        return token
-
-    def request(self, method: str, url: str) -> httpx.Response:
-        """A registry API call, answering one auth challenge if the registry asks."""
-        response = self.send(method, url, headers=self.headers())
-        if response.status_code == 401 and self.authorization is None:
-            self.authenticate(response)
-            response = self.send(method, url, headers=self.headers())
-        if response.status_code in (401, 403):
-            self.raise_refused(response)
-        return response
-
-    def headers(self) -> dict[str, str]:
-        headers = {"Accept": ", ".join(MANIFEST_MEDIA_TYPES)}
-        if self.authorization:
-            headers["Authorization"] = self.authorization
-        return headers
-
-    def raise_refused(self, response: httpx.Response) -> None:
-        status = response.status_code
-        if response.request.method == "HEAD":  # no body: ask again for the error code
-            again = self.send("GET", str(response.request.url), headers=self.headers())
-            if again.status_code == status:
-                response = again
-        creds = self.looked_up.credentials if self.looked_up is not None else None
-        if creds is not None:
-            tried = f"with credentials from {creds.source}"
-            hint = (
-                f"check that user's password or token there, and that it may pull "
-                f"{self.request_.repository}"
-            )
-        elif self.looked_up is not None:
-            tried, hint = "anonymously", self.no_credentials_hint()
-        else:
-            tried = "anonymously"
-            hint = "the registry sent no auth challenge, so no credentials were tried"
-        verb = "denied access to" if status == 403 else "refused authentication for"
-        raise self.fail(
-            RegistryAuthError,
-            f"registry {self.request_.registry} {verb} {self.where} "
-            f"({_status_text(response)}) {tried}; {hint}",
-        )
-
-
-def manifest_url(request: ResolveRequest) -> str:
-    scheme = "http" if request.insecure else "https"
-    reference = request.reference.reference
-    return f"{scheme}://{request.registry}/v2/{request.repository}/manifests/{reference}"
-
-
-def resolve(
-    request: ResolveRequest,
-    *,
-    credentials: Callable[[], CredentialLookup] | None = None,
-    transport: httpx.BaseTransport | None = None,
-) -> ResolvedManifest:
-    """Resolve `request.reference` to the digest of the manifest the registry serves.
-
-    A tag is resolved with HEAD (cheap, and not counted by registries that rate-limit pulls),
-    taking `Docker-Content-Digest`; when the header is missing or malformed the manifest is
-    fetched and hashed. A digest pin is always fetched and its bytes hashed, so the pin is
-    verified against the content, not only against the registry's word.
-
-    `credentials` is called only if the registry asks for authentication; it defaults to
-    `find_credentials(request.registry)`.
-    """
-    lookup = credentials or (lambda: find_credentials(request.registry))
-    url = manifest_url(request)
-    ref = request.reference
-    with httpx.Client(transport=transport, follow_redirects=True) as client:
-        session = _Session(client, request, lookup)
-        if not ref.is_digest:
-            head = session.request("HEAD", url)
-            if head.status_code == 200:
-                digest = head.headers.get("docker-content-digest", "")
-                if DIGEST_PATTERN.match(digest):
-                    return ResolvedManifest(
-                        request.registry,
-                        request.repository,
-                        ref.reference,
-                        digest,
-                        _media_type(head),
-                    )
-        response = session.request("GET", url)
-        if response.status_code == 200:
-            digest = "sha256:" + hashlib.sha256(response.content).hexdigest()
-            claimed = response.headers.get("docker-content-digest")
-            if ref.is_digest and digest != ref.digest:
-                raise session.fail(
-                    DigestMismatchError,
-                    f"registry {request.registry} served a manifest for {session.where}@"
-                    f"{ref.digest} whose sha256 is {digest}: the registry or a proxy in between "
-                    f"is not returning the pinned content; do not deploy it, investigate the "
-                    f"registry",
-                )
-            if claimed and DIGEST_PATTERN.match(claimed) and claimed != digest:
-                raise session.fail(
-                    DigestMismatchError,
-                    f"registry {request.registry} says {session.where}:{ref.reference} is "
-                    f"{claimed} but the manifest bytes hash to {digest}; investigate the "
-                    f"registry or a proxy in between before deploying",
-                )
-            return ResolvedManifest(
-                request.registry, request.repository, ref.reference, digest, _media_type(response)
-            )
-        separator = "@" if ref.is_digest else ":"
-        image = f"{session.where}{separator}{ref.reference}"
-        if response.status_code == 404:
-            raise session.fail(
-                ManifestNotFoundError,
-                f"image {image} was not found ({_status_text(response)}); push that image to "
-                f"{session.where}, or fix the pin in stack config if it names the wrong "
-                f"{'digest' if ref.is_digest else 'tag'} or repository",
-            )
-        raise session.fail(
-            RegistryError,
-            f"registry {request.registry} answered {_status_text(response)} for {image}; "
-            f"expected 200 with a manifest",
-        )
-
-
-def _media_type(response: httpx.Response) -> str | None:
-    value = response.headers.get("content-type")
-    return value.split(";", 1)[0].strip() if value else None
+    try:
+        media_type = json.loads(raw).get("mediaType")
+    except (ValueError, AttributeError):
+        media_type = None
+    return ResolvedManifest(
+        request.registry,
+        request.repository,
+        ref.reference,
+        digest,
+        media_type if isinstance(media_type, str) else None,
+    )

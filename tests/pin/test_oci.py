@@ -1,21 +1,39 @@
-"""The OCI client against a real docker-registry: tags, digests, indexes, auth, failures."""
+"""The `oci` resolver against a real docker-registry: tags, digests, indexes, auth (env,
+Docker config, a credential helper), failures; a scripted registry for 5xx and bad bytes."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
+import os
 import re
+import ssl
+import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 
 from components.gates import oci
 from components.imageref import parse_image_ref
 from tests.pin.conftest import Registry
+from tests.pin.fake_registry import Answer, fake_registry
 from tests.servers.registry import free_port, skopeo_inspect
+
+MANIFEST_MEDIA_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
+"""What a resolve must accept: without the index types a registry may answer a multi-arch tag
+with one platform's manifest (or a converted one), whose digest is not the one runtimes pull."""
 
 pytestmark = [pytest.mark.servers, pytest.mark.timeout(90)]
 
@@ -102,7 +120,7 @@ def test_basic_auth_with_env_credentials(
     )
 
 
-@pytest.mark.parametrize("style", ["auth", "username-password", "https-key"])
+@pytest.mark.parametrize("style", ["auth", "https-key"])
 def test_basic_auth_with_docker_config(
     basic_registry: Registry, no_ambient_credentials: Path, style: str
 ) -> None:
@@ -110,8 +128,6 @@ def test_basic_auth_with_docker_config(
     key = basic_registry.address
     if style == "auth":
         entry = {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
-    elif style == "username-password":
-        entry = {"username": user, "password": password}
     else:
         key = f"https://{basic_registry.address}/v2/"
         entry = {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
@@ -130,7 +146,8 @@ def test_basic_auth_without_credentials_says_where_it_looked(
         oci.resolve(request(basic_registry, "v1.0.0"))
 
     message = str(caught.value)
-    assert "requires authentication (Basic)" in message
+    assert "requires authentication to read" in message
+    assert "HTTP 401 UNAUTHORIZED" in message
     assert oci.ENV_USERNAME in message
     assert str(no_ambient_credentials / "config.json") in message
     assert f"docker login {basic_registry.address}" in message
@@ -195,7 +212,7 @@ def test_bearer_with_wrong_password_fails_at_the_token_service(
     monkeypatch.setenv(oci.ENV_PASSWORD, "not-" + password)
 
     with pytest.raises(
-        oci.RegistryAuthError, match=r"token service 127\.0\.0\.1 refused"
+        oci.RegistryAuthError, match=r"token service of registry 127\.0\.0\.1:\d+ refused a token"
     ) as caught:
         oci.resolve(request(token_registry, "v1.0.0"))
     assert password not in str(caught.value)
@@ -213,121 +230,219 @@ def test_registry_not_listening_fails_after_bounded_retries(fast_retries: float)
     assert elapsed < fast_retries + 1.0
     message = str(caught.value)
     assert f"registry {address} is unreachable" in message
-    assert "ConnectError" in message
+    assert "connection refused" in message
     attempts = int(re.search(r"after (\d+) attempt", message).group(1))  # type: ignore[union-attr]
     assert attempts >= 3
 
 
 def test_5xx_is_retried_then_succeeds(fast_retries: float) -> None:
-    digest = "sha256:" + "a" * 64
-    calls: list[str] = []
+    body = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'
 
-    def handler(req: httpx.Request) -> httpx.Response:
-        calls.append(req.method)
-        if len(calls) < 3:
-            return httpx.Response(503, json={"errors": [{"code": "UNAVAILABLE"}]})
-        return httpx.Response(200, headers={"Docker-Content-Digest": digest})
+    def answer(number: int) -> Answer:
+        if number < 3:
+            return Answer(503, b'{"errors":[{"code":"UNAVAILABLE"}]}')
+        return Answer(200, body, {"Content-Type": oci.OCI_MANIFEST})
 
-    resolved = oci.resolve(request("r.example", "v1"), transport=httpx.MockTransport(handler))
+    with fake_registry(answer) as fake:
+        resolved = oci.resolve(request(fake.address, "v1"))
 
-    assert resolved.digest == digest
-    assert calls == ["HEAD", "HEAD", "HEAD"]
+    assert resolved.digest == "sha256:" + hashlib.sha256(body).hexdigest()
+    assert [seen["method"] for seen in fake.seen] == ["GET", "GET", "GET"]
 
 
 def test_persistent_5xx_gives_up_within_the_budget(fast_retries: float) -> None:
-    def handler(req: httpx.Request) -> httpx.Response:
-        return httpx.Response(502, json={"errors": [{"code": "BAD_GATEWAY", "message": "down"}]})
+    def answer(_number: int) -> Answer:
+        return Answer(502, b'{"errors":[{"code":"BAD_GATEWAY","message":"down"}]}')
 
     started = time.monotonic()
-    with pytest.raises(oci.RegistryError, match=r"kept failing after \d+ attempt.*HTTP 502"):
-        oci.resolve(request("r.example", "v1"), transport=httpx.MockTransport(handler))
+    with (
+        fake_registry(answer) as fake,
+        pytest.raises(oci.RegistryError, match=r"kept failing after \d+ attempt.*502"),
+    ):
+        oci.resolve(request(fake.address, "v1"))
     assert time.monotonic() - started < fast_retries + 1.0
+    assert len(fake.seen) >= 3
 
 
-def test_missing_digest_header_falls_back_to_hashing_the_manifest() -> None:
+def test_manifest_without_digest_header_resolves_to_the_hash_of_its_bytes() -> None:
     body = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'
-    seen: list[tuple[str, str]] = []
 
-    def handler(req: httpx.Request) -> httpx.Response:
-        seen.append((req.method, req.headers["accept"]))
-        return httpx.Response(200, content=body, headers={"Content-Type": oci.OCI_MANIFEST})
-
-    resolved = oci.resolve(request("r.example", "v1"), transport=httpx.MockTransport(handler))
+    with fake_registry(lambda _n: Answer(200, body, {"Content-Type": oci.OCI_MANIFEST})) as fake:
+        resolved = oci.resolve(request(fake.address, "v1"))
 
     assert resolved.digest == "sha256:" + hashlib.sha256(body).hexdigest()
-    assert [m for m, _ in seen] == ["HEAD", "GET"]
-    for media_type in oci.MANIFEST_MEDIA_TYPES:
-        assert media_type in seen[0][1]
+    assert resolved.media_type == oci.OCI_MANIFEST
+    for media_type in MANIFEST_MEDIA_TYPES:
+        assert media_type in fake.seen[0]["accept"]
 
 
 def test_digest_pin_whose_bytes_do_not_match_is_refused() -> None:
     pinned = "sha256:" + "b" * 64
 
-    def handler(req: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=b"{}", headers={"Docker-Content-Digest": pinned})
+    def answer(_number: int) -> Answer:
+        return Answer(200, b"{}", {"Docker-Content-Digest": pinned})
 
-    with pytest.raises(oci.DigestMismatchError, match="whose sha256 is sha256:44136fa3"):
-        oci.resolve(request("r.example", pinned), transport=httpx.MockTransport(handler))
+    with (
+        fake_registry(answer) as fake,
+        pytest.raises(oci.DigestMismatchError, match="whose sha256 is sha256:44136fa3"),
+    ):
+        oci.resolve(request(fake.address, pinned))
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key (openssl)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+@contextmanager
+def _serve(server: ThreadingHTTPServer) -> Iterator[str]:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def test_credentials_are_not_sent_to_a_plain_http_token_realm_over_https(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tls_files: tuple[Path, Path]
 ) -> None:
     monkeypatch.setenv(oci.ENV_USERNAME, "u")
     monkeypatch.setenv(oci.ENV_PASSWORD, "very-secret")
-    sent: list[str] = []
+    realm_requests: list[str] = []
 
-    def handler(req: httpx.Request) -> httpx.Response:
-        sent.append(str(req.url))
-        challenge = 'Bearer realm="http://auth.example/token",service="s"'
-        return httpx.Response(401, headers={"WWW-Authenticate": challenge})
+    class Realm(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            realm_requests.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "15")
+            self.end_headers()
+            self.wfile.write(b'{"token":"abc"}')
 
-    secure = oci.ResolveRequest("r.example", "a/b", parse_image_ref("v1"), insecure=False)
-    with pytest.raises(oci.RegistryAuthError, match="refusing to send") as caught:
-        oci.resolve(secure, transport=httpx.MockTransport(handler))
-    assert sent == ["https://r.example/v2/a/b/manifests/v1"]
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    realm_server = ThreadingHTTPServer(("127.0.0.1", 0), Realm)
+    realm = f"http://127.0.0.1:{realm_server.server_address[1]}/token"
+
+    class Registry(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", f'Bearer realm="{realm}",service="s"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    registry_server = ThreadingHTTPServer(("127.0.0.1", 0), Registry)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*tls_files)
+    registry_server.socket = context.wrap_socket(registry_server.socket, server_side=True)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_files[0]))  # trusted by httpx and skopeo
+
+    with _serve(realm_server), _serve(registry_server) as address:
+        secure = oci.ResolveRequest(address, "a/b", parse_image_ref("v1"), insecure=False)
+        with pytest.raises(oci.RegistryAuthError, match="refusing to send") as caught:
+            oci.resolve(secure)
+    assert realm_requests == []
     assert "very-secret" not in str(caught.value)
 
 
 # ---------------------------------------------------------------------------- credentials
-def test_credential_lookup_order_and_half_set_env(tmp_path: Path) -> None:
-    config = tmp_path / "config.json"
-    auth = base64.b64encode(b"cfg-user:cfg-pass").decode()
-    config.write_text(json.dumps({"auths": {"https://reg.example:5000": {"auth": auth}}}))
-    env = {"DOCKER_CONFIG": str(tmp_path)}
-
-    from_config = oci.find_credentials("reg.example:5000", env).credentials
-    assert from_config is not None
-    assert (from_config.username, from_config.password) == ("cfg-user", "cfg-pass")
-    assert "cfg-pass" not in repr(from_config)
-
-    from_env = oci.find_credentials(
-        "reg.example:5000", {**env, oci.ENV_USERNAME: "e", oci.ENV_PASSWORD: "p"}
-    ).credentials
-    assert from_env is not None
-    assert from_env.username == "e"
-    assert from_env.source.startswith("env ")
-
-    nothing = oci.find_credentials("other.example", env)
-    assert nothing.credentials is None
-    assert any("no auths entry for other.example" in s for s in nothing.searched)
+def test_half_set_env_credentials_are_refused_before_any_request(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(oci.ENV_USERNAME, "e")
 
     with pytest.raises(oci.RegistryAuthError, match=f"{oci.ENV_PASSWORD} is empty"):
-        oci.find_credentials("reg.example:5000", {**env, oci.ENV_USERNAME: "e"})
+        oci.resolve(request(registry, "v1.0.0"))
 
 
-def test_www_authenticate_parsing() -> None:
-    scheme, params = oci.parse_challenge(
-        'Bearer realm="https://auth.example/token",service="registry.example",'
-        'scope="repository:team/app:pull,push"'
+def test_env_credentials_come_before_the_docker_config(
+    basic_registry: Registry, no_ambient_credentials: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user, password = basic_registry.credentials
+    wrong = base64.b64encode(f"{user}:not-{password}".encode()).decode()
+    config = {"auths": {basic_registry.address: {"auth": wrong}}}
+    (no_ambient_credentials / "config.json").write_text(json.dumps(config))
+    monkeypatch.setenv(oci.ENV_USERNAME, user)
+    monkeypatch.setenv(oci.ENV_PASSWORD, password)
+
+    resolved = oci.resolve(request(basic_registry, "v1.0.0"))
+
+    assert resolved.digest == basic_registry.images.digests["v1.0.0"]
+
+
+@pytest.fixture
+def credential_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A `docker-credential-test` helper on PATH that answers `get` from a JSON file
+    (server URL -> [username, secret]) and logs each server it was asked for."""
+    bindir = tmp_path / "helper-bin"
+    bindir.mkdir()
+    store = tmp_path / "helper-store.json"
+    store.write_text("{}")
+    helper = bindir / "docker-credential-test"
+    helper.write_text(
+        "#!/usr/bin/env python3\n"
+        "import json, sys\n"
+        f"store = json.load(open({str(store)!r}))\n"
+        "server = sys.stdin.read().strip()\n"
+        f"open({str(tmp_path / 'helper.log')!r}, 'a').write(sys.argv[1] + ' ' + server + '\\n')\n"
+        "if sys.argv[1] != 'get' or server not in store:\n"
+        "    print('credentials not found in native keychain'); sys.exit(1)\n"
+        "user, secret = store[server]\n"
+        "print(json.dumps({'ServerURL': server, 'Username': user, 'Secret': secret}))\n"
     )
-    assert scheme == "bearer"
-    assert params == {
-        "realm": "https://auth.example/token",
-        "service": "registry.example",
-        "scope": "repository:team/app:pull,push",
-    }
-    assert oci.parse_challenge('Basic realm="Registry Realm"') == (
-        "basic",
-        {"realm": "Registry Realm"},
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    return store
+
+
+def test_token_auth_with_a_docker_credential_helper(
+    token_registry: Registry, no_ambient_credentials: Path, credential_helper: Path
+) -> None:
+    address = token_registry.address
+    user, password = token_registry.credentials
+    credential_helper.write_text(json.dumps({address: [user, password]}))
+    config = {"credHelpers": {address: "test"}}
+    (no_ambient_credentials / "config.json").write_text(json.dumps(config))
+    issuer = token_registry.server.token_issuer
+    assert issuer is not None
+    before = len(issuer.requests)
+
+    resolved = oci.resolve(request(token_registry, "v1.1.0"))
+
+    assert resolved.digest == token_registry.images.digests["v1.1.0"]
+    assert [r["user"] for r in issuer.requests[before:]] == [user]
+    log = (credential_helper.parent / "helper.log").read_text()
+    assert f"get {address}" in log
+
+
+def test_a_credential_helper_with_a_wrong_secret_is_named_in_the_message(
+    basic_registry: Registry, no_ambient_credentials: Path, credential_helper: Path
+) -> None:
+    address = basic_registry.address
+    user, password = basic_registry.credentials
+    credential_helper.write_text(json.dumps({address: [user, f"not-{password}"]}))
+    (no_ambient_credentials / "config.json").write_text(
+        json.dumps({"credHelpers": {address: "test"}})
     )
+
+    with pytest.raises(oci.RegistryAuthError) as caught:
+        oci.resolve(request(basic_registry, "v1.0.0"))
+
+    message = str(caught.value)
+    assert "HTTP 401 UNAUTHORIZED" in message
+    assert f"credHelpers['{address}']" in message
+    assert password not in message
