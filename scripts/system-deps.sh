@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests start as real local servers: podman (a Docker-API
-# engine, with runc), docker-registry (an OCI registry), skopeo (pushes test images),
+# engine, with runc), docker-registry (an OCI registry), skopeo (pushes test images; the local
+# target's image pins resolve with it),
 # postgresql (pg_dump/pg_restore and a server), busybox-static (tiny test images) and
 # apache2-utils (htpasswd for registry auth), openssl (signs test registry tokens). Skips the install when all are present.
 set -euo pipefail
