@@ -6,7 +6,7 @@ stay stable across releases; each target then stores or delivers them its own wa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -14,11 +14,29 @@ import pulumi_random as random
 
 DATABASE_PASSWORD = "DATABASE_PASSWORD"  # noqa: S105 - a name, not a password
 
+SecretGenerator = Callable[[str, int, pulumi.ResourceOptions], pulumi.Output[str]]
+"""(resource name, length, options) -> a value generated once and kept in state as a secret."""
+
+
+def random_password(name: str, length: int, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
+    """The product's generator: pulumi-random's RandomPassword."""
+    password = random.RandomPassword(
+        name,
+        length=length,
+        # URL-safe characters only: the database password is embedded in DATABASE_URL.
+        special=False,
+        opts=opts,
+    )
+    return password.result
+
 
 @dataclass(frozen=True, kw_only=True)
 class GeneratedSecretsArgs:
     names: Sequence[str]
     length: int = 40
+    generator: SecretGenerator = random_password
+    """A seam for the engine tests, where pulumi-random's plugin cannot be installed: they
+    generate values with a dynamic provider instead (tests/engine/target.py)."""
 
 
 class GeneratedSecrets(pulumi.ComponentResource):
@@ -30,12 +48,10 @@ class GeneratedSecrets(pulumi.ComponentResource):
         super().__init__("releasegate:secrets:GeneratedSecrets", name, None, opts)
         self.values = {}
         for secret in args.names:
-            password = random.RandomPassword(
+            value = args.generator(
                 f"{name}-{secret.lower().replace('_', '-')}",
-                length=args.length,
-                # URL-safe characters only: the database password is embedded in DATABASE_URL.
-                special=False,
-                opts=pulumi.ResourceOptions(parent=self),
+                args.length,
+                pulumi.ResourceOptions(parent=self),
             )
-            self.values[secret] = pulumi.Output.secret(password.result)
+            self.values[secret] = pulumi.Output.secret(value)
         self.register_outputs({})

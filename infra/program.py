@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import pulumi
 
+from components.secret_values import SecretGenerator, random_password
+from components.target import Target
 from infra.config import load_from_pulumi
 from infra.release import build_release
 from infra.settings import KEY_RELEASE, Settings
 from infra.targets import make_target
 
 
-def define_stack() -> None:
-    """Register the stack's resources. Config is validated in full before the first one."""
+def define_stack(
+    target_factory: Callable[[Settings], Target] = make_target,
+    generate_secret: SecretGenerator = random_password,
+) -> None:
+    """Register the stack's resources. Config is validated in full before the first one.
+
+    The two seams exist for the engine tests (tests/engine), which run this very function
+    under the real Pulumi CLI with a target of dynamic resources and generated secrets from a
+    dynamic provider, because the docker and random provider plugins cannot be installed there.
+    """
     settings = load_from_pulumi()
-    target = make_target(settings)
-    release = build_release(settings, target)
+    target = target_factory(settings)
+    release = build_release(settings, target, generate_secret)
     push_to = target.push_urls()
     # Where each image goes: what a foundation-only stack needs next, and the next release too.
     pulumi.export("pushTo", push_to)

@@ -17,12 +17,19 @@ from typing import Any
 
 import pulumi
 
+from components.gates.backend_settings import provider_input
 from components.gates.health_gate import HealthGate, HealthGateArgs
 from components.gates.image_pin import ImagePin, ImagePinArgs
 from components.gates.ledger import ReleaseLedger, ReleaseLedgerArgs
 from components.gates.migration_run import MigrationRun, MigrationRunArgs
 from components.gates.snapshot import PreMigrationSnapshot, PreMigrationSnapshotArgs
-from components.secret_values import DATABASE_PASSWORD, GeneratedSecrets, GeneratedSecretsArgs
+from components.secret_values import (
+    DATABASE_PASSWORD,
+    GeneratedSecrets,
+    GeneratedSecretsArgs,
+    SecretGenerator,
+    random_password,
+)
 from components.target import Target
 from infra.settings import DATABASE_URL, ServiceSpec, Settings
 
@@ -41,12 +48,17 @@ class Release:
     ledger: ReleaseLedger
 
 
-def build_release(settings: Settings, target: Target) -> Release | None:
+def build_release(
+    settings: Settings, target: Target, generate_secret: SecretGenerator = random_password
+) -> Release | None:
     """The release graph; None for a foundation-only stack (no pins), which gets the secrets
-    and the database (with DATABASE_URL stored) and nothing of a release."""
+    and the database (with DATABASE_URL stored) and nothing of a release. `generate_secret`
+    makes each generated secret (pulumi-random; the engine tests use a dynamic provider)."""
     generated = GeneratedSecrets(
         "secrets",
-        GeneratedSecretsArgs(names=[DATABASE_PASSWORD, *settings.generated_secrets]),
+        GeneratedSecretsArgs(
+            names=[DATABASE_PASSWORD, *settings.generated_secrets], generator=generate_secret
+        ),
     )
     secret_values: dict[str, pulumi.Output[str]] = {
         name: pulumi.Output.secret(value.reveal()) for name, value in settings.app_secrets.items()
@@ -82,7 +94,7 @@ def build_release(settings: Settings, target: Target) -> Release | None:
         PreMigrationSnapshotArgs(
             release=settings.pinned_release.migrations.reference,
             trigger=migrations_pin.image_ref,
-            backend=database.snapshot_backend,
+            backend=provider_input(database.snapshot_backend),
             known_secrets=known,
         ),
         # Snapshots are kept after later releases and after `pulumi destroy`.
@@ -99,7 +111,7 @@ def build_release(settings: Settings, target: Target) -> Release | None:
             env={} if by_reference else {f"{DATABASE_URL}_FILE": f"{SECRETS_DIR}/{DATABASE_URL}"},
             secret_files={} if by_reference else {f"{SECRETS_DIR}/{DATABASE_URL}": database.url},
             timeout_seconds=settings.migration.timeout_seconds,
-            backend=target.migration_backend(migrations_pin.image_ref),
+            backend=provider_input(target.migration_backend(migrations_pin.image_ref)),
             allow_rollback=settings.pinned_release.allow_migrations_rollback,
             known_secrets=known,
         ),
@@ -188,7 +200,7 @@ def _ship(
             failure_threshold=gate_spec.failure_threshold,
             startup_seconds=gate_spec.startup_seconds,
             deadline_seconds=gate_spec.deadline_seconds,
-            platform=rollout.platform,
+            platform=None if rollout.platform is None else provider_input(rollout.platform),
             rollout=rollout.revision,
             connect_to=rollout.connect_to,
             known_secrets=known_secrets,
