@@ -209,6 +209,25 @@ def test_a_fast_task_seen_only_pending_then_stopped_succeeds(
     assert EcsMigrationBackend().run(request(cluster)).exit_code == 0
 
 
+def test_the_wait_prints_each_status_it_sees_once_on_stderr(
+    monkeypatch: pytest.MonkeyPatch, aws: Emulator, cluster: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`pulumi up` shows a dynamic provider's stderr while it waits (components/gates/polling.py):
+    one line per status change, never one per poll."""
+    running = {"tasks": [{"taskArn": TASK_ARN, "lastStatus": "RUNNING"}], "failures": []}
+    with_stubbed_ecs(monkeypatch, aws, [
+        ("run_task", STARTED), ("describe_tasks", RUNNING), ("describe_tasks", running),
+        ("describe_tasks", running), ("describe_tasks", stopped_task({"exitCode": 0})),
+    ])  # fmt: skip
+    assert EcsMigrationBackend().run(request(cluster)).exit_code == 0
+    task = TASK_ARN.rsplit("/", 1)[-1]
+    lines = [line.split(" after ")[0] for line in capsys.readouterr().err.splitlines()
+             if line.startswith("releasegate:")]  # fmt: skip
+    assert lines == [f"releasegate: migration task {task}: {status}"
+                     for status in ("PENDING", "RUNNING", "STOPPED")]  # fmt: skip
+
+
 def test_a_task_that_stops_before_starting_shows_why(
     monkeypatch: pytest.MonkeyPatch, aws: Emulator, cluster: dict[str, Any]
 ) -> None:
