@@ -139,23 +139,32 @@ def _env_credentials(environ: Mapping[str, str]) -> tuple[str, str] | None:
     return None
 
 
+def _auth_files(environ: Mapping[str, str]) -> list[tuple[str, Path]]:
+    """Where skopeo looks for credentials (containers-auth.json(5)), Docker's config last."""
+    files = []
+    if environ.get("REGISTRY_AUTH_FILE"):
+        files.append(("auth file", Path(environ["REGISTRY_AUTH_FILE"])))
+    if environ.get("XDG_RUNTIME_DIR"):
+        files.append(("auth file", Path(environ["XDG_RUNTIME_DIR"]) / "containers/auth.json"))
+    config_home = environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    files.append(("auth file", Path(config_home) / "containers/auth.json"))
+    return [*files, ("Docker config", docker_config_path(environ))]
+
+
 def _configured(registry: str, environ: Mapping[str, str]) -> str | None:
-    """Which Docker config entry would give skopeo credentials for `registry`, if any (for
-    messages only: skopeo reads the credentials itself)."""
-    path = docker_config_path(environ)
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(config, dict):
-        return None
-    for section in ("auths", "credHelpers"):
-        entries = config.get(section)
-        if isinstance(entries, dict):
-            for name in entries:
+    """Which entry would give skopeo credentials for `registry`, if any (for messages only:
+    skopeo reads the credentials itself)."""
+    for kind, path in _auth_files(environ):
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for section in ("auths", "credHelpers"):
+            entries = config.get(section) if isinstance(config, dict) else None
+            for name in entries if isinstance(entries, dict) else ():
                 host = re.sub(r"^https?://", "", str(name)).split("/", 1)[0]
                 if host == registry:
-                    return f"Docker config {path} ({section}[{name!r}])"
+                    return f"{kind} {path} ({section}[{name!r}])"
     return None
 
 
@@ -186,7 +195,8 @@ class _Attempt:
         return (
             f"no credentials were found; looked in: env {ENV_USERNAME}/{ENV_PASSWORD} (not "
             f"set), {docker_config_path(self.environ)} (auths, credHelpers; a global "
-            f"credsStore is not read) and the containers auth.json files. Set "
+            f"credsStore is not read) and the containers auth.json files ("
+            f"{', '.join(str(p) for k, p in _auth_files(self.environ) if k == 'auth file')}). Set "
             f"{ENV_USERNAME}/{ENV_PASSWORD}, run `docker login {self.request.registry}` or "
             f"name a credential helper for it under credHelpers"
         )

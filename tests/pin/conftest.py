@@ -135,12 +135,17 @@ def token_registry(images: Images, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(autouse=True)
 def no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Hide this machine's registry credentials: env unset, Docker config in an empty folder.
+    """Hide this machine's registry credentials: env unset, Docker config in an empty folder,
+    and skopeo's own auth files (containers-auth.json(5)) in empty folders too.
 
     Returns the folder `DOCKER_CONFIG` points to, so a test can write a config.json there.
     """
     monkeypatch.delenv(oci.ENV_USERNAME, raising=False)
     monkeypatch.delenv(oci.ENV_PASSWORD, raising=False)
+    monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
+    for variable, folder in (("XDG_RUNTIME_DIR", "run"), ("XDG_CONFIG_HOME", "config")):
+        (tmp_path / f"xdg-{folder}").mkdir()
+        monkeypatch.setenv(variable, str(tmp_path / f"xdg-{folder}"))
     docker_config = tmp_path / "docker-config"
     docker_config.mkdir()
     monkeypatch.setenv("DOCKER_CONFIG", str(docker_config))
