@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import pulumi
 
+from components.gates.backend_settings import BackendSettings
 from components.spec import ServiceSpec, Settings
 
 MIGRATIONS_IMAGE = "migrations"
@@ -47,8 +48,9 @@ class ImageSource:
 class DatabaseEndpoint:
     url: pulumi.Output[str]
     """`postgresql://...` including the password: always a Pulumi secret."""
-    snapshot_backend: pulumi.Input[Mapping[str, Any]]
-    """Settings for the pre-migration snapshot backend (`kind` plus target settings)."""
+    snapshot_backend: pulumi.Input[BackendSettings]
+    """Settings for the pre-migration snapshot backend (a class of
+    `components.gates.backends.BACKENDS["snapshot"]`)."""
     resource: pulumi.Resource
     """The resource a snapshot and the migration wait for (the running database)."""
 
@@ -60,8 +62,9 @@ class ServiceRollout:
     resource: pulumi.Resource
     health_url: pulumi.Input[str] | None
     """Where the HTTP gate probes; None for workers."""
-    platform: pulumi.Input[Mapping[str, Any]] | None
-    """Platform identity check settings for the gate (`kind` plus target settings)."""
+    platform: pulumi.Input[BackendSettings] | None
+    """Platform identity check settings for the gate (a class of
+    `components.gates.backends.BACKENDS["platform"]`)."""
     revision: pulumi.Input[str]
     """Changes with every rollout (container id, task definition ARN, revision name), so the
     gate re-runs for each one, rollbacks after a failed gate included."""
@@ -84,9 +87,10 @@ class Target(Protocol):
 
     def database(self, password: pulumi.Output[str]) -> DatabaseEndpoint: ...
 
-    def migration_backend(self, image_ref: pulumi.Input[str]) -> pulumi.Input[Mapping[str, Any]]:
-        """Settings for the migration-run backend (`kind` plus target settings); `image_ref` is
-        the pinned migrations image, for platforms whose task or job definition names it."""
+    def migration_backend(self, image_ref: pulumi.Input[str]) -> pulumi.Input[BackendSettings]:
+        """Settings for the migration-run backend (a class of
+        `components.gates.backends.BACKENDS["migration"]`); `image_ref` is the pinned
+        migrations image, for platforms whose task or job definition names it."""
         ...
 
     def deploy_service(

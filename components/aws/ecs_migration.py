@@ -27,6 +27,7 @@ from typing import Any
 import botocore.exceptions
 
 from components.aws.aws_clients import client, error_code
+from components.aws.backend_settings import EcsMigrationSettings
 from components.gates.backends import (
     BackendError,
     MigrationRequest,
@@ -68,10 +69,8 @@ class EcsMigrationBackend:
                 "(secrets/valueFrom); secret files cannot be delivered: "
                 + ", ".join(sorted(request.secret_files))
             )
-        settings = request.settings
-        region = _required(settings, "region")
-        cluster = _required(settings, "cluster")
-        container = _required(settings, "container")
+        settings = EcsMigrationSettings.of(request.settings)
+        region, cluster, container = settings.region, settings.cluster, settings.container
         ecs = client("ecs", region)
         started_at = utc_now()
         task_arn = self._start(ecs, request, settings, cluster, container)
@@ -101,7 +100,7 @@ class EcsMigrationBackend:
 
     @staticmethod
     def _start(
-        ecs: Any, request: MigrationRequest, settings: Mapping[str, Any], cluster: str,
+        ecs: Any, request: MigrationRequest, settings: EcsMigrationSettings, cluster: str,
         container: str,
     ) -> str:  # fmt: skip
         override: dict[str, Any] = {"name": container, "command": list(request.command)}
@@ -112,15 +111,15 @@ class EcsMigrationBackend:
         try:
             answer = ecs.run_task(
                 cluster=cluster,
-                taskDefinition=_required(settings, "task_definition"),
+                taskDefinition=settings.task_definition,
                 launchType="FARGATE",
                 count=1,
                 startedBy=started_by(request.name),
                 networkConfiguration={
                     "awsvpcConfiguration": {
-                        "subnets": list(settings.get("subnets") or []),
-                        "securityGroups": list(settings.get("security_groups") or []),
-                        "assignPublicIp": "ENABLED" if settings.get("assign_public_ip")
+                        "subnets": list(settings.subnets),
+                        "securityGroups": list(settings.security_groups),
+                        "assignPublicIp": "ENABLED" if settings.assign_public_ip
                         else "DISABLED",
                     }
                 },
@@ -147,7 +146,7 @@ class EcsMigrationBackend:
 
     @staticmethod
     def _wait(
-        ecs: Any, request: MigrationRequest, settings: Mapping[str, Any], cluster: str,
+        ecs: Any, request: MigrationRequest, settings: EcsMigrationSettings, cluster: str,
         task_arn: str, region: str,
     ) -> tuple[dict[str, Any], list[str]]:  # fmt: skip
         # Not botocore's `tasks_stopped` waiter (ecs/2014-11-13/waiters-2.json: DescribeTasks
@@ -174,13 +173,13 @@ class EcsMigrationBackend:
             polled = poll_until(
                 describe, lambda task: status(task) == "STOPPED", status=status,
                 deadline_seconds=timeout,
-                interval_seconds=float(settings.get("poll_seconds") or DEFAULT_POLL_SECONDS),
+                interval_seconds=float(settings.poll_seconds or DEFAULT_POLL_SECONDS),
                 describe=f"migration task {_task_id(task_arn)}", on_progress=stderr_progress,
             )  # fmt: skip
         except PollTimeoutError as exc:
             _stop(ecs, cluster, task_arn, timeout)
             never = "never started; " if "RUNNING" not in exc.statuses else ""
-            container = str(settings.get("container") or "")
+            container = settings.container
             raise MigrationTimeout(
                 f"the migration task {_task_id(task_arn)} did not finish within "
                 f"{timeout:g}s ({never}went {exc.went}); it was "
@@ -191,15 +190,15 @@ class EcsMigrationBackend:
         return polled.value or {}, polled.statuses
 
 def log_tail(
-    settings: Mapping[str, Any], region: str, task_arn: str, container: str,
+    settings: EcsMigrationSettings, region: str, task_arn: str, container: str,
     secrets: Iterable[str] = (),
 ) -> str:  # fmt: skip
     """The last lines of the task's awslogs stream (`<prefix>/<container>/<task id>`), redacted
     (the known `secrets` too). Missing logs say so; they never hide the exit status."""
-    group = settings.get("log_group")
+    group = settings.log_group
     if not group:
         return ""
-    stream = f"{settings.get('log_stream_prefix') or container}/{container}/{_task_id(task_arn)}"
+    stream = f"{settings.log_stream_prefix or container}/{container}/{_task_id(task_arn)}"
     try:
         events = client("logs", region).get_log_events(
             logGroupName=group, logStreamName=stream, limit=LOG_TAIL_LINES, startFromHead=False
@@ -228,10 +227,3 @@ def _stop_reason(task: Mapping[str, Any], container: Mapping[str, Any]) -> str:
 
 def _task_id(task_arn: str) -> str:
     return task_arn.rsplit("/", 1)[-1]
-
-
-def _required(settings: Mapping[str, Any], key: str) -> str:
-    value = settings.get(key)
-    if not value:
-        raise BackendError(f"ECS migration backend settings lack {key!r}")
-    return str(value)

@@ -18,17 +18,17 @@ from typing import Any
 import botocore.exceptions
 
 from components.aws.aws_clients import client, error_code
-from components.gates.backends import PlatformObservation
+from components.aws.backend_settings import EcsPlatformSettings
+from components.gates.backends import BackendSettings, PlatformObservation
 
 
 class EcsPlatformProbe:
     """`components.gates.backends.PlatformProbe` for an ECS service."""
 
-    def observe(self, settings: Mapping[str, Any]) -> PlatformObservation:
-        region = str(settings.get("region") or "")
-        cluster = str(settings.get("cluster") or "")
-        name = str(settings.get("service") or "")
-        expected = str(settings.get("task_definition") or "")
+    def observe(self, settings: BackendSettings | Mapping[str, Any]) -> PlatformObservation:
+        typed = EcsPlatformSettings.of(settings)
+        region, cluster = typed.region, typed.cluster
+        name, expected = typed.service, typed.task_definition
         try:
             answer = client("ecs", region).describe_services(cluster=cluster, services=[name])
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:

@@ -26,6 +26,7 @@ from typing import Any
 import botocore.exceptions
 
 from components.aws.aws_clients import client, error_code
+from components.aws.backend_settings import RdsSnapshotSettings
 from components.gates.backends import BackendError, SnapshotRecord, SnapshotRequest
 from components.gates.polling import PollTimeoutError, poll_until, stderr_progress
 
@@ -72,11 +73,8 @@ class RdsSnapshotBackend:
     """`components.gates.backends.SnapshotBackend` for RDS instances."""
 
     def take(self, request: SnapshotRequest) -> SnapshotRecord:
-        settings = request.settings
-        region = str(settings.get("region") or "")
-        instance = str(settings.get("db_instance_identifier") or "")
-        if not region or not instance:
-            raise BackendError("RDS snapshot settings need region and db_instance_identifier")
+        settings = RdsSnapshotSettings.of(request.settings)
+        region, instance = settings.region, settings.db_instance_identifier
         rds = client("rds", region)
         identifier = self._in_progress(rds, instance, request) if request.release else None
         if identifier is None:
@@ -143,14 +141,14 @@ class RdsSnapshotBackend:
 
     @staticmethod
     def _wait(
-        rds: Any, identifier: str, instance: str, settings: Mapping[str, Any]
+        rds: Any, identifier: str, instance: str, settings: RdsSnapshotSettings
     ) -> dict[str, Any]:
         # Not botocore's `db_snapshot_available` waiter (rds/2014-10-31/waiters-2.json: every
         # 30 s, 60 attempts, failure on deleted/deleting/failed/incompatible-*): it counts
         # attempts instead of a deadline, does not check whose snapshot it is, and a missing
         # snapshot ends it as an unexpected error. Here every read checks the owner and fails
         # fast on GONE, and the timeout says the next `up` reuses this snapshot.
-        timeout = float(settings.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS)
+        timeout = float(settings.timeout_seconds or DEFAULT_TIMEOUT_SECONDS)
 
         def read() -> dict[str, Any]:
             try:
@@ -172,7 +170,7 @@ class RdsSnapshotBackend:
             return poll_until(
                 read, lambda snapshot: _status(snapshot) == "available", status=_status,
                 deadline_seconds=timeout,
-                interval_seconds=float(settings.get("poll_seconds") or DEFAULT_POLL_SECONDS),
+                interval_seconds=float(settings.poll_seconds or DEFAULT_POLL_SECONDS),
                 describe=f"snapshot {identifier} of {instance}", on_progress=stderr_progress,
             ).value  # fmt: skip
         except PollTimeoutError as exc:

@@ -16,6 +16,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.backend_settings import (
+    EcsMigrationSettings,
+    EcsPlatformSettings,
+    RdsSnapshotSettings,
+)
 from components.aws.database import AwsDatabase, AwsDatabaseArgs
 from components.aws.ecr_keep import EcrImageKeeper, EcrImageKeeperArgs
 from components.aws.flow_logs import VpcFlowLogs, VpcFlowLogsArgs
@@ -29,6 +34,7 @@ from components.aws.secrets import AwsSecrets, AwsSecretsArgs
 from components.aws.service import AwsService, AwsServiceArgs
 from components.aws.spec import AwsSpec, NewNetwork
 from components.aws.task_definition import ContainerSpec, container_definitions, volumes
+from components.gates.backend_settings import BackendSettings
 from components.spec import DATABASE_URL, ServiceSpec, Settings
 from components.target import (
     DatabaseEndpoint,
@@ -277,17 +283,15 @@ class AwsTarget:
         )
         self._database_url_version = self.secrets.put(DATABASE_URL, self._database.url)
         backend = self._database.identifier.apply(
-            lambda identifier: {
-                "kind": "rds",
-                "region": self.aws.region,
-                "db_instance_identifier": identifier,
-            }
+            lambda identifier: RdsSnapshotSettings(
+                region=self.aws.region, db_instance_identifier=identifier
+            )
         )
         return DatabaseEndpoint(
             url=self._database.url, snapshot_backend=backend, resource=self._database
         )
 
-    def migration_backend(self, image_ref: pulumi.Input[str]) -> pulumi.Input[Mapping[str, Any]]:
+    def migration_backend(self, image_ref: pulumi.Input[str]) -> pulumi.Input[BackendSettings]:
         migration = self.settings.migration
         task = aws.ecs.TaskDefinition(
             "migration-task",
@@ -326,20 +330,19 @@ class AwsTarget:
             self.network.task_security_group_id,
             self.log_groups[MIGRATIONS].name,
         ).apply(
-            lambda v: {
-                "kind": "ecs",
-                "region": self.aws.region,
-                "cluster": v[0],
-                "task_definition": v[1],
-                "container": MIGRATION_CONTAINER,
-                "subnets": list(v[2]),
-                "security_groups": [v[3]],
-                "assign_public_ip": False,
-                "log_group": v[4],
-                "log_stream_prefix": MIGRATION_CONTAINER,
+            lambda v: EcsMigrationSettings(
+                region=self.aws.region,
+                cluster=v[0],
+                task_definition=v[1],
+                container=MIGRATION_CONTAINER,
+                subnets=tuple(v[2]),
+                security_groups=(v[3],),
+                assign_public_ip=False,
+                log_group=v[4],
+                log_stream_prefix=MIGRATION_CONTAINER,
                 # The run's name (and ECS `startedBy`) is unique per stack and release.
-                "name_prefix": self.prefix,
-            }
+                name_prefix=self.prefix,
+            )
         )
 
     def deploy_service(
@@ -402,13 +405,9 @@ class AwsTarget:
         platform = pulumi.Output.all(
             self.cluster.arn, service.service_name, service.task_definition.arn
         ).apply(
-            lambda v: {
-                "kind": "ecs",
-                "region": self.aws.region,
-                "cluster": v[0],
-                "service": v[1],
-                "task_definition": v[2],
-            }
+            lambda v: EcsPlatformSettings(
+                region=self.aws.region, cluster=v[0], service=v[1], task_definition=v[2]
+            )
         )
         return ServiceRollout(
             resource=service,

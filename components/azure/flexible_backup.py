@@ -26,6 +26,7 @@ from typing import Any
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from components.azure import azure_clients
+from components.azure.backend_settings import FlexibleServerBackupSettings
 from components.gates.backends import BackendError, SnapshotRecord, SnapshotRequest
 from components.gates.polling import PollTimeoutError, poll_until, stderr_progress
 from components.naming import fit, short_hash, slug
@@ -52,14 +53,11 @@ class FlexibleServerBackupBackend:
     """`components.gates.backends.SnapshotBackend` for PostgreSQL Flexible Server."""
 
     def take(self, request: SnapshotRequest) -> SnapshotRecord:
-        settings = request.settings
-        group = str(settings.get("resource_group") or "")
-        server = str(settings.get("server_name") or "")
-        if not group or not server or not settings.get("subscription_id"):
-            raise BackendError("backup settings need subscription_id, resource_group, server_name")
+        settings = FlexibleServerBackupSettings.of(request.settings)
+        group, server = settings.resource_group, settings.server_name
         marker = release_marker(request.release, request.trigger) if request.release else ""
-        timeout = float(settings.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS)
-        client = azure_clients.postgres(str(settings["subscription_id"]))
+        timeout = float(settings.timeout_seconds or DEFAULT_TIMEOUT_SECONDS)
+        client = azure_clients.postgres(settings.subscription_id)
         backups = client.backups_automatic_and_on_demand
         name = backup_name(request.name, marker)
         try:
@@ -114,7 +112,8 @@ def _newest_releasegate_backup(backups: Any, group: str, server: str) -> Any:
 
 
 def _wait_completed(
-    backups: Any, group: str, server: str, name: str, timeout: float, settings: Any
+    backups: Any, group: str, server: str, name: str, timeout: float,
+    settings: FlexibleServerBackupSettings,
 ) -> Any:
     """The backup `name` once it has a completedTime, or as it was at the deadline. (Found in
     progress from an earlier `up`: there is no begin_create poller to resume, so it is read
@@ -125,7 +124,7 @@ def _wait_completed(
             lambda backup: _completed(backup) is not None,
             status=lambda backup: "in progress" if _completed(backup) is None else "completed",
             deadline_seconds=timeout,
-            interval_seconds=float(settings.get("poll_seconds") or DEFAULT_POLL_SECONDS),
+            interval_seconds=float(settings.poll_seconds or DEFAULT_POLL_SECONDS),
             describe=f"on-demand backup {name} of {server}", on_progress=stderr_progress,
         ).value
     except PollTimeoutError as exc:

@@ -31,12 +31,12 @@ Settings: `subscription_id`, `resource_group`, `job_name`, `container`, optional
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from azure.core.exceptions import AzureError
 
 from components.azure import azure_clients
+from components.azure.backend_settings import ContainerAppsJobSettings
 from components.gates.backends import (
     BackendError,
     MigrationRequest,
@@ -76,13 +76,13 @@ class ContainerAppsJobBackend:
                 "the migration job reads its secrets as Key Vault references from its template; "
                 "secret files cannot be delivered: " + ", ".join(sorted(request.secret_files))
             )
-        settings = request.settings
-        group, job = _required(settings, "resource_group"), _required(settings, "job_name")
-        client = azure_clients.container_apps(_required(settings, "subscription_id"))
-        identity = _check_template(client, group, job, _required(settings, "container"), request)
+        settings = ContainerAppsJobSettings.of(request.settings)
+        group, job = settings.resource_group, settings.job_name
+        client = azure_clients.container_apps(settings.subscription_id)
+        identity = _check_template(client, group, job, settings.container, request)
         timeout = float(request.timeout_seconds)
         deadline = time.monotonic() + timeout
-        poll = float(settings.get("poll_seconds") or DEFAULT_POLL_SECONDS)
+        poll = float(settings.poll_seconds or DEFAULT_POLL_SECONDS)
         started_at = utc_now()
         # begin_start's poller (LROPoller.result) waits for the start only; the execution's end
         # has no SDK poller, so both the start retries and the execution use poll_until.
@@ -204,10 +204,3 @@ def _stop(client: Any, group: str, job: str, execution: str) -> None:
         client.jobs.begin_stop_execution(group, job, execution).result(timeout=60)
     except AzureError:
         return  # reported as a timeout either way; replicaTimeout ends it at the latest
-
-
-def _required(settings: Mapping[str, Any], key: str) -> str:
-    value = settings.get(key)
-    if not value:
-        raise BackendError(f"Container Apps job settings lack {key!r}")
-    return str(value)

@@ -19,9 +19,10 @@ from typing import Any
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from components.azure import azure_clients
+from components.azure.backend_settings import ContainerAppsRevisionSettings
 from components.azure.job_migration import enum_text
 from components.azure.traffic import serving_revision
-from components.gates.backends import PlatformObservation
+from components.gates.backends import BackendSettings, PlatformObservation
 
 RUNNING = ("Running", "RunningAtMaxScale")
 STARTING_STATES = ("Provisioning", "Activating", "Processing", "Deprovisioning")
@@ -30,13 +31,12 @@ STARTING_STATES = ("Provisioning", "Activating", "Processing", "Deprovisioning")
 class ContainerAppsRevisionProbe:
     """`components.gates.backends.PlatformProbe` for a Container Apps revision."""
 
-    def observe(self, settings: Mapping[str, Any]) -> PlatformObservation:
-        group = str(settings.get("resource_group") or "")
-        app = str(settings.get("app_name") or "")
-        revision = str(settings.get("revision_name") or "")
-        image = str(settings.get("image") or "")
+    def observe(self, settings: BackendSettings | Mapping[str, Any]) -> PlatformObservation:
+        typed = ContainerAppsRevisionSettings.of(settings)
+        group, app, revision = typed.resource_group, typed.app_name, typed.revision_name
+        image = typed.image
         try:
-            client = azure_clients.container_apps(str(settings.get("subscription_id") or ""))
+            client = azure_clients.container_apps(typed.subscription_id)
             try:
                 found = client.container_apps_revisions.get_revision(group, app, revision)
             except ResourceNotFoundError:

@@ -19,6 +19,11 @@ import pulumi
 from pulumi_azure_native import app, authorization
 
 from components.azure.app import AzureApp, AzureAppArgs
+from components.azure.backend_settings import (
+    ContainerAppsJobSettings,
+    ContainerAppsRevisionSettings,
+    FlexibleServerBackupSettings,
+)
 from components.azure.database import AzureDatabase, AzureDatabaseArgs
 from components.azure.identities import AzureIdentity, AzureIdentityArgs
 from components.azure.naming import app_name, registry_name, vault_name
@@ -33,6 +38,7 @@ from components.azure.registry import AzureRegistry, AzureRegistryArgs
 from components.azure.spec import AzureSpec, RevisionMode
 from components.azure.traffic import TrafficShift, TrafficShiftArgs
 from components.azure.vault import AzureVault, AzureVaultArgs, secret_name
+from components.gates.backend_settings import BackendSettings
 from components.spec import DATABASE_URL, ServiceSpec, Settings
 from components.target import (
     DatabaseEndpoint,
@@ -189,14 +195,15 @@ class AzureTarget:
         backend = pulumi.Output.all(
             self.subscription_id, self.platform.resource_group_name, self._database.server_name
         ).apply(
-            lambda v: {"kind": "flexible-server", "subscription_id": v[0],
-                       "resource_group": v[1], "server_name": v[2]}
-        )  # fmt: skip
+            lambda v: FlexibleServerBackupSettings(
+                subscription_id=v[0], resource_group=v[1], server_name=v[2]
+            )
+        )
         return DatabaseEndpoint(
             url=self._database.url, snapshot_backend=backend, resource=self._database
         )
 
-    def migration_backend(self, image_ref: pulumi.Input[str]) -> pulumi.Input[Mapping[str, Any]]:
+    def migration_backend(self, image_ref: pulumi.Input[str]) -> pulumi.Input[BackendSettings]:
         migration = self.settings.migration
         name = app_name(self.prefix, "migrate")
         identity = self._grant(MIGRATION, [DATABASE_URL])  # the job reads DATABASE_URL only
@@ -239,9 +246,10 @@ class AzureTarget:
         )  # fmt: skip
         return pulumi.Output.all(self.subscription_id, self.platform.resource_group_name,
                                  job.name).apply(
-            lambda v: {"kind": "containerapps-job", "subscription_id": v[0],
-                       "resource_group": v[1], "job_name": v[2],
-                       "container": MIGRATION_CONTAINER}
+            lambda v: ContainerAppsJobSettings(
+                subscription_id=v[0], resource_group=v[1], job_name=v[2],
+                container=MIGRATION_CONTAINER,
+            )
         )  # fmt: skip
 
     def deploy_service(
@@ -286,9 +294,11 @@ class AzureTarget:
             self.subscription_id, self.platform.resource_group_name, component.revision_name,
             image_ref,
         ).apply(
-            lambda v: {"kind": "containerapps", "subscription_id": v[0], "resource_group": v[1],
-                       "app_name": name, "revision_name": v[2], "image": v[3]}
-        )  # fmt: skip
+            lambda v: ContainerAppsRevisionSettings(
+                subscription_id=v[0], resource_group=v[1], app_name=name, revision_name=v[2],
+                image=v[3],
+            )
+        )
         return ServiceRollout(
             resource=component,
             health_url=health_url,

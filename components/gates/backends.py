@@ -1,10 +1,12 @@
 """The seam between the cloud-agnostic gates and each target's platform API.
 
 The dynamic providers in `components.gates` take a `backend` input such as
-`{"kind": "docker", "docker_host": "unix:///var/run/docker.sock", ...}` and look the kind up
-here. Implementations live in the target packages (`components.local`, later `components.aws`
-and `components.azure`) and are imported lazily, inside provider methods, so the provider
-process only imports the SDK of the target it actually deploys to.
+`{"kind": "docker", "docker_host": "unix:///var/run/docker.sock", ...}`: the plain form of a
+typed settings object (`components.gates.backend_settings`). `BACKENDS` is the one table of
+backends: per role and kind, the settings class that parses and validates that input and the
+implementation that uses it. Settings classes are plain dataclasses; implementations live in
+the target packages and are imported lazily, inside provider methods, so the provider process
+only imports the SDK of the target it actually deploys to.
 """
 
 from __future__ import annotations
@@ -12,11 +14,51 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol
 
+from components.aws.backend_settings import (
+    EcsMigrationSettings,
+    EcsPlatformSettings,
+    RdsSnapshotSettings,
+)
+from components.azure.backend_settings import (
+    ContainerAppsJobSettings,
+    ContainerAppsRevisionSettings,
+    FlexibleServerBackupSettings,
+)
+from components.gates.backend_settings import (
+    BackendError,
+    BackendSettings,
+    BackendSettingsError,
+)
+from components.local.backend_settings import (
+    DockerMigrationSettings,
+    DockerPlatformSettings,
+    DockerSnapshotSettings,
+)
 
-class BackendError(RuntimeError):
-    """A platform call failed; the message is already redacted and says how to recover."""
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendError",
+    "BackendSettings",
+    "BackendSettingsError",
+    "MigrationBackend",
+    "MigrationRequest",
+    "MigrationResult",
+    "MigrationTimeout",
+    "PlatformObservation",
+    "PlatformProbe",
+    "SnapshotBackend",
+    "SnapshotRecord",
+    "SnapshotRequest",
+    "kind_problem",
+    "migration_backend",
+    "parse_settings",
+    "platform_probe",
+    "settings_problems",
+    "snapshot_backend",
+]
 
 
 @dataclass(frozen=True)
@@ -33,8 +75,9 @@ class MigrationRequest:
     secret_files: Mapping[str, str]
     """Secret values delivered as files (path inside the container -> content), never env."""
     timeout_seconds: float
-    settings: Mapping[str, Any] = field(default_factory=dict)
-    """Backend-specific settings (docker host, network, cluster, subnets...)."""
+    settings: BackendSettings | Mapping[str, Any] = field(default_factory=dict)
+    """Backend-specific settings (docker host, network, cluster, subnets...): the typed object
+    the provider parsed; a backend also takes the plain form (`BackendSettings.of`)."""
     known_secrets: tuple[str, ...] = ()
     """Every secret value the stack knows (also the `secret_files` contents), for redaction
     only: masked in log tails and error messages before any text leaves the backend."""
@@ -67,7 +110,8 @@ class MigrationBackend(Protocol):
 class SnapshotRequest:
     name: str
     """Snapshot name, derived from the release and the time of the take."""
-    settings: Mapping[str, Any] = field(default_factory=dict)
+    settings: BackendSettings | Mapping[str, Any] = field(default_factory=dict)
+    """Backend-specific settings, as for `MigrationRequest.settings`."""
     release: str = ""
     """The migrations pin the snapshot is taken for."""
     trigger: str = ""
@@ -106,49 +150,102 @@ class PlatformObservation:
 
 
 class PlatformProbe(Protocol):
-    def observe(self, settings: Mapping[str, Any]) -> PlatformObservation:
+    def observe(self, settings: BackendSettings | Mapping[str, Any]) -> PlatformObservation:
         """One observation of the service's rollout state; never raises for unhealthy states."""
         ...
 
 
-MIGRATION_BACKENDS: dict[str, str] = {
-    "docker": "components.local.docker_migration:DockerMigrationBackend",
-    "ecs": "components.aws.ecs_migration:EcsMigrationBackend",
-    "containerapps-job": "components.azure.job_migration:ContainerAppsJobBackend",
-}
-SNAPSHOT_BACKENDS: dict[str, str] = {
-    "docker": "components.local.docker_snapshot:DockerSnapshotBackend",
-    "rds": "components.aws.rds_snapshot:RdsSnapshotBackend",
-    "flexible-server": "components.azure.flexible_backup:FlexibleServerBackupBackend",
-}
-PLATFORM_PROBES: dict[str, str] = {
-    "docker": "components.local.docker_platform:DockerPlatformProbe",
-    "ecs": "components.aws.ecs_platform:EcsPlatformProbe",
-    "containerapps": "components.azure.revision_platform:ContainerAppsRevisionProbe",
-}
-
-_T = TypeVar("_T")
+Role = Literal["migration", "snapshot", "platform"]
 
 
-def _load(table: Mapping[str, str], kind: str, what: str) -> Any:
-    target = table.get(kind)
-    if target is None:
-        known = ", ".join(sorted(table))
-        raise BackendError(f"unknown {what} backend {kind!r}; known: {known}")
-    module_name, _, class_name = target.partition(":")
+@dataclass(frozen=True)
+class Backend:
+    """One backend kind: how its settings parse, and where its implementation lives."""
+
+    settings: type[BackendSettings]
+    implementation: str
+    """`module:Class`, imported only when a provider uses it."""
+
+
+BACKENDS: dict[Role, dict[str, Backend]] = {
+    "migration": {
+        "docker": Backend(
+            DockerMigrationSettings, "components.local.docker_migration:DockerMigrationBackend"
+        ),
+        "ecs": Backend(EcsMigrationSettings, "components.aws.ecs_migration:EcsMigrationBackend"),
+        "containerapps-job": Backend(
+            ContainerAppsJobSettings, "components.azure.job_migration:ContainerAppsJobBackend"
+        ),
+    },
+    "snapshot": {
+        "docker": Backend(
+            DockerSnapshotSettings, "components.local.docker_snapshot:DockerSnapshotBackend"
+        ),
+        "rds": Backend(RdsSnapshotSettings, "components.aws.rds_snapshot:RdsSnapshotBackend"),
+        "flexible-server": Backend(
+            FlexibleServerBackupSettings,
+            "components.azure.flexible_backup:FlexibleServerBackupBackend",
+        ),
+    },
+    "platform": {
+        "docker": Backend(
+            DockerPlatformSettings, "components.local.docker_platform:DockerPlatformProbe"
+        ),
+        "ecs": Backend(EcsPlatformSettings, "components.aws.ecs_platform:EcsPlatformProbe"),
+        "containerapps": Backend(
+            ContainerAppsRevisionSettings,
+            "components.azure.revision_platform:ContainerAppsRevisionProbe",
+        ),
+    },
+}
+"""Role -> kind -> backend: the one table a provider resolves a `backend` input through."""
+
+
+def kind_problem(role: Role, kind: object) -> str | None:
+    """Why `kind` names no `role` backend (listing the known kinds), or None when it does."""
+    if isinstance(kind, str) and kind in BACKENDS[role]:
+        return None
+    return f"kind {kind!r} is not one of: {', '.join(sorted(BACKENDS[role]))}"
+
+
+def _backend(role: Role, kind: str) -> Backend:
+    found = BACKENDS[role].get(kind)
+    if found is None:
+        known = ", ".join(sorted(BACKENDS[role]))
+        raise BackendError(f"unknown {role} backend {kind!r}; known: {known}")
+    return found
+
+
+def parse_settings(role: Role, data: Mapping[str, Any]) -> BackendSettings:
+    """The typed settings a plain `backend` input describes (validated once, every problem in
+    one BackendSettingsError); the kind must name a `role` backend."""
+    return _backend(role, str(data.get("kind", ""))).settings.from_dict(data)
+
+
+def settings_problems(role: Role, data: Mapping[str, Any]) -> list[str]:
+    """Every problem with a plain `backend` input, for a provider's `check` (unknowns pass)."""
+    kind = data.get("kind")
+    if problem := kind_problem(role, kind):
+        return [problem]
+    backend = BACKENDS[role][str(kind)]
+    return [f"{backend.settings.WHAT} settings: {p}" for p in backend.settings.problems(data)]
+
+
+def _load(role: Role, kind: str) -> Any:
+    module_name, _, class_name = _backend(role, kind).implementation.partition(":")
     return getattr(importlib.import_module(module_name), class_name)()
 
 
 def migration_backend(kind: str) -> MigrationBackend:
-    backend: MigrationBackend = _load(MIGRATION_BACKENDS, kind, "migration")
+    backend: MigrationBackend = _load("migration", kind)
     return backend
 
 
 def snapshot_backend(kind: str) -> SnapshotBackend:
-    backend: SnapshotBackend = _load(SNAPSHOT_BACKENDS, kind, "snapshot")
+    backend: SnapshotBackend = _load("snapshot", kind)
     return backend
 
 
 def platform_probe(kind: str) -> PlatformProbe:
-    probe: PlatformProbe = _load(PLATFORM_PROBES, kind, "platform")
+    probe: PlatformProbe = _load("platform", kind)
     return probe

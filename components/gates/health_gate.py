@@ -193,8 +193,8 @@ def _platform_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
     if not isinstance(platform, Mapping):
         return [("platform", "must be a mapping such as {kind: docker, container: ...}")]
     kind = platform.get("kind")
-    if kind not in backends.PLATFORM_PROBES:
-        known = ", ".join(sorted(backends.PLATFORM_PROBES))
+    if kind not in backends.BACKENDS["platform"]:
+        known = ", ".join(sorted(backends.BACKENDS["platform"]))
         return [("platform", f"kind {kind!r} has no platform probe; known kinds: {known}")]
     return []
 
@@ -261,7 +261,7 @@ def run_gate_for(inputs: Mapping[str, Any]) -> GateResult:
         return run_health_gate(settings)
     # Imported here, in the provider process, so only the deployed target's SDK is loaded.
     probe = backends.platform_probe(str(platform["kind"]))
-    settings_for_probe = dict(platform)
+    settings_for_probe = backends.parse_settings("platform", platform)
     return run_health_gate(settings, lambda: probe.observe(settings_for_probe))
 
 
@@ -315,7 +315,9 @@ class HealthGateArgs:
     startup_seconds: pulumi.Input[float] = 300
     deadline_seconds: pulumi.Input[float] = 600
     platform: pulumi.Input[Mapping[str, Any]] | None = None
-    """`{"kind": "docker", ...}`: the platform's rollout state must be healthy too."""
+    """The plain form (`to_dict`) of the target's platform settings, `{"kind": "docker", ...}`
+    (`components.gates.backends.BACKENDS["platform"]`): the platform's rollout state must be
+    healthy too."""
     rollout: pulumi.Input[str] | None = None
     """The identity of the rollout being gated (container id, task definition ARN, revision).
     A failed gate keeps its last good inputs in state, so after a failed release a rollback

@@ -34,12 +34,13 @@ import pulumi.dynamic
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, UpdateResult
 
 from components.gates.backends import (
-    MIGRATION_BACKENDS,
     BackendError,
     MigrationRequest,
     MigrationResult,
     MigrationTimeout,
     migration_backend,
+    parse_settings,
+    settings_problems,
 )
 from components.gates.provider_base import GateProvider, is_unknown, utc_now
 from components.gates.redact import known_secret_values, known_secrets_problem, redact
@@ -211,13 +212,9 @@ class MigrationRunProvider(GateProvider):
         if not is_unknown(backend):
             if not isinstance(backend, dict):
                 fail("backend", 'must be a map with a "kind"')
-            else:
-                kind = backend.get("kind")
-                if not is_unknown(kind) and kind not in MIGRATION_BACKENDS:
-                    fail(
-                        "backend",
-                        f"kind {kind!r} is not one of: {', '.join(sorted(MIGRATION_BACKENDS))}",
-                    )
+            elif not is_unknown(backend.get("kind")):
+                for backend_problem in settings_problems("migration", backend):
+                    fail("backend", backend_problem)
         allow = inputs.get("allow_rollback")
         if not is_unknown(allow) and not isinstance(allow, bool):
             fail("allow_rollback", "must be true or false")
@@ -291,9 +288,15 @@ class MigrationRunProvider(GateProvider):
         secret_files = {str(k): str(v) for k, v in (props.get("secret_files") or {}).items()}
         secrets = [*secret_files.values(), *known_secret_values(props.get("known_secrets"))]
         backend_settings = dict(props.get("backend") or {})
-        kind = str(backend_settings.pop("kind", ""))
+        kind = str(backend_settings.get("kind", ""))
         timeout = int(props["timeout_seconds"])
         what = f"migration {release} ({image})"
+        try:
+            settings = parse_settings("migration", backend_settings)
+        except BackendError as exc:
+            raise MigrationFailedError(
+                redact(f"{what} could not run: {exc}. {_RECOVER}", secrets=secrets)
+            ) from None
         request = MigrationRequest(
             name=run_name(release, backend_settings),
             image=image,
@@ -301,7 +304,7 @@ class MigrationRunProvider(GateProvider):
             env={str(k): str(v) for k, v in (props.get("env") or {}).items()},
             secret_files=secret_files,
             timeout_seconds=timeout,
-            settings=backend_settings,
+            settings=settings,
             known_secrets=tuple(secrets),
         )
         started = utc_now()
@@ -347,7 +350,9 @@ class MigrationRunArgs:
     """argv; a change re-runs the migration. Empty runs the image's own command."""
     timeout_seconds: pulumi.Input[int]
     backend: pulumi.Input[Mapping[str, Any]]
-    """`{"kind": "docker", "docker_host": str | None, "network": str | None}`."""
+    """The plain form (`to_dict`) of the target's migration settings, e.g.
+    `{"kind": "docker", "docker_host": str | None, "network": str | None}`
+    (`components.gates.backends.BACKENDS["migration"]`)."""
     env: pulumi.Input[Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
     """Plain, non-secret environment."""
     secret_files: pulumi.Input[Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)

@@ -34,19 +34,15 @@ import pulumi.dynamic
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, UpdateResult
 
 from components.gates.backends import (
-    SNAPSHOT_BACKENDS,
     BackendError,
     SnapshotRequest,
+    parse_settings,
+    settings_problems,
     snapshot_backend,
 )
 from components.gates.provider_base import GateProvider, is_unknown
 from components.gates.redact import known_secret_values, known_secrets_problem, redact
 from components.naming import fit, short_hash, slug
-
-REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {
-    "docker": ("container", "database", "user"),
-}
-"""Backend settings each snapshot backend kind cannot work without (checked at preview)."""
 
 _RELEASE_MAX = 40
 
@@ -87,37 +83,22 @@ class PreMigrationSnapshotProvider(GateProvider):
         if not is_unknown(backend):
             if not isinstance(backend, dict):
                 failures.append(CheckFailure("backend", 'must be a map with a "kind"'))
-            else:
-                kind = backend.get("kind")
-                if not is_unknown(kind) and kind not in SNAPSHOT_BACKENDS:
-                    failures.append(
-                        CheckFailure(
-                            "backend",
-                            f"kind {kind!r} is not one of: {', '.join(sorted(SNAPSHOT_BACKENDS))}",
-                        )
-                    )
-                missing = [
-                    key
-                    for key in REQUIRED_SETTINGS.get(str(kind), ())
-                    if not is_unknown(backend.get(key))
-                    and (not isinstance(backend.get(key), str) or not backend.get(key))
+            elif not is_unknown(backend.get("kind")):
+                failures += [
+                    CheckFailure("backend", problem)
+                    for problem in settings_problems("snapshot", backend)
                 ]
-                if missing:
-                    failures.append(
-                        CheckFailure(
-                            "backend", f"{kind} snapshots need {', '.join(missing)} (strings)"
-                        )
-                    )
         if problem := known_secrets_problem(news.get("known_secrets")):
             failures.append(CheckFailure("known_secrets", problem))
         return CheckResult(dict(news), failures)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         release = str(props["release"])
-        settings = dict(props.get("backend") or {})
-        kind = str(settings.pop("kind", ""))
+        plain = dict(props.get("backend") or {})
+        kind = str(plain.get("kind", ""))
         name = snapshot_name(release, datetime.now(UTC))
         try:
+            settings = parse_settings("snapshot", plain)
             record = snapshot_backend(kind).take(SnapshotRequest(
                 name=name, settings=settings, release=release, trigger=str(props["trigger"])
             ))  # fmt: skip
@@ -165,7 +146,9 @@ class PreMigrationSnapshotArgs:
     trigger: pulumi.Input[str]
     """The migrations image reference; a change replaces the resource (a new snapshot)."""
     backend: pulumi.Input[Mapping[str, Any]]
-    """`{"kind": "docker", "docker_host", "container", "database", "user", "directory"}`."""
+    """The plain form (`to_dict`) of the target's snapshot settings, e.g.
+    `{"kind": "docker", "docker_host", "container", "database", "user", "directory"}`
+    (`components.gates.backends.BACKENDS["snapshot"]`)."""
     known_secrets: pulumi.Input[Sequence[pulumi.Input[str]]] = field(default_factory=list)
     """Every secret value the stack knows, masked in error messages. Stored as a Pulumi
     secret; not diffed, so a secret rotation never takes a snapshot."""

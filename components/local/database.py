@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -33,7 +32,6 @@ class LocalDatabaseArgs:
 class LocalDatabase(pulumi.ComponentResource):
     url: pulumi.Output[str]
     container_name: pulumi.Output[str]
-    snapshot_backend: pulumi.Output[dict[str, Any]]
 
     def __init__(
         self, name: str, args: LocalDatabaseArgs, opts: pulumi.ResourceOptions | None = None
@@ -71,22 +69,7 @@ class LocalDatabase(pulumi.ComponentResource):
                 args.database,
             )
         )
-        self.snapshot_backend = serving.name.apply(
-            lambda container: {
-                "kind": "docker",
-                "container": container,
-                "database": args.database,
-                "user": args.username,
-                "directory": SNAPSHOTS_DIR,
-            }
-        )
-        self.register_outputs(
-            {
-                "container_name": self.container_name,
-                "url": self.url,
-                "snapshot_backend": self.snapshot_backend,
-            }
-        )
+        self.register_outputs({"container_name": self.container_name, "url": self.url})
 
     def _server(
         self,

@@ -33,6 +33,7 @@ from components.gates.backends import (
 )
 from components.gates.provider_base import utc_now
 from components.gates.redact import redact
+from components.local.backend_settings import DockerMigrationSettings
 from components.local.docker_client import connect, describe_host, docker_name
 
 LOG_TAIL_LINES = 50
@@ -76,10 +77,10 @@ class DockerMigrationBackend:
     """`components.gates.backends.MigrationBackend` for the local Docker target."""
 
     def run(self, request: MigrationRequest) -> MigrationResult:
-        settings = request.settings
-        host = settings.get("docker_host") or None
-        network = settings.get("network") or None
-        grace = int(settings.get("stop_grace_seconds", DEFAULT_STOP_GRACE_SECONDS))
+        settings = DockerMigrationSettings.of(request.settings)
+        host, network = settings.docker_host or None, settings.network or None
+        grace = settings.stop_grace_seconds
+        grace = DEFAULT_STOP_GRACE_SECONDS if grace is None else grace
         secrets = [*request.secret_files.values(), *request.known_secrets]
         name = docker_name(request.name)
         try:

@@ -21,8 +21,9 @@ from typing import Any
 
 import docker
 
-from components.gates.backends import BackendError, PlatformObservation
+from components.gates.backends import BackendError, BackendSettings, PlatformObservation
 from components.gates.redact import redact
+from components.local.backend_settings import DockerPlatformSettings
 from components.local.docker_client import connect, describe_host
 
 
@@ -66,10 +67,9 @@ def image_identity(client: Any, container: Any, pinned: str) -> tuple[bool, str]
 class DockerPlatformProbe:
     """`components.gates.backends.PlatformProbe` for containers on a Docker engine."""
 
-    def observe(self, settings: Mapping[str, Any]) -> PlatformObservation:
-        host = settings.get("docker_host") or None
-        name = str(settings.get("container") or "")
-        pinned = str(settings.get("image") or "")
+    def observe(self, settings: BackendSettings | Mapping[str, Any]) -> PlatformObservation:
+        typed = DockerPlatformSettings.of(settings)
+        host, name, pinned = typed.docker_host or None, typed.container, typed.image
         try:
             with connect(host) as client:
                 try:

@@ -23,6 +23,7 @@ import docker
 from components.gates.backends import BackendError, SnapshotRecord, SnapshotRequest
 from components.gates.provider_base import utc_now
 from components.gates.redact import redact
+from components.local.backend_settings import DockerSnapshotSettings
 from components.local.docker_client import connect, describe_host
 
 SNAPSHOTS_DIRECTORY = "/snapshots"
@@ -77,19 +78,10 @@ class DockerSnapshotBackend:
     """`components.gates.backends.SnapshotBackend` for the local Docker target."""
 
     def take(self, request: SnapshotRequest) -> SnapshotRecord:
-        settings = request.settings
-        host = settings.get("docker_host") or None
-        name = str(settings.get("container") or "")
-        database = str(settings.get("database") or "")
-        user = str(settings.get("user") or "")
-        directory = str(settings.get("directory") or SNAPSHOTS_DIRECTORY)
-        missing = [
-            key
-            for key, value in (("container", name), ("database", database), ("user", user))
-            if not value
-        ]
-        if missing:
-            raise BackendError(f"snapshot backend settings need {', '.join(missing)}")
+        settings = DockerSnapshotSettings.of(request.settings)
+        host = settings.docker_host or None
+        name, database, user = settings.container, settings.database, settings.user
+        directory = settings.directory or SNAPSHOTS_DIRECTORY
         try:
             path = snapshot_path(request.name, directory)
         except ValueError as exc:

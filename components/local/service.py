@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 import pulumi_docker as docker
+
+from components.gates.backend_settings import provider_input
+from components.local.backend_settings import DockerPlatformSettings
 
 SECRETS_DIR = "/run/secrets"
 
@@ -42,7 +44,7 @@ class LocalServiceArgs:
 
 class LocalService(pulumi.ComponentResource):
     health_url: pulumi.Output[str] | None
-    platform: pulumi.Output[dict[str, Any]]
+    platform: pulumi.Output[DockerPlatformSettings]
 
     def __init__(
         self, name: str, args: LocalServiceArgs, opts: pulumi.ResourceOptions | None = None
@@ -95,11 +97,10 @@ class LocalService(pulumi.ComponentResource):
             else None
         )
         self.platform = pulumi.Output.all(self.container.name, args.image_ref).apply(
-            lambda values: {
-                "kind": "docker",
-                "docker_host": args.docker_host,
-                "container": values[0],
-                "image": values[1],
-            }
+            lambda values: DockerPlatformSettings(
+                docker_host=args.docker_host, container=values[0], image=values[1]
+            )
         )
-        self.register_outputs({"health_url": self.health_url, "platform": self.platform})
+        self.register_outputs(
+            {"health_url": self.health_url, "platform": provider_input(self.platform)}
+        )

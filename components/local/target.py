@@ -8,7 +8,9 @@ from typing import Any
 
 import pulumi
 
-from components.local.database import LocalDatabase, LocalDatabaseArgs
+from components.gates.backend_settings import BackendSettings
+from components.local.backend_settings import DockerMigrationSettings, DockerSnapshotSettings
+from components.local.database import SNAPSHOTS_DIR, LocalDatabase, LocalDatabaseArgs
 from components.local.image_build import ImageBuild, ImageBuildArgs
 from components.local.platform import LocalPlatform, LocalPlatformArgs
 from components.local.service import LocalService, LocalServiceArgs
@@ -94,8 +96,14 @@ class LocalTarget:
                 restore_from_snapshot=spec.restore_from_snapshot,
             ),
         )
-        backend = self._database.snapshot_backend.apply(
-            lambda settings: {**settings, "docker_host": self.local.docker_host}
+        backend = self._database.container_name.apply(
+            lambda container: DockerSnapshotSettings(
+                container=container,
+                database=spec.name,
+                user=spec.username,
+                directory=SNAPSHOTS_DIR,
+                docker_host=self.local.docker_host,
+            )
         )
         return DatabaseEndpoint(
             url=self._database.url, snapshot_backend=backend, resource=self._database
@@ -104,13 +112,11 @@ class LocalTarget:
     def migration_backend(
         self,
         image_ref: pulumi.Input[str],  # noqa: ARG002 - the run names the image itself
-    ) -> pulumi.Input[Mapping[str, Any]]:
+    ) -> pulumi.Input[BackendSettings]:
         return self.platform.network_name.apply(
-            lambda network: {
-                "kind": "docker",
-                "docker_host": self.local.docker_host,
-                "network": network,
-            }
+            lambda network: DockerMigrationSettings(
+                docker_host=self.local.docker_host, network=network
+            )
         )
 
     def deploy_service(

@@ -1,8 +1,9 @@
 """Fixtures for the health-gate tests: the misbehaving app, gate inputs, a fake platform.
 
-The fake platform probe is registered under the kind "fake" by pointing
-`components.gates.backends.PLATFORM_PROBES` at `tests.gate.conftest:FakePlatformProbe`, which
-is exactly how the provider loads a real one (by module path, inside the method).
+The fake platform probe is registered under the kind "fake" by adding it to
+`components.gates.backends.BACKENDS["platform"]` (settings `FakePlatformSettings`,
+implementation `tests.gate.conftest:FakePlatformProbe`), which is exactly how the provider
+parses a real one's settings and loads it (by module path, inside the method).
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from components.gates import backends
-from components.gates.backends import BackendError, PlatformObservation
+from components.gates.backends import BackendError, BackendSettings, PlatformObservation
 from tests.servers.http_app import HttpApp, running_app
 
 DIGEST_V1 = "sha256:" + "1" * 64
@@ -73,10 +74,22 @@ class PlatformScript:
 SCRIPT = PlatformScript()
 
 
+@dataclass(frozen=True, kw_only=True)
+class FakePlatformSettings(BackendSettings):
+    KIND: ClassVar[str] = "fake"
+    WHAT: ClassVar[str] = "fake platform"
+    OMIT_WHEN_NONE: ClassVar[frozenset[str]] = frozenset({"container", "image"})
+
+    container: str | None = None
+    image: str | None = None
+
+
 class FakePlatformProbe:
-    def observe(self, settings: Mapping[str, Any]) -> PlatformObservation:
+    def observe(self, settings: BackendSettings | Mapping[str, Any]) -> PlatformObservation:
+        """Records the settings it was given, in their plain form."""
+        plain = settings.to_dict() if isinstance(settings, BackendSettings) else dict(settings)
         with SCRIPT.lock:
-            SCRIPT.seen.append(dict(settings))
+            SCRIPT.seen.append(plain)
         if SCRIPT.hang_seconds:
             threading.Event().wait(SCRIPT.hang_seconds)
         if SCRIPT.error is not None:
@@ -91,6 +104,9 @@ def fake_platform(monkeypatch: pytest.MonkeyPatch) -> Iterator[PlatformScript]:
     """Register the platform kind "fake" and hand back its script (reset for each test)."""
     global SCRIPT  # noqa: PLW0603  (the probe is loaded by module path, so state is global)
     SCRIPT = PlatformScript()
-    monkeypatch.setitem(backends.PLATFORM_PROBES, "fake", "tests.gate.conftest:FakePlatformProbe")
+    monkeypatch.setitem(
+        backends.BACKENDS["platform"], "fake",
+        backends.Backend(FakePlatformSettings, "tests.gate.conftest:FakePlatformProbe"),
+    )  # fmt: skip
     yield SCRIPT
     SCRIPT = PlatformScript()

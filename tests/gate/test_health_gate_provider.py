@@ -28,7 +28,14 @@ from components.gates.health_gate import (
     input_problems,
 )
 from components.gates.http_probe import HealthGateError
-from tests.gate.conftest import DIGEST_V2, IMAGE_V1, IMAGE_V2, PlatformScript, gate_inputs
+from tests.gate.conftest import (
+    DIGEST_V2,
+    IMAGE_V1,
+    IMAGE_V2,
+    FakePlatformSettings,
+    PlatformScript,
+    gate_inputs,
+)
 from tests.mocks import record
 from tests.servers.http_app import HttpApp, running_app
 
@@ -469,7 +476,10 @@ def test_create_refuses_invalid_inputs_even_without_check() -> None:
 def test_a_platform_probe_that_cannot_be_imported_fails_the_gate(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(backends.PLATFORM_PROBES, "broken", "tests.gate.no_such_module:Probe")
+    monkeypatch.setitem(
+        backends.BACKENDS["platform"], "broken",
+        backends.Backend(FakePlatformSettings, "tests.gate.no_such_module:Probe"),
+    )  # fmt: skip
     with pytest.raises(ModuleNotFoundError):
         create(gate_inputs(None, version_field=None, platform={"kind": "broken"}))
     assert input_problems(gate_inputs(None, version_field=None, platform={"kind": "broken"})) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pytest
@@ -144,6 +145,14 @@ class RecordingBackend:
                                "2026-01-01T00:00:05Z")  # fmt: skip
 
 
+@dataclass(frozen=True)
+class NoSettings(backends.BackendSettings):
+    """The fakes below take no settings."""
+
+    KIND: ClassVar[str] = "fake"
+    WHAT: ClassVar[str] = "fake"
+
+
 class FailingSnapshots:
     def take(self, request: SnapshotRequest) -> SnapshotRecord:
         raise backends.BackendError(f"pg_dump: connection to {DATABASE_URL} failed ({PASSWORD})")
@@ -163,9 +172,13 @@ class ChattyPlatform:
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
     here = __name__
-    monkeypatch.setitem(backends.MIGRATION_BACKENDS, "recording", f"{here}:RecordingBackend")
-    monkeypatch.setitem(backends.SNAPSHOT_BACKENDS, "failing", f"{here}:FailingSnapshots")
-    monkeypatch.setitem(backends.PLATFORM_PROBES, "chatty", f"{here}:ChattyPlatform")
+    table = backends.BACKENDS
+    monkeypatch.setitem(table["migration"], "recording",
+                        backends.Backend(NoSettings, f"{here}:RecordingBackend"))
+    monkeypatch.setitem(table["snapshot"], "failing",
+                        backends.Backend(NoSettings, f"{here}:FailingSnapshots"))
+    monkeypatch.setitem(table["platform"], "chatty",
+                        backends.Backend(NoSettings, f"{here}:ChattyPlatform"))  # fmt: skip
     RecordingBackend.requests = []
     RecordingBackend.exit_code = 0
     ChattyPlatform.healthy = True
