@@ -6,9 +6,9 @@ shell, the command line (offline plan, ...) runs instead.
 
 import sys
 
-from pulumi.runtime.settings import get_monitor
+from infra.pulumi_internals import engine_attached
 
-if get_monitor() is not None:
+if engine_attached():
     from infra.program import define_stack
 
     define_stack()

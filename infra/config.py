@@ -669,12 +669,9 @@ def _rollout_order(
 
 def load_from_pulumi() -> Settings:
     """Load settings from the running Pulumi program's config (real engine or mocks)."""
-    from pulumi.runtime.config import (  # noqa: PLC0415
-        CONFIG,
-        get_config,
-        get_config_env,
-        is_config_secret,
-    )
+    from pulumi.runtime import get_config, is_config_secret  # noqa: PLC0415
+
+    from infra.pulumi_internals import config_keys  # noqa: PLC0415
 
     def raw_get(key: str) -> str | None:
         value = get_config(f"{NAMESPACE}:{key}")
@@ -690,12 +687,12 @@ def load_from_pulumi() -> Settings:
         raw_get=raw_get,
         is_secret=lambda key: bool(is_config_secret(f"{NAMESPACE}:{key}")),
         provider_get=provider_get,
-        # Every key get_config could answer (pulumi/runtime/config.py): the map set_all_config
-        # filled (the engine's language host from PULUMI_CONFIG; the mocks of the offline plan
-        # and the tests), then the PULUMI_CONFIG JSON itself.
+        # Every key get_config could answer: the map set_all_config filled (the engine's
+        # language host from PULUMI_CONFIG; the mocks of the offline plan and the tests), then
+        # the PULUMI_CONFIG JSON itself.
         all_keys=[
             key[len(NAMESPACE) + 1 :]
-            for key in {*CONFIG.get(), *get_config_env()}
+            for key in config_keys()
             if key.startswith(f"{NAMESPACE}:")
         ],
     )

@@ -23,11 +23,9 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi.runtime import mocks, rpc, settings
-from pulumi.runtime.stack import run_pulumi_func
 
 from components.gates.ledger import record_release
-from infra import plan_outputs_aws, plan_outputs_azure
+from infra import plan_outputs_aws, plan_outputs_azure, pulumi_internals
 from infra.settings import NAMESPACE
 
 SECRET = "[secret]"  # noqa: S105 - the mask printed in place of secret values
@@ -251,7 +249,9 @@ class PlanMocks(pulumi.runtime.Mocks):
 
     def _extra_outputs(self, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         def plain(value: Any) -> Any:
-            return rpc.unwrap_rpc_secret(value) if rpc.is_rpc_secret(value) else value
+            if pulumi_internals.is_secret(value):
+                return pulumi_internals.unwrap_secret(value)
+            return value
 
         if typ.endswith(":ImagePin"):
             reference = str(plain(inputs.get("reference")))
@@ -319,8 +319,8 @@ class PlanMocks(pulumi.runtime.Mocks):
 
 def _plain_tree(value: Any) -> Any:
     """Inputs with secret wrappers removed, for the made-up cloud outputs."""
-    if rpc.is_rpc_secret(value):
-        return _plain_tree(rpc.unwrap_rpc_secret(value))
+    if pulumi_internals.is_secret(value):
+        return _plain_tree(pulumi_internals.unwrap_secret(value))
     if isinstance(value, dict):
         return {k: _plain_tree(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -328,7 +328,7 @@ def _plain_tree(value: Any) -> Any:
     return value
 
 
-class RecordingMonitor(mocks.MockMonitor):
+class RecordingMonitor(pulumi_internals.MockMonitor):
     """A mock monitor that also keeps what the program asked for: parent, deps, protect."""
 
     def __init__(self, mock: pulumi.runtime.Mocks) -> None:
@@ -338,7 +338,7 @@ class RecordingMonitor(mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
-            raw_inputs = rpc.deserialize_properties(request.object)
+            raw_inputs = pulumi_internals.deserialize_properties(request.object)
             self.records.append(
                 PlannedResource(
                     urn=response.urn,
@@ -357,7 +357,7 @@ class RecordingMonitor(mocks.MockMonitor):
 
 def _present(value: Any) -> Any:
     """Inputs as a reader sees them: secrets masked, provider internals dropped."""
-    if rpc.is_rpc_secret(value):
+    if pulumi_internals.is_secret(value):
         return SECRET
     if isinstance(value, dict):
         return {k: _present(v) for k, v in sorted(value.items()) if k not in INTERNAL_INPUTS}
@@ -370,8 +370,8 @@ def _present(value: Any) -> Any:
 
 def _fingerprints(inputs: Mapping[str, Any]) -> dict[str, str]:
     def plain(value: Any) -> Any:
-        if rpc.is_rpc_secret(value):
-            return plain(rpc.unwrap_rpc_secret(value))
+        if pulumi_internals.is_secret(value):
+            return plain(pulumi_internals.unwrap_secret(value))
         if isinstance(value, dict):
             return {k: plain(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -420,7 +420,7 @@ class _WorkerLoops:
 
 def run_under_mocks(
     program: Callable[[], Awaitable[None] | None],
-    monitor: mocks.MockMonitor,
+    monitor: pulumi_internals.MockMonitor,
     *,
     project: str,
     stack: str,
@@ -436,12 +436,12 @@ def run_under_mocks(
         workers = _WorkerLoops()
         loop.set_default_executor(workers.executor)
         try:
-            settings.ROOT.set(None)
-            mocks.set_mocks(
+            pulumi.runtime.reset_options(project=project, stack=stack, preview=False)
+            pulumi.runtime.set_mocks(
                 monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor
             )
             pulumi.runtime.set_all_config(_config_strings(config or {}), list(secret_keys))
-            loop.run_until_complete(run_pulumi_func(program))
+            loop.run_until_complete(pulumi_internals.run_program(program))
         finally:
             pulumi.runtime.set_all_config({}, [])
             asyncio.set_event_loop(None)
@@ -501,9 +501,7 @@ def evaluate(config: StackConfig, monitor: RecordingMonitor | None = None) -> Pl
 async def _collect_outputs(into: dict[str, Any]) -> None:
     """Resolve the root stack's exports into `into` (under mocks the engine never receives
     them: the mock stack registers its outputs before the program runs)."""
-    from pulumi.runtime.settings import get_root_resource  # noqa: PLC0415
-
-    root = get_root_resource()
+    root = pulumi.runtime.get_root_resource()
     exported: dict[str, Any] = dict(getattr(root, "outputs", None) or {})
     for key, value in exported.items():
         output = pulumi.Output.from_input(value)

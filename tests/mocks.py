@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks
 
 from infra.plan import run_under_mocks
+from infra.pulumi_internals import MockMonitor
 
 Outputs = Callable[[pulumi.runtime.MockResourceArgs], dict[str, Any]]
 
@@ -39,5 +39,5 @@ class RecordingMocks(pulumi.runtime.Mocks):
 def record(program: Callable[[], None], outputs: Outputs | None = None) -> RecordingMocks:
     """Run `program` under mocks; return the recorder with every registered resource."""
     recorder = RecordingMocks(outputs)
-    run_under_mocks(program, mocks.MockMonitor(recorder), project="releasegate", stack="test")
+    run_under_mocks(program, MockMonitor(recorder), project="releasegate", stack="test")
     return recorder
