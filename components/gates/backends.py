@@ -39,6 +39,7 @@ from components.local.backend_settings import (
 
 __all__ = [
     "BACKENDS",
+    "RESOLVERS",
     "Backend",
     "BackendError",
     "BackendSettings",
@@ -199,6 +200,17 @@ BACKENDS: dict[Role, dict[str, Backend]] = {
     },
 }
 """Role -> kind -> backend: the one table a provider resolves a `backend` input through."""
+
+RESOLVERS: dict[str, str] = {
+    "oci": "components.gates.oci:resolve",
+    "ecr": "components.aws.ecr:resolve",
+    "acr": "components.azure.acr:resolve",
+}
+"""The image pin's registry resolvers: `ImageSource.resolver` name -> `module:function` taking
+a `components.gates.oci.ResolveRequest` and returning a `ResolvedManifest` (imported by
+`components.gates.image_pin.load_resolver` only when used). Their inputs are the pin's own typed
+inputs, so a resolver has no settings class. Credentials are the resolver's business (env,
+Docker config, cloud SDK), never inputs."""
 
 
 def kind_problem(role: Role, kind: object) -> str | None:

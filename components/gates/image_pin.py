@@ -23,18 +23,12 @@ import pulumi
 import pulumi.dynamic
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, UpdateResult
 
+from components.gates.backends import RESOLVERS
 from components.gates.oci import DigestMismatchError, ResolvedManifest, ResolveRequest
 from components.gates.provider_base import GateProvider, is_unknown, utc_now
 from components.imageref import DIGEST_PATTERN, ImageRefError, parse_image_ref
 
 DEFAULT_RESOLVER = "oci"
-RESOLVERS: dict[str, str] = {
-    "oci": "components.gates.oci:resolve",
-    "ecr": "components.aws.ecr:resolve",
-    "acr": "components.azure.acr:resolve",
-}
-"""Resolver name -> `module:function` taking a ResolveRequest and returning a ResolvedManifest.
-Credentials are the resolver's business (env, Docker config, cloud SDK), never inputs."""
 
 _HOST = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 REGISTRY_PATTERN = re.compile(rf"^(?:{_HOST}(?:\.{_HOST})*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{{1,5}})?$")
@@ -51,7 +45,8 @@ class Resolver(Protocol):
 
 
 def load_resolver(name: str) -> Resolver:
-    """Import the resolver registered under `name` (inside provider methods, never at import)."""
+    """Import the resolver registered under `name` in `components.gates.backends.RESOLVERS`
+    (inside provider methods, never at import)."""
     target = RESOLVERS.get(name)
     if target is None:
         raise ValueError(
