@@ -1,11 +1,15 @@
-"""Fixtures for the engine tests: the real Pulumi CLI on a file backend, driving
-tests/engine/project (the real dynamic providers) against real local servers.
+"""Fixtures for the engine tests: the real Pulumi CLI on a file backend, running releasegate's
+own program (`define_stack`: real config, real release graph, real outputs) with the test
+target of tests/engine/target.py against real local servers.
 
 For the session: the CLI from `scripts/pulumi-cli.sh` (a failure, never a skip, when it cannot
-be had), a copy of the project in a temporary folder with a relative `virtualenv: venv` symlink
-to the repo's venv, a docker-registry holding the api images (v1.0.0, v1.1.0, v1.2.0), podman
-with the busybox (migrations) and PostgreSQL test images plus one database container with a
-snapshots volume, and the misbehaving HTTP app standing in for the api service.
+be had), a project in a temporary folder (the repository's Pulumi.yaml with `main:` pointing
+at tests/engine/project/program, a relative `virtualenv: venv` symlink to the repo's venv, the
+repository on PYTHONPATH so the dynamic-provider process imports the test target), a
+docker-registry holding the api images (v1.0.0, v1.1.0, v1.2.0) and the migrations images (m1,
+m2), podman (pulling from that registry over plain HTTP) with the PostgreSQL test image plus one
+database container with a snapshots volume, and the misbehaving HTTP app standing in for the
+api service.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,10 +28,10 @@ from typing import Any
 
 import pytest
 
-from tests.docker.conftest import ImageSet, client, engine, images  # noqa: F401 (fixtures)
+from tests.docker.conftest import ImageSet, client, images  # noqa: F401 (fixtures)
 from tests.docker.test_snapshot import DATABASE, USER, start_postgres, volume_dir
 from tests.servers.http_app import HttpApp, running_app
-from tests.servers.podman import PodmanEngine
+from tests.servers.podman import PodmanEngine, start_podman
 from tests.servers.registry import (
     TOOLS,
     MissingToolError,
@@ -41,8 +46,41 @@ REPO = Path(__file__).resolve().parents[2]
 PROJECT = Path(__file__).resolve().parent / "project"
 STACK = "engine"
 REPOSITORY = "releasegate/api"
+"""The api's default repository in a project named releasegate; the migrations image's too."""
 API_TAGS = ("v1.0.0", "v1.1.0", "v1.2.0")
+MIGRATION_TAGS = ("m1", "m2")
 PASSPHRASE = "engine-test-passphrase"
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+"""The key Pulumi marks a special value with (`_special_sig_key` in pulumi/runtime/rpc.py);
+a secret in state carries it next to its `ciphertext` (or `plaintext` with --show-secrets)."""
+SECRET_FILE = "/run/secrets/DATABASE_URL"
+
+
+def migration_command(exit_code: int) -> list[str]:
+    """The migration prints the database password (as libpq `key=value` and alone), as a
+    careless migration tool would: it must never reach state, outputs or `up` output in clear.
+    Shell builtins only: the test images hold busybox with sh, sleep and true; their entrypoint
+    is /bin/sh, so the command is the shell's arguments."""
+    script = (
+        "echo migrating; "
+        f"test -s {SECRET_FILE} && echo secret file present; "
+        f"read -r URL < {SECRET_FILE}; PW=${{URL#*://*:}}; PW=${{PW%%@*}}; "
+        'echo "connecting: host=db.internal user=app password=$PW dbname=app"; '
+        'echo "database password is $PW"; '
+        f"echo migration finished with {exit_code}; exit {exit_code}"
+    )
+    return ["-c", script]
+
+
+def reveal(value: Any) -> Any:
+    """A `stack export --show-secrets` value with every secret replaced by its plaintext."""
+    if isinstance(value, dict):
+        if SECRET_SIG in value and "plaintext" in value:
+            return json.loads(value["plaintext"])
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -121,6 +159,20 @@ class Project:
         data: dict[str, Any] = json.loads(result.stdout)
         return data
 
+    def state(self, *, show_secrets: bool = False) -> dict[str, dict[str, Any]]:
+        """resource name -> its state entry (`inputs`, `outputs`, ...) from `stack export`;
+        with `show_secrets`, secrets revealed."""
+        extra = ["--show-secrets"] if show_secrets else []
+        result = self.pulumi("stack", "export", *extra, "--stack", STACK)
+        resources = json.loads(result.stdout)["deployment"].get("resources") or []
+        by_name = {r["urn"].rsplit("::", 1)[-1]: r for r in resources}
+        revealed: dict[str, dict[str, Any]] = reveal(by_name) if show_secrets else by_name
+        return revealed
+
+    def resource_outputs(self, name: str, *, show_secrets: bool = False) -> dict[str, Any]:
+        outputs: dict[str, Any] = self.state(show_secrets=show_secrets)[name]["outputs"]
+        return outputs
+
 
 def step_ops(steps: list[dict[str, Any]]) -> dict[str, str]:
     """resource name -> the preview's operation, for our own resources (not the stack)."""
@@ -152,21 +204,43 @@ def pulumi_bin() -> str:
 
 @pytest.fixture(scope="session")
 def api_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiRegistry]:
-    """An anonymous docker-registry holding one busybox-based image per api tag."""
+    """An anonymous docker-registry holding one busybox-based image per api and migrations tag
+    (each a distinct digest)."""
     try:
         for binary in TOOLS:
             require_tool(binary)
     except MissingToolError as exc:
         pytest.fail(str(exc), pytrace=False)
     layout = OciLayout(tmp_path_factory.mktemp("engine-oci"))
-    digests = {tag: layout.add_image(f"api-{tag}", tag=tag)["digest"] for tag in API_TAGS}
+    tags = (*API_TAGS, *MIGRATION_TAGS)
+    digests = {tag: layout.add_image(f"api-{tag}", tag=tag)["digest"] for tag in tags}
     server = start_registry(tmp_path_factory.mktemp("engine-registry"), auth="none")
     try:
-        for tag in API_TAGS:
+        for tag in tags:
             push(layout, tag, f"{server.address}/{REPOSITORY}:{tag}")
         yield ApiRegistry(server, digests)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def engine(api_registry: ApiRegistry) -> Iterator[PodmanEngine]:
+    """Like tests/docker's engine, and pulling from the test registry over plain HTTP (as a
+    Docker engine does for a localhost registry)."""
+    workdir = Path(tempfile.mkdtemp(prefix="rg-podman-", dir="/tmp"))
+    started = start_podman(
+        workdir,
+        name_prefix=f"rgtest-{secrets.token_hex(3)}-",
+        insecure_registries=(api_registry.server.address,),
+    )
+    try:
+        yield started
+    finally:
+        try:
+            started.cleanup()
+        finally:
+            started.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -195,7 +269,7 @@ def app() -> Iterator[HttpApp]:
         yield running
 
 
-@dataclass(frozen=True)
+@dataclass
 class Stack:
     project: Project
     app: HttpApp
@@ -203,9 +277,20 @@ class Stack:
     engine: PodmanEngine
     database: Database
     images: ImageSet
-    secret: str
-    database_url: str
     name_prefix: str
+    _secret: str | None = None
+
+    @property
+    def secret(self) -> str:
+        """The database password the stack generated (GeneratedSecrets), read from state."""
+        if self._secret is None:
+            outputs = self.project.resource_outputs("secrets-database-password", show_secrets=True)
+            self._secret = str(outputs["result"])
+        return self._secret
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql://{USER}:{self.secret}@{self.database.container.name}:5432/{DATABASE}"
 
     def migration_creates(self, since: float) -> list[str]:
         """Names of this stack's migration containers podman created since `since` (epoch
@@ -234,6 +319,8 @@ def _environment(bindir: str, state: Path) -> dict[str, str]:
         "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
         "PULUMI_TELEMETRY_DISABLED": "true",
         "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
+        # The program and the dynamic-provider process import tests.engine.target.
+        "PYTHONPATH": str(REPO),
         # No ambient registry credentials reach the pin's resolver.
         "DOCKER_CONFIG": str(docker_config),
         "NO_COLOR": "1",
@@ -247,40 +334,46 @@ def _environment(bindir: str, state: Path) -> dict[str, str]:
 def stack(
     pulumi_bin: str,
     api_registry: ApiRegistry,
-    engine: PodmanEngine,  # noqa: F811
+    engine: PodmanEngine,
     images: ImageSet,  # noqa: F811
     database: Database,
     app: HttpApp,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
-    """The project copied into a temporary folder, its stack initialised and configured."""
+    """The project in a temporary folder, its stack initialised and configured: releasegate's
+    Pulumi.yaml (its typed config) running tests/engine/project/program."""
     work = tmp_path_factory.mktemp("engine")
     root = work / "project"
-    shutil.copytree(PROJECT, root, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(PROJECT / "program", root / "program",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    project_file = (REPO / "Pulumi.yaml").read_text()
+    assert "\nmain: infra/\n" in project_file
+    (root / "Pulumi.yaml").write_text(
+        project_file.replace("\nmain: infra/\n", "\nmain: program/\n")
+    )
     (root / "venv").symlink_to(os.path.relpath(REPO / "venv", root))
     project = Project(root, _environment(pulumi_bin, work / "state"))
-    project.pulumi("stack", "init", STACK, "--non-interactive")
-    secret = f"pw-{secrets.token_hex(8)}"
-    database_url = f"postgresql://app:{secret}@db.internal:5432/{DATABASE}"
     name_prefix = f"{engine.name_prefix}engine"
-    settings: Mapping[str, str] = {
-        "registry": api_registry.server.address,
-        "repository": REPOSITORY,
-        "appUrl": app.url,
-        "migrationsImage": images.busybox,
-        "migrationExitCode": "0",
-        "dockerHost": engine.base_url,
-        "namePrefix": name_prefix,
-        "dbContainer": database.container.name,
-        "dbName": DATABASE,
-        "dbUser": USER,
-    }
-    for key, value in settings.items():
-        project.set_config(key, value)
-    project.set_config("databaseUrl", database_url, secret=True)
-    project.set_pin("api", "v1.0.0")
-    project.set_pin("migrations", "m1")
-    yield Stack(
-        project, app, api_registry, engine, database, images, secret, database_url, name_prefix
-    )
+    config: Mapping[str, Any] = {
+        "releasegate:cloud": "local",
+        "releasegate:release": {"api": "v1.0.0", "migrations": "m1"},
+        "releasegate:services": {
+            "api": {"port": 8000, "healthPath": "/health/ready", "secrets": ["DATABASE_URL"]},
+        },
+        "releasegate:migration": {"command": migration_command(0), "timeoutSeconds": 60},
+        "releasegate:database": {"name": DATABASE, "username": USER},
+        "releasegate:healthGate": {
+            "requestTimeoutSeconds": 2, "intervalSeconds": 0.2, "successThreshold": 2,
+            "failureThreshold": 3, "startupSeconds": 1, "deadlineSeconds": 10,
+        },
+        "releasegate:local": {"dockerHost": engine.base_url},
+        "releasegate:ledgerHistory": 5,
+        "engine:registry": api_registry.server.address,
+        "engine:appUrl": app.url,
+        "engine:dbContainer": database.container.name,
+        "engine:namePrefix": name_prefix,
+    }  # fmt: skip
+    (root / f"Pulumi.{STACK}.yaml").write_text(json.dumps({"config": config}, indent=2))
+    project.pulumi("stack", "init", STACK, "--non-interactive")
+    yield Stack(project, app, api_registry, engine, database, images, name_prefix)
     project.pulumi("destroy", "--yes", "--non-interactive", "--stack", STACK, check=False)

@@ -1,9 +1,11 @@
-"""The real Pulumi engine releasing tests/engine/project through the real dynamic providers.
+"""The real Pulumi engine running releasegate's own program (`define_stack`: config, release
+graph, outputs) with the test target of tests/engine/target.py and the real dynamic providers.
 
 One stack lives through the module, in order, as a team's stack would:
-preview -> up (v1.0.0) -> rollout (v1.1.0) -> re-pin to a build that never serves (v1.2.0,
-fails at the gate) -> rollback to v1.0.0 -> a failing migration -> export -> destroy.
-The api "rollout" is the HTTP app switching the version it serves.
+preview -> up (v1.0.0) -> preview --expect-no-changes -> rollout (v1.1.0) -> re-pin to a build
+that never serves (v1.2.0, fails at the gate) -> rollback to v1.0.0 -> a failing migration ->
+export -> destroy. A rollout replaces the api's podman container with the pinned digest; what
+the api serves is the HTTP app, which a test switches to the version it should serve.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ from typing import Any
 
 import pytest
 
-from tests.engine.conftest import REPO, STACK, Stack, step_ops
+from tests.engine.conftest import REPO, SECRET_SIG, STACK, Stack, migration_command, step_ops
 
 pytestmark = [pytest.mark.servers]
 
-OURS = {"pin-api", "pre-migration-snapshot", "migration", "gate-api", "release-ledger"}
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
-"""The key Pulumi marks a special value with (`_special_sig_key` in pulumi/runtime/rpc.py);
-a secret in state carries it next to its `ciphertext`."""
+OURS = {
+    "secrets-database-password", "database", "pin-api", "pin-migrations",
+    "pre-migration-snapshot", "migration", "service-api", "gate-api", "release-ledger",
+}  # fmt: skip
 TIMINGS: dict[str, dict[str, float]] = {}
 """step -> {"seconds": wall time of the pulumi command, "gate_seconds": gate evidence elapsed}."""
 
@@ -39,6 +41,16 @@ def _record(step: str, seconds: float, gate_seconds: float | None = None) -> Non
 def _current_api(outputs: dict[str, Any]) -> dict[str, Any]:
     entry: dict[str, Any] = outputs["ledger"]["current"]["services"]["api"]
     return entry
+
+
+def _migration(stack: Stack) -> dict[str, Any]:
+    """The migration run's record in state: history, start time and exit code."""
+    outputs = stack.project.resource_outputs("migration", show_secrets=True)
+    return {key: outputs.get(key) for key in ("history", "started_at", "exit_code")}
+
+
+def _gate_evidence(stack: Stack) -> Any:
+    return stack.project.resource_outputs("gate-api", show_secrets=True)["evidence"]
 
 
 @pytest.mark.timeout(600)
@@ -69,18 +81,33 @@ def test_up_releases_and_records_the_release(stack: Stack) -> None:
     assert api["digest"] == stack.registry.digests["v1.0.0"]
     assert api["gate"]["served_version"] == "v1.0.0"
     assert outputs["ledger"]["previous"] is None
-    migration = outputs["migration"]
+    assert outputs["release"]["api"] == (
+        f"{stack.registry.server.address}/releasegate/api@{stack.registry.digests['v1.0.0']}"
+    )
+    migration = _migration(stack)
     assert migration["exit_code"] == 0
     assert [h["release"] for h in migration["history"]] == ["m1"]
     assert len(stack.migration_creates(since)) == 1
+    assert outputs["ledger"]["current"]["migrations"]["digest"] == stack.registry.digests["m1"]
     dumps = list(stack.database.snapshots_dir.glob("pre-migrate-m1-*.dump"))
-    assert [d.stem for d in dumps] == [outputs["snapshot"]["name"]]
-    assert outputs["ledger"]["current"]["migrations"]["snapshot"] == outputs["snapshot"]["name"]
-    # The migration printed the database password: its log tail is a secret output, and
+    assert [d.stem for d in dumps] == [outputs["snapshot"]]
+    assert outputs["ledger"]["current"]["migrations"]["snapshot"] == outputs["snapshot"]
+    # The rollout: the api's container runs the pinned digest, pulled from the registry.
+    container = stack.engine.client().containers.get(f"{stack.name_prefix}-api")
+    assert container.status == "running"
+    # (podman names the image by the digest only: a same-digest image pulled earlier from
+    # another registry address is reused under that address)
+    image = container.attrs["Config"]["Image"]
+    assert image.rsplit("@", 1)[-1] == stack.registry.digests["v1.0.0"], image
+    assert "DATABASE_URL_FILE=/run/secrets/DATABASE_URL" in container.attrs["Config"]["Env"]
+    assert stack.secret not in json.dumps(container.attrs), "a secret in the container's config"
+    # The migration printed the database password: its log tail is a secret in state, and
     # redacted even for whoever may read secrets.
-    assert outputs["migrationLogTail"] == "[secret]"
-    assert outputs["gateEvidence"] == "[secret]"
-    tail = stack.project.outputs(show_secrets=True)["migrationLogTail"]
+    state = stack.project.state()
+    for name, key in (("migration", "log_tail"), ("gate-api", "evidence")):
+        value = state[name]["outputs"][key]
+        assert isinstance(value, dict) and SECRET_SIG in value, f"{name}.{key}: {value}"
+    tail = stack.project.resource_outputs("migration", show_secrets=True)["log_tail"]
     assert "password=[redacted] dbname=app" in tail, tail
     assert "database password is [redacted]" in tail, tail
     assert stack.secret not in tail
@@ -93,7 +120,7 @@ def test_up_releases_and_records_the_release(stack: Stack) -> None:
 
 @pytest.mark.timeout(300)
 def test_rollout_to_a_new_version_passes(stack: Stack) -> None:
-    before = stack.project.outputs()
+    before = _migration(stack)
     stack.app.healthy("v1.1.0")
     stack.project.set_pin("api", "v1.1.0")
     since = time.time()
@@ -103,13 +130,14 @@ def test_rollout_to_a_new_version_passes(stack: Stack) -> None:
     _record("rollout up", result.seconds, api["gate"]["elapsed_seconds"])
     assert (api["tag"], api["gate"]["served_version"]) == ("v1.1.0", "v1.1.0")
     assert outputs["ledger"]["previous"]["services"]["api"]["tag"] == "v1.0.0"
-    assert outputs["migration"] == before["migration"], "a re-pin of the api re-ran migrations"
+    assert _migration(stack) == before, "a re-pin of the api re-ran migrations"
     assert stack.migration_creates(since) == []
 
 
 @pytest.mark.timeout(300)
 def test_repin_to_a_version_never_served_fails_at_the_gate(stack: Stack) -> None:
     before = stack.project.outputs()
+    before_migration = _migration(stack)
     stack.project.set_pin("api", "v1.2.0")  # the app keeps serving v1.1.0
     result = stack.project.up(check=False)
     _record("failing up (gate)", result.seconds)
@@ -124,7 +152,7 @@ def test_repin_to_a_version_never_served_fails_at_the_gate(stack: Stack) -> None
     after = stack.project.outputs()
     assert after["ledger"] == before["ledger"], "a failed gate changed the ledger"
     assert _current_api(after)["tag"] == "v1.1.0"
-    assert after["migration"] == before["migration"]
+    assert _migration(stack) == before_migration
 
 
 def infra(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
@@ -138,7 +166,7 @@ def infra(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.timeout(300)
 def test_one_command_rolls_a_failed_release_back_to_the_last_good_one(stack: Stack) -> None:
-    before = stack.project.outputs()
+    before = _migration(stack)
     assert stack.project.pins()["api"] == "v1.2.0"  # the failed release is still pinned
     since = time.time()
     began = time.monotonic()
@@ -155,7 +183,7 @@ def test_one_command_rolls_a_failed_release_back_to_the_last_good_one(stack: Sta
     step = TIMINGS["rollback command (failed -> last good)"]
     step["gate_seconds"] = api["gate"]["elapsed_seconds"]
     assert (api["tag"], api["gate"]["served_version"]) == ("v1.1.0", "v1.1.0")
-    assert after["migration"] == before["migration"], "the rollback re-ran migrations"
+    assert _migration(stack) == before, "the rollback re-ran migrations"
     assert stack.migration_creates(since) == []
     listed = infra(stack, "releases", "--format", "json")
     assert listed.returncode == 0, listed.stderr
@@ -168,6 +196,7 @@ def test_one_command_rolls_a_failed_release_back_to_the_last_good_one(stack: Sta
 @pytest.mark.timeout(300)
 def test_rollback_to_an_older_release_gates_only_the_service(stack: Stack) -> None:
     before = stack.project.outputs()
+    before_migration = _migration(stack)
     older = next(e for e in before["ledger"]["history"]
                  if e["services"]["api"]["tag"] == "v1.0.0")  # fmt: skip
     stack.app.healthy("v1.0.0")  # the rollback's rollout
@@ -182,7 +211,7 @@ def test_rollback_to_an_older_release_gates_only_the_service(stack: Stack) -> No
     assert (api["tag"], api["digest"]) == ("v1.0.0", older["services"]["api"]["digest"])
     assert api["gate"]["served_version"] == "v1.0.0"
     assert after["ledger"]["previous"]["services"]["api"]["tag"] == "v1.1.0"
-    assert after["migration"] == before["migration"], "the rollback re-ran migrations"
+    assert _migration(stack) == before_migration, "the rollback re-ran migrations"
     assert after["snapshot"] == before["snapshot"], "the rollback took a snapshot"
     assert stack.migration_creates(since) == []
     stack.project.pulumi("preview", "--expect-no-changes", "--non-interactive", "--stack", STACK)
@@ -209,11 +238,12 @@ def test_rollback_that_would_take_the_schema_back_is_refused(stack: Stack) -> No
 @pytest.mark.timeout(300)
 def test_failing_migration_stops_the_release(stack: Stack) -> None:
     before = stack.project.outputs()
-    before_evidence = stack.project.outputs(show_secrets=True)["gateEvidence"]
+    before_migration = _migration(stack)
+    before_evidence = _gate_evidence(stack)
     # A new api build ready to serve: only the failed migration may keep it from shipping.
     stack.app.healthy("v1.1.0")
     stack.project.set_pin("api", "v1.1.0")
-    stack.project.set_config("migrationExitCode", "3")
+    stack.project.set_config("migration.command[1]", migration_command(3)[1], path=True)
     requests = stack.app.requests
     result = stack.project.up(check=False)
     _record("failing up (migration)", result.seconds)
@@ -227,10 +257,10 @@ def test_failing_migration_stops_the_release(stack: Stack) -> None:
     assert stack.app.requests == requests, "the gate ran after a failed migration"
     after = stack.project.outputs()
     assert after["ledger"] == before["ledger"]
-    assert stack.project.outputs(show_secrets=True)["gateEvidence"] == before_evidence
-    assert after["migration"]["history"] == before["migration"]["history"]
+    assert _gate_evidence(stack) == before_evidence
+    assert _migration(stack)["history"] == before_migration["history"]
     # Back to a good configuration for what follows.
-    stack.project.set_config("migrationExitCode", "0")
+    stack.project.set_config("migration.command[1]", migration_command(0)[1], path=True)
     stack.project.set_pin("api", "v1.0.0")
     stack.app.healthy("v1.0.0")
 
@@ -266,6 +296,9 @@ def test_stack_export_holds_no_secret_in_clear(stack: Stack) -> None:
         ("gate-api", "outputs", "evidence"),
         ("gate-api", "inputs", "known_secrets"),
         ("pre-migration-snapshot", "inputs", "known_secrets"),
+        ("secrets-database-password", "outputs", "result"),
+        ("service-api", "inputs", "secret_files"),
+        ("service-api", "outputs", "secret_files"),
     }
     for name, part, key in sorted(encrypted):
         value = by_name[name][part][key]
@@ -281,7 +314,7 @@ def test_stack_export_holds_no_secret_in_clear(stack: Stack) -> None:
 @pytest.mark.timeout(300)
 def test_destroy_leaves_the_snapshot(stack: Stack) -> None:
     outputs = stack.project.outputs()
-    dump = stack.database.snapshots_dir / f"{outputs['snapshot']['name']}.dump"
+    dump = stack.database.snapshots_dir / f"{outputs['snapshot']}.dump"
     assert dump.is_file()
     size = dump.stat().st_size
     began = time.monotonic()
@@ -290,6 +323,9 @@ def test_destroy_leaves_the_snapshot(stack: Stack) -> None:
     _record("destroy", time.monotonic() - began)
     assert dump.is_file() and dump.stat().st_size == size, "destroy removed the snapshot"
     state = json.loads(stack.project.pulumi("stack", "export", "--stack", STACK).stdout)
-    left = [r["urn"] for r in state["deployment"].get("resources") or [] if "gates:" in r["type"]]
+    left = [r["urn"] for r in state["deployment"].get("resources") or []
+            if r["type"].startswith("pulumi-python:dynamic")]  # fmt: skip
     assert left == [], left
+    names = [c.name for c in stack.engine.client().containers.list(all=True)]
+    assert f"{stack.name_prefix}-api" not in names, "destroy left the api container"
     print(f"engine timings: {json.dumps(TIMINGS)}")

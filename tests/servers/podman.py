@@ -187,13 +187,27 @@ class PodmanEngine:
                 self.process.wait(timeout=5)
 
 
-def start_podman(workdir: Path, name_prefix: str, ready_timeout: float = 30) -> PodmanEngine:
-    """Start `podman system service --time=0` on `<workdir>/podman.sock` and wait for it."""
+def start_podman(
+    workdir: Path,
+    name_prefix: str,
+    ready_timeout: float = 30,
+    insecure_registries: tuple[str, ...] = (),
+) -> PodmanEngine:
+    """Start `podman system service --time=0` on `<workdir>/podman.sock` and wait for it.
+
+    `insecure_registries` (host:port) are pulled from over plain HTTP: a registries.conf naming
+    them `insecure = true` (containers-registries.conf(5)) passed as CONTAINERS_REGISTRIES_CONF."""
     podman_bin = require_tool("podman")
     require_tool("runc")
     conf = workdir / "containers.conf"
     conf.write_text(CONTAINERS_CONF)
     env = {**os.environ, "CONTAINERS_CONF": str(conf)}
+    if insecure_registries:
+        registries = workdir / "registries.conf"
+        registries.write_text("".join(
+            f'[[registry]]\nlocation = "{host}"\ninsecure = true\n' for host in insecure_registries
+        ))  # fmt: skip
+        env["CONTAINERS_REGISTRIES_CONF"] = str(registries)
     socket_path = workdir / "podman.sock"
     log_path = workdir / "podman-service.log"
     with log_path.open("wb") as log:
