@@ -50,6 +50,7 @@ __all__ = [
     "MigrationTimeout",
     "PlatformObservation",
     "PlatformProbe",
+    "Role",
     "SnapshotBackend",
     "SnapshotRecord",
     "SnapshotRequest",
