@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="mark the images whose pin equals TAG as built now (repeatable)",
     )
     images.add_argument("--format", choices=("json", "github"), default="json")
+    commands.add_parser(
+        "schema",
+        help="print a JSON Schema (draft 2020-12) of the stack file, for editor completion",
+        description="Derived from the config validation (infra/schema.py); point "
+        "yaml-language-server at it with `# yaml-language-server: $schema=<file>`.",
+    )
     return parser
 
 
@@ -87,6 +93,10 @@ def run_command(args: argparse.Namespace) -> int:
         from infra.rollback_run import list_releases  # noqa: PLC0415
 
         return list_releases(args.stack, args.cwd, args.format)
+    if args.command == "schema":
+        from infra.schema import main as print_schema  # noqa: PLC0415
+
+        return print_schema()
     if args.command == "images":
         from infra.images import run_images  # noqa: PLC0415
 

@@ -20,7 +20,15 @@ from infra.config_aws import load_aws
 from infra.config_aws_database import check_database_insights
 from infra.config_azure import load_azure
 from infra.config_build import load_build
-from infra.config_reader import Problems, Reader, check_top_level, nearest, show
+from infra.config_reader import (
+    Problems,
+    Reader,
+    bounded,
+    check_top_level,
+    nearest,
+    record_schema,
+    show,
+)
 from infra.settings import (
     ALL_KEYS,
     DATABASE_URL,
@@ -602,6 +610,7 @@ def _check_secret_references(
 def _load_int_key(
     problems: Problems, key: str, text: str | None, default: int, low: int, high: int
 ) -> int:
+    record_schema("", key, bounded("integer", low, high, default))
     if text is None:
         return default
     try:

@@ -10,6 +10,7 @@ import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from infra.settings import NAMESPACE, SecretValue
@@ -64,6 +65,26 @@ def nearest(name: str, known: Iterable[str]) -> str | None:
 
 MISSING = object()
 
+RECORDING: ContextVar[dict[str, dict[str, dict[str, Any]]] | None] = ContextVar(
+    "config_schema_recording", default=None
+)
+"""Set by infra/schema.py: every Reader records its object's known names (path -> name ->
+JSON Schema) and every typed accessor the type, bounds, default and wording it validates with,
+so the stack-file schema comes from the validation itself."""
+
+
+def bounded(kind: str, low: float, high: float, default: float) -> dict[str, Any]:
+    return {"type": kind, "minimum": low, "maximum": high, "default": default}
+
+
+def record_schema(key: str, name: str, schema: dict[str, Any]) -> None:
+    """Record `key`.`name`'s schema while infra/schema.py records (`key` '' is top level)."""
+    recording = RECORDING.get()
+    if recording is not None:
+        names = recording.setdefault(key, {})
+        if not names.get(name):  # the first run's default (a non-production stack) stays
+            names[name] = schema
+
 
 class Reader:
     """Typed accessors over one config object; every failure is recorded, never raised."""
@@ -72,6 +93,11 @@ class Reader:
         self.problems = problems
         self.key = key
         self.raw = raw
+        recording = RECORDING.get()
+        if recording is not None:
+            names = recording.setdefault(key, {})
+            for name in known:
+                names.setdefault(name, {})
         for name in sorted(set(raw) - known):
             problems.unknown(key, name, known)
 
@@ -79,6 +105,7 @@ class Reader:
         return self.raw.get(name, MISSING)
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
+        record_schema(self.key, name, bounded("integer", low, high, default))
         value = self._get(name)
         if value is MISSING:
             return default
@@ -88,6 +115,7 @@ class Reader:
         return value
 
     def number(self, name: str, default: float, low: float, high: float) -> float:
+        record_schema(self.key, name, bounded("number", low, high, default))
         value = self._get(name)
         if value is MISSING:
             return default
@@ -101,6 +129,7 @@ class Reader:
         return float(value)
 
     def boolean(self, name: str, default: bool) -> bool:
+        record_schema(self.key, name, {"type": "boolean", "default": default})
         value = self._get(name)
         if value is MISSING:
             return default
@@ -116,6 +145,12 @@ class Reader:
         pattern: re.Pattern[str] | None = None,
         allowed: str = "",
     ) -> str | None:
+        schema: dict[str, Any] = {"type": "string", "description": allowed or "a non-empty string"}
+        if pattern is not None:
+            schema["pattern"] = pattern.pattern
+        if default is not None:
+            schema["default"] = default
+        record_schema(self.key, name, schema)
         value = self._get(name)
         if value is MISSING or value is None:
             return default
@@ -127,6 +162,8 @@ class Reader:
     def string_list(
         self, name: str, pattern: re.Pattern[str] | None, allowed: str
     ) -> tuple[str, ...]:
+        items = {"type": "string", **({"pattern": pattern.pattern} if pattern else {})}
+        record_schema(self.key, name, {"type": "array", "items": items, "description": allowed})
         value = self._get(name)
         if value is MISSING or value is None:
             return ()
