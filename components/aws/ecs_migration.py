@@ -19,7 +19,6 @@ stack and release; see `started_by`).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -37,6 +36,7 @@ from components.gates.backends import (
 from components.gates.polling import PollTimeoutError, poll_until, stderr_progress
 from components.gates.provider_base import utc_now
 from components.gates.redact import redact
+from components.naming import fit, short_hash, slug
 
 LOG_TAIL_LINES = 50
 DEFAULT_POLL_SECONDS = 5.0
@@ -53,10 +53,9 @@ def started_by(name: str) -> str:
     with every character ECS refuses turned into '-', cut to fit, plus a short hash of the
     exact name, so it is valid for any release string and still unique per stack and release
     (v1.4.2 and v1-4-2 read alike but hash differently)."""
-    digest = hashlib.sha256(name.encode()).hexdigest()[:_STARTED_BY_HASH]
-    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-_")
-    slug = slug[: STARTED_BY_LIMIT - _STARTED_BY_HASH - 1].rstrip("-_")
-    return f"{slug}-{digest}" if slug else digest
+    digest = short_hash(name, _STARTED_BY_HASH)
+    part = slug(name, drop=r"[^A-Za-z0-9_-]", lower=False, strip="-_")
+    return fit(part, STARTED_BY_LIMIT, digest, strip="-_") if part else digest
 
 
 class EcsMigrationBackend:

@@ -29,6 +29,7 @@ from components.aws.aws_clients import client, error_code
 from components.aws.backend_settings import RdsSnapshotSettings
 from components.gates.backends import BackendError, SnapshotRecord, SnapshotRequest
 from components.gates.polling import PollTimeoutError, poll_until, stderr_progress
+from components.naming import slug
 
 GIB = 1024**3
 DEFAULT_POLL_SECONDS = 15.0
@@ -63,7 +64,7 @@ def trigger_value(trigger: str) -> str:
 def snapshot_identifier(name: str) -> str:
     """An RDS-valid snapshot identifier: letters, digits and single hyphens, starting with a
     letter, not ending with a hyphen, at most 255 characters."""
-    text = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")
+    text = slug(name, drop=r"[^A-Za-z0-9]", lower=False)
     if not text or not text[0].isalpha():
         text = f"s-{text}".rstrip("-")
     return text[:IDENTIFIER_LIMIT].rstrip("-")
