@@ -1,4 +1,4 @@
-"""The release graph, written once for every target, in the order the runbooks give:
+"""The release graph, written once for every target, in the order every release follows:
 
     image pins -> pre-migration snapshot -> migration run -> service rollouts -> health gates
     -> release ledger

@@ -219,8 +219,8 @@ ACR = "azure-native:containerregistry:Registry"
 
 
 def azure_data_planes_private(r: Resource, config: Mapping[str, Any]) -> list[str]:
-    """Production: Key Vault and ACR answer only through their private endpoints (issue 15,
-    gap 7), like the database. Key Vault spells the value lower-case, ACR capitalised."""
+    """Production: Key Vault and ACR answer only through their private endpoints
+    (docs/azure.md), like the database. Key Vault spells the value lower-case, ACR capitalised."""
     if not config.get("production"):
         return []
     if r.type == KEY_VAULT:

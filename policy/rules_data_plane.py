@@ -1,8 +1,8 @@
-"""Rules for the AWS audit trail and data plane (issue 15, gaps 2, 5 and 6): VPC flow logs,
-RDS log exports and logging parameters, log groups encrypted with a customer managed key, an
-explicit KMS key policy that keeps the account in, Performance Insights and enhanced monitoring
-in production. Pure functions like the rest of `policy.rules`; values a preview does not know
-yet are not judged (the analyzer skips a rule that touches one)."""
+"""Rules for the AWS audit trail and data plane (docs/aws.md, "Audit trail and data plane"):
+VPC flow logs, RDS log exports and logging parameters, log groups encrypted with a customer
+managed key, an explicit KMS key policy that keeps the account in, Performance Insights and
+enhanced monitoring in production. Pure functions like the rest of `policy.rules`; values a
+preview does not know yet are not judged (the analyzer skips a rule that touches one)."""
 
 from __future__ import annotations
 

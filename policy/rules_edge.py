@@ -1,4 +1,4 @@
-"""Rules of the AWS public edge (issue 15, gaps 1, 2 (access logs), 3 and 4): the ALB's web
+"""Rules of the AWS public edge (docs/aws.md describes each setting): the ALB's web
 ACL, the ALB itself, its access-log bucket and the security groups. Pure functions over
 (resource, config) like every rule in `policy.rules`, which lists them in `RULES`.
 """

@@ -5,7 +5,8 @@ value never appears in a task definition, in `environment`, or in the plan.
 
 The secrets themselves exist from the start (the execution role's policy names their ARNs);
 each value is stored when the graph first hands it over (`put`). ECS reads secrets when a task
-starts: rotating a value needs a new rollout, which the runbooks' rotation steps do.
+starts: a rotated value reaches the services only with a new rollout (`pulumi up` after
+`pulumi config set --secret`, or a forced new deployment).
 """
 
 from __future__ import annotations
