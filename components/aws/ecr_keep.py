@@ -37,7 +37,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, UpdateResult
 from components.aws.aws_clients import client, error_code
 from components.aws.ecr import parse_registry, resolve
 from components.gates.oci import ResolveRequest
-from components.gates.provider_base import GateProvider, is_unknown
+from components.gates.provider_base import GateProvider, is_unknown, is_whole
 from components.imageref import DIGEST_PATTERN, parse_image_ref
 from components.naming import fit, short_hash, slug
 
@@ -170,7 +170,7 @@ class EcrImageKeeperProvider(GateProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures: list[CheckFailure] = []
         keep = news.get("keep")
-        if not is_unknown(keep) and (not isinstance(keep, int) or keep < 1):
+        if not is_unknown(keep) and not (is_whole(keep) and keep >= 1):
             failures.append(CheckFailure("keep", f"must be a positive integer, got {keep!r}"))
         for key in ("repository", "stack", "image", "reference"):
             value = news.get(key)

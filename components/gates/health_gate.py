@@ -26,7 +26,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, Resource, Up
 
 from components.gates import backends
 from components.gates.http_probe import GateResult, GateSettings, run_health_gate
-from components.gates.provider_base import GateProvider, is_unknown
+from components.gates.provider_base import GateProvider, is_unknown, is_whole
 from components.gates.redact import known_secret_values, known_secrets_problem, redact
 from components.imageref import PINNED_IMAGE_PATTERN
 
@@ -79,13 +79,6 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _is_whole(value: object) -> bool:
-    # The engine hands every number to the provider as a float: 3 arrives as 3.0.
-    return isinstance(value, int | float) and not isinstance(value, bool) and (
-        float(value).is_integer()
-    )
-
-
 def _value(inputs: Mapping[str, Any], key: str) -> Any:
     value = inputs.get(key)
     return DEFAULTS.get(key) if value is None else value
@@ -115,10 +108,10 @@ def _number_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
         problems.append(("startup_seconds", f"must be a number of seconds >= 0, got {startup!r}"))
     for key in ("success_threshold", "failure_threshold"):
         value = _value(inputs, key)
-        if not is_unknown(value, deep=True) and not (_is_whole(value) and value >= 1):
+        if not is_unknown(value, deep=True) and not (is_whole(value) and value >= 1):
             problems.append((key, f"must be a whole number >= 1, got {value!r}"))
     status = _value(inputs, "expected_status")
-    if not is_unknown(status, deep=True) and not (_is_whole(status) and 100 <= status <= 599):
+    if not is_unknown(status, deep=True) and not (is_whole(status) and 100 <= status <= 599):
         problems.append(("expected_status", f"must be an HTTP status 100-599, got {status!r}"))
     if problems:
         return problems

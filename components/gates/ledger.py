@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, Resource, UpdateResult
 
-from components.gates.provider_base import GateProvider, is_unknown, utc_now
+from components.gates.provider_base import GateProvider, is_unknown, is_whole, utc_now
 
 
 def release_id(release: Mapping[str, Any]) -> str:
@@ -74,14 +74,9 @@ class ReleaseLedgerProvider(GateProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = []
         keep = news.get("keep")
-        # The engine hands numbers to providers as floats (protobuf Struct has only doubles).
         if is_unknown(keep):
             pass
-        elif (
-            isinstance(keep, bool)
-            or not isinstance(keep, int | float)
-            or not float(keep).is_integer()
-        ):
+        elif not is_whole(keep):
             failures.append(CheckFailure("keep", f"must be a whole number, got {keep!r}"))
         elif keep < 2:
             failures.append(CheckFailure("keep", "keep at least 2 releases (current + previous)"))

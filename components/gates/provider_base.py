@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 from pulumi.dynamic import DiffResult, ResourceProvider
 from pulumi.output import Unknown
@@ -20,6 +20,16 @@ def utc_now(timespec: str = "seconds") -> str:
     """An ISO-8601 UTC timestamp ending in Z, as recorded in evidence and the ledger; the
     health gate's probes use `timespec="milliseconds"` (they can be well under a second apart)."""
     return datetime.now(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def is_whole(value: object) -> TypeGuard[int | float]:
+    """A whole number as providers receive it: the engine sends every number as a protobuf
+    double (`number_value` in pulumi/runtime/rpc.py), so 3 arrives as 3.0."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and float(value).is_integer()
+    )
 
 
 def is_unknown(value: object, *, deep: bool = False) -> bool:

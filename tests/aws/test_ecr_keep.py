@@ -74,7 +74,9 @@ class Stack:
         self.outs: dict[str, Any] | None = None
 
     def pin(self, reference: str) -> dict[str, Any]:
-        news = self.provider.check({}, {**self.inputs, "reference": reference}).inputs
+        checked = self.provider.check({}, {**self.inputs, "reference": reference})
+        assert not checked.failures
+        news = checked.inputs
         if self.outs is None:
             outs = self.provider.create(news).outs
         else:
@@ -104,6 +106,24 @@ def test_keep_tags_follow_the_last_distinct_pins_and_never_delete_an_image(
     # Every image is still there with its release tag: only keep tags were removed.
     assert {tag for tags in images(aws).values() for tag in tags if not
             tag.startswith(KEEP_TAG_PREFIX)} == {f"v{n}" for n in range(1, 7)}  # fmt: skip
+
+
+KEEP_INPUTS = {"registry": REGISTRY, "repository": REPOSITORY, "stack": "staging", "image": "api",
+               "reference": "v1"}  # fmt: skip
+
+
+@pytest.mark.parametrize("keep", [3, 3.0, 1.0])
+def test_check_accepts_a_whole_keep_as_the_engine_sends_it(keep: float) -> None:
+    """The engine hands numbers to providers as floats: ledgerHistory 30 arrives as 30.0."""
+    assert not EcrImageKeeperProvider().check({}, {**KEEP_INPUTS, "keep": keep}).failures
+
+
+@pytest.mark.parametrize("keep", [0, 0.0, -2.0, 2.5, "3", True])
+def test_check_refuses_a_keep_that_is_not_a_positive_whole_number(keep: object) -> None:
+    failures = EcrImageKeeperProvider().check({}, {**KEEP_INPUTS, "keep": keep}).failures
+    assert [(f.property, f.reason) for f in failures or []] == [
+        ("keep", f"must be a positive integer, got {keep!r}")
+    ]
 
 
 def test_stacks_and_images_keep_their_own_tags(aws: Emulator, pushed: dict[str, str]) -> None:
