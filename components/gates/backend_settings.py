@@ -81,12 +81,12 @@ class BackendSettings:
             if item.name not in data:
                 continue
             value = data[item.name]
+            kinds = _args(hints[item.name])
             if isinstance(value, list):
                 value = tuple(value)
-            elif isinstance(value, int) and not isinstance(value, bool) and float in _args(
-                hints[item.name]
-            ):
-                value = float(value)
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                # The engine hands every number over as a float: 3 arrives as 3.0.
+                value = float(value) if float in kinds else int(value)
             values[item.name] = value
         return cls(**values)
 

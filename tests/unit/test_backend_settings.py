@@ -119,3 +119,16 @@ def test_the_table_imports_no_cloud_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_numbers_take_their_declared_type_whatever_the_engine_sent() -> None:
+    """The engine hands every number to a provider as a float (1 arrives as 1.0)."""
+    docker = parse_settings("migration", {"kind": "docker", "stop_grace_seconds": 1.0})
+    assert docker.to_dict()["stop_grace_seconds"] == 1
+    assert isinstance(docker.to_dict()["stop_grace_seconds"], int)
+    rds = parse_settings("snapshot", {"kind": "rds", "region": "r", "db_instance_identifier": "d",
+                                      "poll_seconds": 2})  # fmt: skip
+    assert isinstance(rds.to_dict()["poll_seconds"], float)
+    assert settings_problems("migration", {"kind": "docker", "stop_grace_seconds": 1.5}) == [
+        "Docker migration settings: stop_grace_seconds must be a whole number >= 0, got 1.5"
+    ]
