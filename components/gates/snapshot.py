@@ -123,11 +123,14 @@ class PreMigrationSnapshotProvider(GateProvider):
         return CreateResult(record.name, outs)
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        """Not reached in practice (the only diffed input replaces); keeps the snapshot's
-        record and takes the new inputs, without taking another snapshot."""
-        outs = dict(_olds)
-        outs.update({key: _news[key] for key in ("release", "trigger", "backend") if key in _news})
-        return UpdateResult(outs)
+        """Unreachable: Pulumi updates in place only when `diff` reports changes and no
+        replacement, and the only diffed input (`trigger`) always replaces. Refuses loudly
+        rather than record a snapshot that was never taken (the SDK's default update would
+        also wipe the outputs)."""
+        raise SnapshotFailedError(
+            "internal error: PreMigrationSnapshot was asked to update in place, but a change "
+            "of its only input (trigger) replaces it; nothing was changed"
+        )
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Deliberately a no-op: the snapshot stays where it is.
