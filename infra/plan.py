@@ -270,7 +270,6 @@ class PlanMocks(pulumi.runtime.Mocks):
             }
         if typ.endswith(":HealthGate"):
             return {
-                "passed": True,
                 "evidence": {
                     "checked_at": OFFLINE_TIME,
                     "observations": [],

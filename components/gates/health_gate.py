@@ -261,7 +261,7 @@ def run_gate_for(inputs: Mapping[str, Any]) -> GateResult:
 def _outputs(inputs: Mapping[str, Any], result: GateResult) -> dict[str, Any]:
     """The inputs and the verdict; `known_secrets` stays an input only (never an output)."""
     kept = {key: value for key, value in inputs.items() if key != "known_secrets"}
-    return {**kept, "passed": True, "evidence": result.evidence()}
+    return {**kept, "evidence": result.evidence()}
 
 
 class HealthGateProvider(GateProvider):
@@ -328,7 +328,6 @@ class HealthGateArgs:
 class HealthGate(Resource, module="gates", name="HealthGate"):
     """Exists only once the pinned build served healthy answers; depend on it to go on."""
 
-    passed: pulumi.Output[bool]
     evidence: pulumi.Output[dict[str, Any]]
     """A secret output: its observations carry what the service and the platform said (error
     texts included). Read the summary fields the ledger keeps through `Output.unsecret`."""
@@ -340,7 +339,6 @@ class HealthGate(Resource, module="gates", name="HealthGate"):
         props["known_secrets"] = (
             None if args.known_secrets is None else pulumi.Output.secret(args.known_secrets)
         )
-        props["passed"] = None
         props["evidence"] = None
         opts = pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(additional_secret_outputs=["evidence"])

@@ -39,7 +39,7 @@ from tests.gate.conftest import (
 from tests.mocks import record
 from tests.servers.http_app import HttpApp, running_app
 
-OUTPUT_KEYS = {"passed", "evidence"}
+OUTPUT_KEYS = {"evidence"}
 
 
 def create(inputs: dict[str, Any]) -> CreateResult:
@@ -67,7 +67,7 @@ def test_a_healthy_service_serving_the_pinned_version_passes(app: HttpApp) -> No
     assert set(INPUTS) | OUTPUT_KEYS <= set(outs)
     assert outs["__provider"] == "serialized-provider"
     assert outs["image"] == IMAGE_V2
-    assert outs["passed"] is True
+    assert outs["evidence"]["consecutive_successes"] >= 1  # created = the gate passed
     evidence = outs["evidence"]
     assert evidence["served_version"] == "v2"
     assert evidence["consecutive_successes"] == 2
@@ -79,9 +79,9 @@ def test_a_healthy_service_serving_the_pinned_version_passes(app: HttpApp) -> No
 @pytest.mark.timeout(10)
 def test_the_version_can_come_from_a_header_or_a_nested_field(app: HttpApp) -> None:
     by_header = gate_inputs(app.url, version_field=None, version_header="X-Release-Version")
-    assert cast(dict[str, Any], create(by_header).outs)["passed"] is True
+    assert cast(dict[str, Any], create(by_header).outs)["evidence"]["consecutive_successes"] >= 1
     nested = gate_inputs(app.url, version_field="build.version")
-    assert cast(dict[str, Any], create(nested).outs)["passed"] is True
+    assert cast(dict[str, Any], create(nested).outs)["evidence"]["consecutive_successes"] >= 1
     app.healthy("v2", header=False)
     message, _ = failure_of(by_header)
     assert "response has no X-Release-Version header" in message
@@ -329,7 +329,7 @@ def test_a_healthy_platform_and_healthy_http_pass_together(
 def test_a_platform_only_gate_for_a_worker(fake_platform: PlatformScript) -> None:
     inputs = gate_inputs(None, version_field=None, platform={"kind": "fake"})
     outs = cast(dict[str, Any], create(inputs).outs)
-    assert outs["passed"] is True
+    assert outs["evidence"]["consecutive_successes"] >= 1  # created = the gate passed
     fake_platform.healthy = False
     fake_platform.detail = "exited (code 1)"
     message, _ = failure_of(inputs)
@@ -387,7 +387,7 @@ def test_update_re_runs_the_gate_and_returns_full_outputs(app: HttpApp) -> None:
     outs = cast(dict[str, Any], result.outs)
     assert set(INPUTS) | OUTPUT_KEYS <= set(outs)
     assert outs["image"] == IMAGE_V2
-    assert outs["passed"] is True
+    assert outs["evidence"]["consecutive_successes"] >= 1  # created = the gate passed
     assert outs["evidence"]["served_version"] == "v2"
     assert app.requests > requests_after_create
 
@@ -504,12 +504,10 @@ def test_health_gate_registers_as_a_gates_dynamic_resource_with_a_picklable_prov
                 version_field="build.version",
             ),
         )
-        pulumi.Output.all(gate.passed, gate.evidence).apply(
-            lambda values: seen.update(passed=values[0], evidence=values[1])
-        )
+        gate.evidence.apply(lambda value: seen.update(evidence=value))
 
-    recorded = record(program, lambda _: {"passed": True, "evidence": evidence})
-    assert seen == {"passed": True, "evidence": evidence}
+    recorded = record(program, lambda _: {"evidence": evidence})
+    assert seen == {"evidence": evidence}
 
     (args,) = recorded.resources
     assert args.typ == "pulumi-python:dynamic/gates:HealthGate"
@@ -553,7 +551,7 @@ def test_a_platform_health_check_still_starting_is_tolerated_within_startup(
                          failure_threshold=2)
     outs = cast(dict[str, Any], create(inputs).outs)
     switch.join()
-    assert outs["passed"] is True
+    assert outs["evidence"]["consecutive_successes"] >= 1  # created = the gate passed
     notes = [o["detail"] for o in outs["evidence"]["observations"]]
     assert any("health=starting" in d for d in notes)
 
