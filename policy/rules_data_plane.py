@@ -6,9 +6,10 @@ preview does not know yet are not judged (the analyzer skips a rule that touches
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+from policy.documents import statements as policy_statements
 
 if TYPE_CHECKING:
     from policy.rules import Resource
@@ -84,18 +85,6 @@ def log_groups_encrypted(r: Resource, _config: Mapping[str, Any]) -> list[str]:
     return []
 
 
-def _statements(policy: Any) -> list[Mapping[str, Any]] | None:
-    try:
-        document = json.loads(policy) if isinstance(policy, str) else policy
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(document, Mapping):
-        return None
-    statements = document.get("Statement")
-    statements = [statements] if isinstance(statements, Mapping) else statements
-    return [s for s in statements or [] if isinstance(s, Mapping)]
-
-
 def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
@@ -106,7 +95,7 @@ def kms_key_policy_explicit(r: Resource, _config: Mapping[str, Any]) -> list[str
     that enables IAM policies and prevents a lockout."""
     if r.type != KMS_KEY:
         return []
-    statements = _statements(r.props.get("policy"))
+    statements = policy_statements(r.props.get("policy"))
     if not statements:
         return ["policy is not set; allowed: an explicit key policy (the account root with "
                 "kms:*, and each service that must use the key)"]  # fmt: skip

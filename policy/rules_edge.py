@@ -5,9 +5,10 @@ ACL, the ALB itself, its access-log bucket and the security groups. Pure functio
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from policy.documents import statements as policy_statements
 
 if TYPE_CHECKING:
     from policy.rules import Resource
@@ -78,14 +79,10 @@ def alb_hardened(r: Resource, config: Mapping[str, Any]) -> list[str]:
 
 def _policy_denies_plain_http(policy: Any) -> bool | None:
     """None when the policy is not known yet (a preview of a computed value)."""
-    try:
-        document = json.loads(policy) if isinstance(policy, str) else policy
-    except json.JSONDecodeError:
+    statements = policy_statements(policy)
+    if statements is None:
         return None
-    if not isinstance(document, Mapping):
-        return None
-    statements = document.get("Statement") or []
-    for s in statements if isinstance(statements, list) else [statements]:
+    for s in statements:
         condition = ((s.get("Condition") or {}).get("Bool") or {}).get("aws:SecureTransport")
         if s.get("Effect") == "Deny" and str(condition).lower() == "false":
             return True
