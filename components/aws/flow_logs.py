@@ -27,26 +27,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.roles import service_trust
+
 
 def flow_logs_trust(partition: str, region: str, account: str) -> str:
     source_arn = f"arn:{partition}:ec2:{region}:{account}:vpc-flow-log/*"
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {
-                        "StringEquals": {"aws:SourceAccount": account},
-                        "ArnLike": {"aws:SourceArn": source_arn},
-                    },
-                }
-            ],
-        },
-        sort_keys=True,
-    )
+    return service_trust("vpc-flow-logs.amazonaws.com", account, source_arn)
 
 
 def flow_logs_policy(log_group_arn: str) -> str:

@@ -14,35 +14,20 @@ owns for every instance of the account and region; the stack does not manage or 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.roles import service_trust
+
 MANAGED_POLICY = "service-role/AmazonRDSEnhancedMonitoringRole"
 
 
 def monitoring_trust(partition: str, region: str, account: str, prefix: str) -> str:
     source_arn = f"arn:{partition}:rds:{region}:{account}:db:{prefix}-db*"
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "monitoring.rds.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {
-                        "StringEquals": {"aws:SourceAccount": account},
-                        "ArnLike": {"aws:SourceArn": source_arn},
-                    },
-                }
-            ],
-        },
-        sort_keys=True,
-    )
+    return service_trust("monitoring.rds.amazonaws.com", account, source_arn)
 
 
 @dataclass(frozen=True)

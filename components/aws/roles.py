@@ -27,6 +27,30 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+
+def service_trust(service: str, account: str, source_arn: str) -> str:
+    """A role trust policy for an AWS service principal acting for this account's resources
+    only: `aws:SourceAccount` and `aws:SourceArn` conditions, as the IAM guide's confused-deputy
+    prevention recommends (docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": service},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
+                        "ArnLike": {"aws:SourceArn": source_arn},
+                    },
+                }
+            ],
+        },
+        sort_keys=True,
+    )
+
+
 ECS_TASKS_TRUST = json.dumps(
     {
         "Version": "2012-10-17",
