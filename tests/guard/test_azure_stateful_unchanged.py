@@ -10,58 +10,21 @@ a changed replacement-forcing input a replace) and run through the replacement g
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from components.gates.ledger import ReleaseLedgerProvider
-from components.gates.snapshot import PreMigrationSnapshotProvider
-from infra.plan import Plan, apply_sets, evaluate, load_stack_config
+from infra.plan import apply_sets, evaluate, load_stack_config
 from infra.replacement_guard import STATEFUL_TYPES, check
-
-RECORDED = Path(__file__).parent / "recorded" / "azure-stateful-before-issue-15.json"
-FORCING: Mapping[str, tuple[str, ...]] = {
-    # azure-native replaces a resource when a part of its ARM id (resource group, the names in
-    # its path) or its location changes; properties ARM's update operations take (registry:
-    # sku, publicNetworkAccess, networkRuleSet; vault: properties.publicNetworkAccess,
-    # networkAcls; secret: properties incl. contentType) are updates in place. The registry's
-    # create-only zoneRedundancy is ignored by the program (components/azure/registry.py).
-    "azure-native:containerregistry:Registry": ("registryName", "resourceGroupName", "location"),
-    "azure-native:keyvault:Vault": ("vaultName", "resourceGroupName", "location"),
-    "azure-native:keyvault:Secret": ("secretName", "vaultName", "resourceGroupName"),
-    # docs/azure.md, "What forces a replacement".
-    "azure-native:dbforpostgresql:Server": (
-        "serverName", "resourceGroupName", "location", "createMode", "administratorLogin",
-        "sourceServerResourceId", "pointInTimeUTC", "network",
-    ),
-    "azure-native:dbforpostgresql:Database": ("databaseName", "serverName", "resourceGroupName"),
-    "pulumi-python:dynamic/gates:PreMigrationSnapshot": PreMigrationSnapshotProvider.REPLACE_ON,
-    "pulumi-python:dynamic/gates:ReleaseLedger": ReleaseLedgerProvider.REPLACE_ON,
-}  # fmt: skip
-AZURE_STACKS = ("azure-production", "azure-staging")
+from tests.guard import stateful
+from tests.guard.stateful import FORCING, preview_steps
 
 
 def recorded(stack: str) -> list[dict[str, Any]]:
-    return list(json.loads(RECORDED.read_text())["stacks"][stack])
+    return stateful.recorded("azure-stateful-before-issue-15.json", stack)
 
 
-def preview_steps(before: list[dict[str, Any]], plan: Plan) -> dict[str, Any]:
-    now = plan.by_urn()
-    steps = []
-    for old in before:
-        state = {"type": old["type"], "urn": old["urn"]}
-        current = now.get(old["urn"])
-        if current is None:
-            steps.append({"op": "delete", "urn": old["urn"], "oldState": state})
-            continue
-        reasons = [key for key in FORCING[old["type"]]
-                   if old["inputs"].get(key) != current.inputs.get(key)]  # fmt: skip
-        steps.append({"op": "replace" if reasons else "same", "urn": old["urn"],
-                      "oldState": state, "replaceReasons": reasons})  # fmt: skip
-    return {"steps": steps}
+AZURE_STACKS = ("azure-production", "azure-staging")
 
 
 def test_the_recording_covers_the_azure_stateful_types() -> None:

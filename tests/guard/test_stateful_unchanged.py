@@ -12,60 +12,18 @@ name, another key spec) fails here, before any cloud preview.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from components.gates.ledger import ReleaseLedgerProvider
-from components.gates.snapshot import PreMigrationSnapshotProvider
-from infra.plan import Plan, apply_sets, evaluate, load_stack_config
+from infra.plan import apply_sets, evaluate, load_stack_config
 from infra.replacement_guard import STATEFUL_TYPES, check
-
-RECORDED = Path(__file__).parent / "recorded" / "stateful-before-issue-15.json"
-FORCING: Mapping[str, tuple[str, ...]] = {
-    # The provider's ForceNew arguments (docs/aws.md, "Properties that force a replacement").
-    "aws:rds/instance:Instance": (
-        "identifier", "identifierPrefix", "engine", "dbName", "username", "kmsKeyId",
-        "storageEncrypted", "snapshotIdentifier", "availabilityZone", "characterSetName",
-        "ncharCharacterSetName", "timezone", "restoreToPointInTime", "s3Import",
-        "customIamInstanceProfile",
-    ),
-    "aws:ecr/repository:Repository": ("name", "encryptionConfigurations"),
-    # terraform-provider-aws internal/service/kms/key.go: ForceNew on these five.
-    "aws:kms/key:Key": (
-        "customKeyStoreId", "customerMasterKeySpec", "keyUsage", "multiRegion", "xksKeyId",
-    ),
-    # terraform-provider-aws internal/service/secretsmanager/secret.go: name, name_prefix.
-    "aws:secretsmanager/secret:Secret": ("name", "namePrefix"),
-    # The dynamic providers' own REPLACE_ON.
-    "pulumi-python:dynamic/gates:PreMigrationSnapshot": PreMigrationSnapshotProvider.REPLACE_ON,
-    "pulumi-python:dynamic/gates:ReleaseLedger": ReleaseLedgerProvider.REPLACE_ON,
-}  # fmt: skip
+from tests.guard import stateful
+from tests.guard.stateful import FORCING, preview_steps
 
 
 def recorded(stack: str) -> list[dict[str, Any]]:
-    document = json.loads(RECORDED.read_text())
-    return list(document["stacks"][stack])
-
-
-def preview_steps(before: list[dict[str, Any]], plan: Plan) -> dict[str, Any]:
-    """What `pulumi preview --json` would say about each recorded stateful resource."""
-    now = plan.by_urn()
-    steps = []
-    for old in before:
-        state = {"type": old["type"], "urn": old["urn"]}
-        current = now.get(old["urn"])
-        if current is None:
-            steps.append({"op": "delete", "urn": old["urn"], "oldState": state})
-            continue
-        reasons = [key for key in FORCING[old["type"]]
-                   if old["inputs"].get(key) != current.inputs.get(key)]  # fmt: skip
-        op = "replace" if reasons else "same"
-        steps.append({"op": op, "urn": old["urn"], "oldState": state, "replaceReasons": reasons})
-    return {"steps": steps}
+    return stateful.recorded("stateful-before-issue-15.json", stack)
 
 
 AWS_STACKS = ("production", "staging")
