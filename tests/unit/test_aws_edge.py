@@ -245,9 +245,9 @@ def test_security_groups_keep_what_forces_their_replacement(stack: str) -> None:
 
 
 def _recorded_groups(stack: str) -> list[dict[str, Any]]:
-    from tests.guard.test_stateful_unchanged import RECORDED  # noqa: PLC0415
+    from tests.guard.stateful import RECORDED  # noqa: PLC0415
 
-    document = json.loads(RECORDED.read_text())
+    document = json.loads((RECORDED / "stateful-before-issue-15.json").read_text())
     return [r for r in document["securityGroups"][stack]]
 
 
