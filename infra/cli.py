@@ -16,6 +16,12 @@ from infra.targets import TargetUnavailable
 EXIT_USAGE = 2
 
 
+def _stack_file_arguments(command: argparse.ArgumentParser) -> None:
+    """The offline commands read a stack file: `Pulumi.<stack>.yaml` or the one given."""
+    command.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    command.add_argument("--config-file", type=Path, help="use this stack file instead")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -25,8 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Offline plan: no cloud, no Docker, no credentials. Secrets print as "
         "[secret]. With --diff, print only what the --set changes would touch.",
     )
-    plan.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
-    plan.add_argument("--config-file", type=Path, help="use this stack file instead")
+    _stack_file_arguments(plan)
     plan.add_argument(
         "--set",
         dest="sets",
@@ -64,8 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Every image the stack pins (services and migrations, one entry per "
         "repository and reference) with its build context and Dockerfile; offline.",
     )
-    images.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
-    images.add_argument("--config-file", type=Path, help="use this stack file instead")
+    _stack_file_arguments(images)
     images.add_argument(
         "--release-tag",
         dest="release_tags",
