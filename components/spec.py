@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from components.aws.spec import AwsSpec
 from components.azure.spec import AzureSpec
@@ -18,6 +19,10 @@ from components.imageref import ImageRef
 
 DATABASE_URL = "DATABASE_URL"
 """The secret every service and the migration get: the database's connection URL."""
+
+REDIS_URL = "REDIS_URL"
+"""The secret a service gets when it lists it in `secrets` and the stack declares a cache: the
+cache's connection URL with its password (`rediss://` where the cloud requires TLS)."""
 
 
 class Cloud(StrEnum):
@@ -62,6 +67,64 @@ class BuildSpec:
     """Plain build args (no secret-looking names: build args stay in the image history)."""
 
 
+ASSERTION_OPS = ("equals", "notEquals", "oneOf", "lessThan", "greaterThan")
+"""The comparisons a check's body assertion may make (config names, kept as the op)."""
+
+CHECK_METHODS = ("GET", "HEAD", "POST")
+
+IDENTITY_SOURCES = ("field", "header", "none")
+
+SNAPSHOT_WHEN = ("migrations", "always")
+
+
+@dataclass(frozen=True)
+class BodyAssertion:
+    """One comparison on a check's JSON body: the value at `path` (dotted, e.g.
+    `summary.health`) compared by `op` with `value` (a list for `oneOf`)."""
+
+    path: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One HTTP request the gate makes against a service (`services.<name>.checks`): it passes
+    when the status is `expected_status` and every assertion on the JSON body holds."""
+
+    path: str
+    method: str
+    body: Mapping[str, Any] | None
+    """A JSON object sent with POST (a dry run); None for GET and HEAD."""
+    expected_status: int
+    assertions: tuple[BodyAssertion, ...]
+    carries_version: bool
+    """The answer reports the version (by the service's identity field or header)."""
+
+
+@dataclass(frozen=True)
+class IdentitySpec:
+    """How the gate knows the new version answers (`services.<name>.identity`): a JSON field
+    or a header of the checks that carry the version, or `none`: the platform alone (the
+    running tasks, containers or revision run the pinned digest)."""
+
+    source: str
+    name: str | None
+    """The JSON field path or header name; None for `none`."""
+
+
+@dataclass(frozen=True)
+class VerifySpec:
+    """A one-shot command run after a service's gate (`services.<name>.verify`) or after the
+    migration (`migration.verify`), through the migration's runner; exit 0 passes."""
+
+    command: tuple[str, ...]
+    image: str | None
+    """None: the service's own image (the migrations image for `migration.verify`); else the
+    name of another pinned image: a service name or `migrations`."""
+    timeout_seconds: int
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
     """One entry of `releasegate:services`: an HTTP service (port + healthPath) or a worker."""
@@ -79,6 +142,12 @@ class ServiceSpec:
     secrets: tuple[str, ...]
     build: BuildSpec | None = None
     """Set when CI builds this service's image; None: built elsewhere, pinned by hand."""
+    checks: tuple[CheckSpec, ...] = ()
+    """The gate's requests; empty on workers. The loader always fills them on HTTP services
+    (default: one GET of `health_path`)."""
+    identity: IdentitySpec | None = None
+    """The loader always fills it; None only in specs built by hand (treated as `none`)."""
+    verify: VerifySpec | None = None
 
     @property
     def is_worker(self) -> bool:
@@ -104,6 +173,8 @@ class MigrationSpec:
     """Services rolled out (and gated) before the migration; the rest wait for it."""
     build: BuildSpec | None = None
     """Default: the build of the service that uses the same repository (the api's)."""
+    verify: VerifySpec | None = None
+    """Run after the migration (e.g. `alembic current` compared with `alembic heads`)."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +193,23 @@ class DatabaseSpec:
 
 
 @dataclass(frozen=True)
+class CacheSpec:
+    """`releasegate:cache`: a Redis-compatible cache (absent: none). Sizes are in the target's
+    own terms and validated per cloud (an ElastiCache node type, an Azure SKU)."""
+
+    engine: str
+    """"valkey" or "redis"."""
+    engine_version: str
+    size: str
+    replicas: int
+    """Replicas per primary (0..5)."""
+    automatic_failover: bool
+    """True needs replicas >= 1; default true in production."""
+    snapshot_retention_days: int
+    deletion_protection: bool
+
+
+@dataclass(frozen=True)
 class HealthGateSpec:
     request_timeout_seconds: float
     interval_seconds: float
@@ -132,6 +220,10 @@ class HealthGateSpec:
     expected_status: int
     version_field: str | None
     version_header: str | None
+    failure_limit: int = 5
+    """Total failures allowed after start-up, healthy answers in between or not (Argo
+    Rollouts' failureLimit): a flapping service fails once it exceeds this budget. The default
+    equals failureThreshold's default; the loader defaults it to the stack's failureThreshold."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +259,11 @@ class Settings:
     """Set exactly when `cloud` is aws."""
     azure: AzureSpec | None = None
     """Set exactly when `cloud` is azure."""
+    cache: CacheSpec | None = None
+    """`releasegate:cache`; None: the stack has no cache (and no service may list REDIS_URL)."""
+    snapshot_when: str = "migrations"
+    """`releasegate:snapshot.when`: `migrations` (a snapshot when the migrations pin changes)
+    or `always` (when any pin changes)."""
 
     def service(self, name: str) -> ServiceSpec:
         return next(s for s in self.services if s.name == name)
