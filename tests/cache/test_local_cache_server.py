@@ -1,0 +1,199 @@
+"""The local target's cache against a real Redis server (Debian's `redis-server`).
+
+The component (`components.local.cache.LocalCache`) is built under mocks; the config file it
+uploads and the REDIS_URL it hands to services are read from what it registered. The test
+runs `redis-server <config file>` with that config (the container's own command shape; only
+bind, port and data folder differ, rendered by the same function), then connects the way a
+service would, from the URL: refused without the password, served with it, persistence on,
+and data written before a restart is there after it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pulumi
+import pytest
+
+from components.local.cache import (
+    CACHE_PORT,
+    CONFIG_FILE,
+    RDB_SAVE,
+    CachePasswordError,
+    LocalCache,
+    LocalCacheArgs,
+    cache_url,
+    health_command,
+    server_config,
+)
+from infra.pulumi_internals import is_secret, unwrap_secret
+from tests.mocks import record
+from tests.servers.redis import RedisServer, RespError, connect, free_port, start_redis
+
+PREFIX = "releasegate-dev"
+
+
+@dataclass(frozen=True)
+class Built:
+    password: str
+    url: str
+    container: dict[str, Any]
+    volume: dict[str, Any]
+
+
+def build(engine: str = "redis") -> Built:
+    password = secrets.token_urlsafe(30)
+    urls: list[str] = []
+
+    def program() -> None:
+        cache = LocalCache(
+            "cache",
+            LocalCacheArgs(
+                prefix=PREFIX,
+                network_name=f"{PREFIX}-net",
+                engine=engine,
+                engine_version="7.0",
+                password=pulumi.Output.secret(password),
+                protect=True,
+            ),
+        )
+        cache.url.apply(urls.append)
+
+    recorder = record(program)
+    by_type = {r.typ: dict(r.inputs) for r in recorder.resources}
+    container = by_type["docker:index/container:Container"]
+    # The uploads are built from the secret password: the engine keeps them secret in state.
+    assert is_secret(container["uploads"])
+    container["uploads"] = unwrap_secret(container["uploads"])
+    return Built(
+        password=password,
+        url=urls[0],
+        container=container,
+        volume=by_type["docker:index/volume:Volume"],
+    )
+
+
+@pytest.fixture(scope="module")
+def built() -> Built:
+    return build()
+
+
+@pytest.fixture
+def server(built: Built, tmp_path: Path) -> Iterator[RedisServer]:
+    started = start_redis(tmp_path, local_config(built, tmp_path, port := free_port()), port)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def local_config(built: Built, data: Path, port: int) -> str:
+    """The uploaded config, for a server on 127.0.0.1:port keeping its data in `data`."""
+    [upload] = built.container["uploads"]
+    assert upload["file"] == CONFIG_FILE
+    assert upload["content"] == server_config(built.password)
+    config = server_config(built.password, port=port, data_dir=str(data), bind="127.0.0.1")
+    changed = set(config.splitlines()) ^ set(upload["content"].splitlines())
+    assert {line.split()[0] for line in changed} == {"bind", "port", "dir"}
+    return config
+
+
+def service_view(url: str) -> tuple[str, int, str | None, int]:
+    """What a service makes of REDIS_URL (redis-py's `from_url` reads the same parts)."""
+    parts = urlsplit(url)
+    assert parts.scheme == "redis"
+    return parts.hostname or "", parts.port or 6379, parts.password, int(parts.path[1:] or 0)
+
+
+def test_the_url_names_the_container_and_carries_the_password(built: Built) -> None:
+    host, port, password, database = service_view(built.url)
+    assert (host, port, database) == (f"{PREFIX}-cache", CACHE_PORT, 0)
+    assert password == built.password
+    assert built.container["command"] == ["redis-server", CONFIG_FILE]
+
+
+def test_a_client_without_the_password_is_refused(server: RedisServer) -> None:
+    with connect("127.0.0.1", server.port) as client:
+        with pytest.raises(RespError, match=r"^NOAUTH"):
+            client.command("PING")
+        with pytest.raises(RespError, match=r"^NOAUTH"):
+            client.command("GET", "anything")
+        with pytest.raises(RespError, match=r"^WRONGPASS"):
+            client.command("AUTH", "not-the-password")
+        with pytest.raises(RespError, match=r"^NOAUTH"):
+            client.command("PING")
+
+
+def test_the_service_connects_with_the_url_it_receives(built: Built, server: RedisServer) -> None:
+    _, _, password, database = service_view(built.url)
+    assert password is not None
+    with connect("127.0.0.1", server.port) as client:
+        assert client.command("AUTH", password) == "OK"
+        assert client.command("SELECT", str(database)) == "OK"
+        assert client.command("SET", "greeting", "hello") == "OK"
+        assert client.command("GET", "greeting") == b"hello"
+
+
+def test_persistence_is_on_and_data_survives_a_restart(
+    built: Built, server: RedisServer, tmp_path: Path
+) -> None:
+    _, _, password, _ = service_view(built.url)
+    assert password is not None
+    with connect("127.0.0.1", server.port) as client:
+        client.command("AUTH", password)
+        assert client.command("CONFIG", "GET", "appendonly") == [b"appendonly", b"yes"]
+        assert client.command("CONFIG", "GET", "save") == [b"save", RDB_SAVE.encode()]
+        assert client.command("CONFIG", "GET", "dir") == [b"dir", str(tmp_path).encode()]
+        assert client.command("SET", "order:1", "paid") == "OK"
+    server.stop()
+    assert (tmp_path / "appendonlydir").is_dir()
+    again = start_redis(tmp_path, server.config_file.read_text(), server.port)
+    try:
+        with connect("127.0.0.1", again.port) as client:
+            with pytest.raises(RespError, match=r"^NOAUTH"):
+                client.command("GET", "order:1")
+            client.command("AUTH", password)
+            assert client.command("GET", "order:1") == b"paid"
+    finally:
+        again.stop()
+
+
+def test_the_password_is_only_in_the_secret_upload(built: Built) -> None:
+    """Command, environment, labels and health check carry no secret (they are plain in
+    state); the config file is the only place the server reads it from."""
+    plain = {k: v for k, v in built.container.items() if k != "uploads"}
+    assert built.password not in repr(plain)
+    assert built.volume["name"] == f"{PREFIX}-cache-data"
+    [volume] = built.container["volumes"]
+    assert volume["containerPath"] == "/data"
+
+
+def test_the_health_check_pings_with_the_password_from_the_file(
+    built: Built, server: RedisServer, tmp_path: Path
+) -> None:
+    """The container's health check, run as Docker runs a CMD-SHELL test (`sh -c`), against
+    the server; it fails when the file's password is wrong."""
+    kind, script = built.container["healthcheck"]["tests"]
+    assert kind == "CMD-SHELL"
+    assert script == health_command("redis-cli")[1]
+    local = health_command("redis-cli", str(server.config_file), server.port)[1]
+    assert subprocess.run(["sh", "-c", local], check=False).returncode == 0
+    wrong = tmp_path / "wrong.conf"
+    wrong.write_text(server_config(secrets.token_urlsafe(30)))
+    local = health_command("redis-cli", str(wrong), server.port)[1]
+    assert subprocess.run(["sh", "-c", local], check=False).returncode != 0
+
+
+def test_a_password_the_file_or_url_cannot_carry_is_refused_without_showing_it() -> None:
+    for bad in ("short", "has space in it 12345", 'quote"in-it-1234567890', "a@b:c/d?e#f12345678"):
+        with pytest.raises(CachePasswordError) as info:
+            server_config(bad)
+        assert bad not in str(info.value)
+        with pytest.raises(CachePasswordError):
+            cache_url(bad, "cache")
