@@ -20,6 +20,7 @@ from infra.config_aws import load_aws
 from infra.config_aws_database import check_database_insights
 from infra.config_azure import load_azure
 from infra.config_build import load_build
+from infra.config_cache import check_cache_references, load_cache
 from infra.config_reader import (
     Problems,
     Reader,
@@ -36,6 +37,7 @@ from infra.settings import (
     KEY_APP_SECRETS,
     KEY_AWS,
     KEY_AZURE,
+    KEY_CACHE,
     KEY_CLOUD,
     KEY_DATABASE,
     KEY_GENERATED_SECRETS,
@@ -47,6 +49,7 @@ from infra.settings import (
     KEY_SERVICES,
     KEY_TAGS,
     NAMESPACE,
+    REDIS_URL,
     SECRET_LOOKING_ENV,
     SECRET_NAME,
     SERVICE_NAME,
@@ -144,6 +147,9 @@ def load_settings(
     app_secrets = _load_app_secrets(problems, raw_get(KEY_APP_SECRETS), is_secret(KEY_APP_SECRETS))
     generated = _load_generated(problems, raw_get(KEY_GENERATED_SECRETS))
     _check_secret_references(problems, services, app_secrets, generated)
+    production = (aws is not None and aws.production) or (azure is not None and azure.production)
+    cache = load_cache(problems, obj(KEY_CACHE), cloud, production)
+    check_cache_references(problems, services, cache, app_secrets, generated)
     ledger_history = _load_int_key(
         problems, KEY_LEDGER_HISTORY, raw_get(KEY_LEDGER_HISTORY), 20, 2, 200
     )
@@ -177,6 +183,7 @@ def load_settings(
         generated_secrets=generated,
         ledger_history=ledger_history,
         tags=MappingProxyType(tags),
+        cache=cache,
     )
 
 
@@ -595,7 +602,7 @@ def _check_secret_references(
             f"{NAMESPACE}:{KEY_APP_SECRETS}: {DATABASE_URL} is built from the managed "
             "database and its generated password; allowed: other names"
         )
-    defined = {*app, *generated, DATABASE_URL}
+    defined = {*app, *generated, DATABASE_URL, REDIS_URL}  # REDIS_URL: infra.config_cache
     for s in services:
         for name in s.secrets:
             if name not in defined:

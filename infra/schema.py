@@ -80,6 +80,12 @@ SHAPES: dict[str, dict[str, Any]] = {
         "default": "16",
         "description": "a PostgreSQL major version 13-19",
     },
+    "cache.engine": {"enum": ["valkey", "redis"], "default": "valkey"},
+    "cache.engineVersion": {
+        "type": ["string", "number"],
+        "default": "8.0",
+        "description": "the engine version: valkey 7.2/8.0/8.1, redis 6.x/7.0/7.1 (AWS)",
+    },
     "local.hostPorts": {**_PORTS, "description": "service: port on 127.0.0.1"},
     # Its pattern depends on the region (a zone of it); any region's zone here.
     "aws.availabilityZones": {

@@ -13,7 +13,9 @@ import pulumi
 
 from components.spec import (
     DATABASE_URL,
+    REDIS_URL,
     BuildSpec,
+    CacheSpec,
     Cloud,
     DatabaseSpec,
     HealthGateSpec,
@@ -27,7 +29,9 @@ from components.spec import (
 
 __all__ = [
     "DATABASE_URL",
+    "REDIS_URL",
     "BuildSpec",
+    "CacheSpec",
     "Cloud",
     "ConfigError",
     "DatabaseSpec",
@@ -78,6 +82,7 @@ KEY_APP_SECRETS = "appSecrets"
 KEY_GENERATED_SECRETS = "generatedSecrets"
 KEY_LEDGER_HISTORY = "ledgerHistory"
 KEY_TAGS = "tags"
+KEY_CACHE = "cache"
 ALL_KEYS = (
     KEY_CLOUD,
     KEY_RELEASE,
@@ -92,4 +97,5 @@ ALL_KEYS = (
     KEY_GENERATED_SECRETS,
     KEY_LEDGER_HISTORY,
     KEY_TAGS,
+    KEY_CACHE,
 )

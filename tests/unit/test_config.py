@@ -312,7 +312,7 @@ def test_a_typo_at_any_depth_names_the_key_and_the_nearest_known_one(
 
 def test_an_unknown_key_with_nothing_close_lists_what_is_allowed() -> None:
     message = problems_of({"foo": 1})
-    assert "releasegate:foo: unknown key; allowed: appSecrets, aws, azure, cloud," in message
+    assert "releasegate:foo: unknown key; allowed: appSecrets, aws, azure, cache, cloud," in message
     assert "did you mean" not in message
 
 
