@@ -4,11 +4,11 @@ replaced or deleted, naming the resource and the property that forces it.
     pulumi preview --json --stack production | python -m infra.replacement_guard -
     python -m infra.replacement_guard preview.json
 
-Stateful means: databases, registries, key stores and secrets, snapshots, and the release
-ledger (deleted only when every pin of a released stack is removed, which takes the services
-down with it). A replacement of
-one of them loses data (a new empty database, a registry without the images a rollback needs, a
-vault without its secrets) however carefully the rest of the release is gated, so the guard runs
+Stateful means: databases, caches (ElastiCache replication groups, Azure Managed Redis, the
+local cache's container and data volume), registries, key stores and secrets, snapshots, and
+the release ledger (deleted only when every pin of a released stack is removed, which takes
+the services down with it). A replacement of one of them loses data (a new empty database or
+cache, a registry without the images a rollback needs, a vault without its secrets) however carefully the rest of the release is gated, so the guard runs
 in every pull request next to `pulumi preview`. Resources deleted with `retainOnDelete` (the
 pre-migration snapshots) are left in the cloud and pass. Exit codes: 0 no stateful resource is
 replaced or deleted; 1 some are (each listed); 2 the input is not preview JSON.
@@ -41,8 +41,24 @@ STATEFUL_TYPES: Mapping[str, str] = {
     # The ledger is the rollback's memory: it is deleted when a released stack's pins are all
     # removed (foundation only), which also deletes every service. Never by accident.
     "pulumi-python:dynamic/gates:ReleaseLedger": "release ledger",
+    # A replaced cache comes back empty (or from a snapshot only if restored by config).
+    "aws:elasticache/replicationGroup:ReplicationGroup": "cache",
+    "azure-native:redisenterprise:RedisEnterprise": "cache",
+    "azure-native:redisenterprise:Database": "cache",
+    "releasegate:local:Cache": "cache",
 }
 """Resource type -> what would be lost."""
+
+STATEFUL_CHILDREN: Mapping[tuple[str, str], str] = {
+    # The local cache's container and volume are generic Docker types (a service's container
+    # is replaced by every release): they are stateful as children of the cache component.
+    # The volume holds the append-only file and RDB snapshot; replacing the container
+    # restarts the server (writes since the last fsync are lost, clients are cut off).
+    ("releasegate:local:Cache", "docker:index/container:Container"): "cache",
+    ("releasegate:local:Cache", "docker:index/volume:Volume"): "cache volume",
+}
+"""(parent component type, resource type) -> what would be lost; checked before
+STATEFUL_TYPES."""
 
 DESTRUCTIVE_OPS = {"replace", "create-replacement", "delete-replaced", "delete"}
 EXIT_OK, EXIT_BLOCKED, EXIT_BAD_INPUT = 0, 1, 2
@@ -80,16 +96,29 @@ def check(preview: Mapping[str, Any]) -> list[Violation]:
             continue
         state = step.get("oldState") or step.get("newState") or {}
         resource_type = str(state.get("type") or _type_from_urn(str(step.get("urn") or "")))
-        kind = STATEFUL_TYPES.get(resource_type)
+        urn = str(step.get("urn") or "")
+        kind = stateful_kind(resource_type, urn)
         if kind is None or (step.get("oldState") or {}).get("retainOnDelete"):
             continue
-        urn = str(step.get("urn") or "")
         properties = tuple(_forcing(step))
         previous = found.get(urn)
         if previous is None or (properties and not previous.properties):
             found[urn] = Violation(urn, resource_type, kind, "delete" if op == "delete"
                                    else "replace", properties)  # fmt: skip
     return list(found.values())
+
+
+def stateful_kind(resource_type: str, urn: str) -> str | None:
+    """What a replacement or deletion of this resource would lose; None: nothing."""
+    parent = _parent_type_from_urn(urn)
+    return STATEFUL_CHILDREN.get((parent, resource_type)) or STATEFUL_TYPES.get(resource_type)
+
+
+def _parent_type_from_urn(urn: str) -> str:
+    """`urn:pulumi:stack::project::a$b$type::name` -> b (the direct parent's type)."""
+    parts = urn.split("::")
+    chain = parts[2].split("$") if len(parts) >= 4 else []
+    return chain[-2] if len(chain) >= 2 else ""
 
 
 def _forcing(step: Mapping[str, Any]) -> Iterable[str]:
@@ -119,8 +148,8 @@ def run(stream: TextIO, out: TextIO) -> int:
         return EXIT_BAD_INPUT
     violations = check(preview)
     if not violations:
-        print("replacement guard: no database, registry, key store, secret, snapshot or release "
-              "ledger is replaced or deleted", file=out)  # fmt: skip
+        print("replacement guard: no database, registry, key store, secret, snapshot, release "
+              "ledger or cache is replaced or deleted", file=out)  # fmt: skip
         return EXIT_OK
     print(f"replacement guard: {len(violations)} stateful resource(s) would be lost:", file=out)
     for violation in violations:

@@ -42,7 +42,7 @@ def test_a_deleted_registry_fails_but_a_retained_snapshot_does_not() -> None:
 def test_a_harmless_update_and_a_repin_pass() -> None:
     code, text = guard("harmless-update.json")
     assert code == EXIT_OK, text
-    assert "no database, registry, key store, secret, snapshot or release ledger" in text
+    assert "no database, registry, key store, secret, snapshot, release ledger or cache" in text
 
 
 def test_property_reasons_come_from_the_detailed_diff_too() -> None:
@@ -81,3 +81,49 @@ def test_removing_every_pin_of_a_released_stack_fails_on_the_deleted_ledger() ->
     assert code == EXIT_BLOCKED
     assert "release ledger release-ledger" in out.getvalue()
     assert "Put the pins back" in out.getvalue()
+
+
+def _step(op: str, urn: str, **extra: object) -> dict[str, object]:
+    resource_type = urn.split("::")[2].rsplit("$", 1)[-1]
+    return {"op": op, "urn": urn, "oldState": {"type": resource_type, "urn": urn}, **extra}
+
+
+def test_a_replaced_or_deleted_cache_fails_on_every_target() -> None:
+    stack = "urn:pulumi:production::releasegate::"
+    local = "urn:pulumi:dev::releasegate::releasegate:local:Cache$"
+    steps = [
+        _step("replace", f"{stack}aws:elasticache/replicationGroup:ReplicationGroup::cache",
+              replaceReasons=["atRestEncryptionEnabled"]),
+        _step("delete", f"{stack}releasegate:azure:Cache$azure-native:redisenterprise:"
+              "RedisEnterprise::cache-cluster"),
+        _step("replace", f"{stack}releasegate:azure:Cache$azure-native:redisenterprise:"
+              "Database::cache-database", replaceReasons=["clusteringPolicy"]),
+        _step("replace", f"{local}docker:index/container:Container::cache-server",
+              replaceReasons=["image"]),
+        _step("delete", f"{local}docker:index/volume:Volume::cache-data"),
+    ]  # fmt: skip
+    found = {(v.kind, v.name, v.op, v.properties) for v in check({"steps": steps})}
+    assert found == {
+        ("cache", "cache", "replace", ("atRestEncryptionEnabled",)),
+        ("cache", "cache-cluster", "delete", ()),
+        ("cache", "cache-database", "replace", ("clusteringPolicy",)),
+        ("cache", "cache-server", "replace", ("image",)),
+        ("cache volume", "cache-data", "delete", ()),
+    }
+    out = io.StringIO()
+    assert run(io.StringIO(json.dumps({"steps": steps})), out) == EXIT_BLOCKED
+    assert "cache cache-server (docker:index/container:Container) would be replaced" in (
+        out.getvalue()
+    )
+
+
+def test_a_service_container_replaced_by_a_release_is_not_a_cache() -> None:
+    """Only the cache component's children are stateful: every release replaces a service's
+    container, and the database's volume keeps its own kind."""
+    service = ("urn:pulumi:dev::releasegate::releasegate:local:Service$"
+               "docker:index/container:Container::service-api-container")  # fmt: skip
+    volume = ("urn:pulumi:dev::releasegate::releasegate:local:Database$"
+              "docker:index/volume:Volume::database-data")  # fmt: skip
+    found = check({"steps": [_step("replace", service, replaceReasons=["image"]),
+                             _step("delete", volume)]})  # fmt: skip
+    assert [(v.kind, v.name) for v in found] == [("database volume", "database-data")]
