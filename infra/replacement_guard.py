@@ -8,10 +8,11 @@ Stateful means: databases, caches (ElastiCache replication groups, Azure Managed
 local cache's container and data volume), registries, key stores and secrets, snapshots, and
 the release ledger (deleted only when every pin of a released stack is removed, which takes
 the services down with it). A replacement of one of them loses data (a new empty database or
-cache, a registry without the images a rollback needs, a vault without its secrets) however carefully the rest of the release is gated, so the guard runs
-in every pull request next to `pulumi preview`. Resources deleted with `retainOnDelete` (the
-pre-migration snapshots) are left in the cloud and pass. Exit codes: 0 no stateful resource is
-replaced or deleted; 1 some are (each listed); 2 the input is not preview JSON.
+cache, a registry without the images a rollback needs, a vault without its secrets) however
+carefully the rest of the release is gated, so the guard runs in every pull request next to
+`pulumi preview`. Resources deleted with `retainOnDelete` (the pre-migration snapshots) are
+left in the cloud and pass. Exit codes: 0 no stateful resource is replaced or deleted; 1 some
+are (each listed); 2 the input is not preview JSON.
 """
 
 from __future__ import annotations
