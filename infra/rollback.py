@@ -167,5 +167,7 @@ def release_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
                          for name, s in sorted(services.items())},
             "migrations": {"pin": pin_of(entry.get(MIGRATIONS) or {}),
                            "snapshot": (entry.get(MIGRATIONS) or {}).get("snapshot")},
+            # The cache the release ran against (stacks with `releasegate:cache` only).
+            **({"cache": dict(entry["cache"])} if entry.get("cache") else {}),
         })  # fmt: skip
     return rows

@@ -231,6 +231,10 @@ def list_releases(stack_name: str, cwd: Path, fmt: str, out: TextIO | None = Non
         migrations = row["migrations"]
         print(f"    {MIGRATIONS:<12} {migrations['pin']:<14} snapshot {migrations['snapshot']}",
               file=out)  # fmt: skip
+        if "cache" in row:
+            cache = row["cache"]
+            print(f"    {'cache':<12} {cache.get('engine')} {cache.get('engine_version')}  "
+                  f"{cache.get('name')}", file=out)  # fmt: skip
     return 0
 
 

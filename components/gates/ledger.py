@@ -54,6 +54,10 @@ def record_release(
         "services": services,
         "migrations": dict(new_release.get("migrations", {})),
     }
+    if new_release.get("cache"):
+        # Which cache the release ran against (engine, version, name; never its URL or key).
+        # Not part of the id: the id names what runs, the pinned digests.
+        current["cache"] = dict(new_release["cache"])
     if previous_current and previous_current.get("id") == current["id"]:
         # Same release re-recorded (e.g. only gate evidence refreshed): keep its place.
         current["recorded_at"] = previous_current.get("recorded_at", now)

@@ -98,3 +98,12 @@ def test_check_refuses_a_keep_that_is_not_a_whole_number(keep: object) -> None:
 @pytest.mark.parametrize("keep", [2.0, 20.0, 5])
 def test_check_accepts_a_whole_keep_of_two_or_more(keep: float) -> None:
     assert not ReleaseLedgerProvider().check({}, {"stack": "dev", "keep": keep}).failures
+
+
+def test_the_cache_a_release_ran_against_is_recorded_but_not_part_of_its_id() -> None:
+    cache = {"engine": "valkey", "engine_version": "8.0", "name": "releasegate-dev-cache"}
+    with_cache = {**release("v1", "v1"), "cache": cache}
+    outs = record_release(with_cache, None, keep=5, now="T1")
+    assert outs["current"]["cache"] == cache
+    assert outs["current"]["id"] == release_id(release("v1", "v1"))
+    assert "cache" not in record_release(release("v1", "v1"), None, keep=5, now="T1")["current"]

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pulumi import automation as auto
 
 from infra.plan import PROJECT_ROOT
 from infra.rollback import RollbackError, plan_rollback, release_rows
-from infra.rollback_run import confirm
+from infra.rollback_run import confirm, list_releases
 
 
 def entry(rid: str, api: str, web: str, migrations: str, snapshot: str) -> dict[str, Any]:
@@ -88,6 +89,34 @@ def test_releases_are_listed_newest_first_with_gate_results() -> None:
     assert rows[1]["services"]["api"] == {"pin": "v2", "digest": "sha256:v2", "deployed_at": None,
                                           "served_version": "v2", "gate_seconds": 4}  # fmt: skip
     assert rows[2]["migrations"] == {"pin": "m1", "snapshot": "pre-migrate-m1"}
+
+
+def test_releases_name_the_cache_they_ran_against() -> None:
+    cache = {"engine": "valkey", "engine_version": "8.0", "name": "releasegate-dev-cache"}
+    ledger = {"current": {**R3, "cache": cache}, "history": [{**R3, "cache": cache}, R2]}
+    rows = release_rows(ledger)
+    assert rows[0]["cache"] == cache
+    assert "cache" not in rows[1]  # recorded before the stack had a cache
+
+
+class LedgerStack:
+    def __init__(self, ledger: dict[str, Any]) -> None:
+        self._ledger = ledger
+
+    def outputs(self) -> dict[str, auto.OutputValue]:
+        return {"ledger": auto.OutputValue(value=self._ledger, secret=False)}
+
+
+def test_the_releases_command_prints_the_cache_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = {"engine": "valkey", "engine_version": "8.0", "name": "releasegate-dev-cache"}
+    ledger = {"current": {**R3, "cache": cache}, "history": [{**R3, "cache": cache}, R2]}
+    monkeypatch.setattr("infra.rollback_run.open_stack", lambda *_: LedgerStack(ledger))
+    out = io.StringIO()
+    assert list_releases("dev", PROJECT_ROOT, "text", out) == 0
+    lines = out.getvalue().splitlines()
+    assert [line.split() for line in lines if line.split()[0] == "cache"] == [
+        ["cache", "valkey", "8.0", "releasegate-dev-cache"]
+    ]
 
 
 def test_without_a_terminal_it_refuses_rather_than_hangs() -> None:
