@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from infra.config_reader import Problems, Reader
-from infra.settings import KEY_AZURE
-from infra.settings_azure import AzureSpec, RevisionMode
+from infra.settings import KEY_AZURE, KEY_CACHE, CacheSpec
+from infra.settings_azure import MANAGED_REDIS_SKUS, RETIRING_REDIS_SKU, AzureSpec, RevisionMode
 
 LOCATION_PATTERN = re.compile(r"^[a-z0-9]+$")
 RESOURCE_GROUP_PATTERN = re.compile(r"^[-\w._()]{1,89}[-\w_()]$")
@@ -73,3 +73,34 @@ def load_azure(
         warm_revision=r.boolean("warmRevision", True),
         private_network=private,
     )  # fmt: skip
+
+
+def check_azure_cache(problems: Problems, cache: CacheSpec, production: bool) -> None:
+    """What Azure Managed Redis accepts (components/azure/cache.py), said before anything
+    changes: a Managed Redis SKU, and a replica count it can express (one replica with
+    highAvailability, which always fails over automatically, or none)."""
+    if cache.size not in MANAGED_REDIS_SKUS:
+        families: dict[str, list[str]] = {}
+        for sku in MANAGED_REDIS_SKUS:
+            family, size = sku.split("_")
+            families.setdefault(family, []).append(size)
+        shown = "; ".join(f"{f}_{{{','.join(s)}}}" for f, s in families.items())
+        retiring = (
+            " (Azure Cache for Redis Enterprise SKUs retire on 2027-03-31)"
+            if RETIRING_REDIS_SKU.match(cache.size)
+            else ""
+        )
+        problems.add(f"{KEY_CACHE}.size", cache.size,
+                     f"an Azure Managed Redis SKU{retiring}: {shown}")  # fmt: skip
+    if cache.replicas > 1:
+        problems.add(f"{KEY_CACHE}.replicas", cache.replicas,
+                     "0 or 1 on Azure (Managed Redis keeps one replica when highAvailability is "
+                     "on; it has no replica count)")  # fmt: skip
+    elif cache.replicas == 1 and not cache.automatic_failover:
+        problems.add(f"{KEY_CACHE}.automaticFailover", False,
+                     "true on Azure when replicas is 1 (Managed Redis with a replica always "
+                     "fails over automatically)")  # fmt: skip
+    if production and cache.replicas < 1:
+        problems.add(f"{KEY_CACHE}.replicas", cache.replicas,
+                     "1 on Azure production (highAvailability: a replica, zone redundant where "
+                     "the region has zones)")  # fmt: skip

@@ -7,6 +7,11 @@ are re-exported here for config code. `infra.config_azure` loads and validates t
 
 from __future__ import annotations
 
-from components.azure.spec import AzureSpec, RevisionMode
+from components.azure.spec import (
+    MANAGED_REDIS_SKUS,
+    RETIRING_REDIS_SKU,
+    AzureSpec,
+    RevisionMode,
+)
 
-__all__ = ["AzureSpec", "RevisionMode"]
+__all__ = ["MANAGED_REDIS_SKUS", "RETIRING_REDIS_SKU", "AzureSpec", "RevisionMode"]

@@ -27,3 +27,13 @@ def registry_name(prefix: str) -> str:
 def vault_name(prefix: str) -> str:
     letters = "".join(c for c in prefix.lower() if c.isalnum() or c == "-").strip("-")
     return f"{letters[:15].rstrip('-')}-{_hash(prefix)}"
+
+
+def cache_name(prefix: str) -> str:
+    """Azure Managed Redis cluster names: 1-60 letters, digits and '-', no leading, trailing or
+    consecutive '-' (REST spec, `clusterName`); the host name `<name>.<region>.redis.azure.net`
+    is public DNS, so the name carries the hash too."""
+    letters = "".join(c if c.isalnum() else "-" for c in prefix.lower())
+    while "--" in letters:
+        letters = letters.replace("--", "-")
+    return f"{letters.strip('-')[:40].rstrip('-')}-cache-{_hash(prefix)}"

@@ -31,6 +31,11 @@ class PrivateService:
 
 KEY_VAULT = PrivateService(group_id="vault", zone="privatelink.vaultcore.azure.net")
 REGISTRY = PrivateService(group_id="registry", zone="privatelink.azurecr.io")
+MANAGED_REDIS = PrivateService(group_id="redisEnterprise", zone="privatelink.redis.azure.net")
+"""Azure Managed Redis (Microsoft.Cache/redisEnterprise), same table: sub-resource
+`redisEnterprise`, zone `privatelink.redis.azure.net` (not Azure Cache for Redis'
+`privatelink.redis.cache.windows.net`, nor the retiring Enterprise tier's
+`privatelink.redisenterprise.cache.azure.net`); components/azure/cache.py."""
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,23 @@ Azure components take them as arguments; `infra.settings_azure` re-exports them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+MANAGED_REDIS_SKUS: tuple[str, ...] = (
+    *(f"Balanced_B{n}" for n in (0, 1, 3, 5, 10, 20, 50, 100, 150, 250, 350, 500, 700, 1000)),
+    *(f"MemoryOptimized_M{n}" for n in (10, 20, 50, 100, 150, 250, 350, 500, 700, 1000, 1500,
+                                        2000)),
+    *(f"ComputeOptimized_X{n}" for n in (3, 5, 10, 20, 50, 100, 150, 250, 350, 500, 700)),
+    *(f"FlashOptimized_A{n}" for n in (250, 500, 700, 1000, 1500, 2000, 4500)),
+)  # fmt: skip
+"""The Azure Managed Redis SKUs `releasegate:cache.size` may name on Azure: the `SkuName` enum
+of Microsoft.Cache/redisEnterprise 2025-07-01 (REST spec redisenterprise.json, `Sku.name`;
+pulumi_azure_native.redisenterprise.SkuName) without its Enterprise_ and EnterpriseFlash_
+values, which are Azure Cache for Redis Enterprise (retiring 2027-03-31)."""
+
+RETIRING_REDIS_SKU = re.compile(r"^Enterprise(Flash)?_[EF]\d+$")
 
 
 class RevisionMode(StrEnum):

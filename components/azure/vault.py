@@ -6,9 +6,10 @@ User" on exactly the secrets it declares (components/azure/identities.py). Nobod
 on the whole vault. No secret value is ever an app's plain environment value.
 
 Every secret carries a content type (`properties.contentType`; Key Vault stores it as a hint for
-readers and never interprets it): `application/x-postgresql-url` for DATABASE_URL, `text/plain`
-for the rest. It is one of the properties the management plane updates in place (Secrets_Update
-in Microsoft.KeyVault's REST spec takes SecretPatchProperties: value, contentType, attributes), so
+readers and never interprets it): `application/x-postgresql-url` for DATABASE_URL,
+`application/x-redis-url` for REDIS_URL (components/azure/cache.py), `text/plain` for the
+rest. It is one of the properties the management plane updates in place (Secrets_Update in
+Microsoft.KeyVault's REST spec takes SecretPatchProperties: value, contentType, attributes), so
 setting it on an existing secret does not replace it.
 
 Private (production): public network access is disabled and the firewall's default action is
@@ -44,12 +45,14 @@ def secret_name(name: str) -> str:
 
 
 DATABASE_URL_CONTENT_TYPE = "application/x-postgresql-url"
+REDIS_URL_CONTENT_TYPE = "application/x-redis-url"
 PLAIN_CONTENT_TYPE = "text/plain"
 
 
 def content_type(name: str) -> str:
     """What the secret holds, as its Key Vault content type."""
-    return DATABASE_URL_CONTENT_TYPE if name == "DATABASE_URL" else PLAIN_CONTENT_TYPE
+    return {"DATABASE_URL": DATABASE_URL_CONTENT_TYPE,
+            "REDIS_URL": REDIS_URL_CONTENT_TYPE}.get(name, PLAIN_CONTENT_TYPE)  # fmt: skip
 
 
 @dataclass(frozen=True)
