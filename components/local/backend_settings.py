@@ -54,7 +54,10 @@ class DockerPlatformSettings(BackendSettings):
 
     KIND: ClassVar[str] = "docker"
     WHAT: ClassVar[str] = "docker platform"
+    OMIT_WHEN_NONE: ClassVar[frozenset[str]] = frozenset({"replicas"})
 
     container: str
     image: str
     docker_host: str | None = None
+    replicas: int | None = None
+    """Set (to 0) only for a service scaled to zero: the container must not run at all."""

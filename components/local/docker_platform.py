@@ -10,6 +10,10 @@ equals the pin, or the digest of the pin is one of the running image's `RepoDige
 (pulumi-docker starts containers from the image *id*, and podman records the tag it resolved a
 digest to), or the pin is the running image's id or one of its tags.
 
+With `replicas: 0` (a worker drained to zero) the service's container must not run at all,
+whatever image it has: the target leaves it created but stopped, so a running one is an older
+version that still runs ("not yet": tolerated within the gate's start-up window, counted after).
+
 Unhealthy states are observations, never exceptions; only an unreachable engine raises
 BackendError.
 """
@@ -72,6 +76,8 @@ class DockerPlatformProbe:
         host, name, pinned = typed.docker_host or None, typed.container, typed.image
         try:
             with connect(host) as client:
+                if typed.replicas == 0:
+                    return self._drained(client, name)
                 try:
                     container = client.containers.get(name)
                 except docker.errors.NotFound:
@@ -83,6 +89,25 @@ class DockerPlatformProbe:
             raise BackendError(
                 redact(f"cannot inspect container {name} on {describe_host(host)}: {exc}")
             ) from exc
+
+    @staticmethod
+    def _drained(client: Any, name: str) -> PlatformObservation:
+        """0 replicas: healthy when the service's container is absent or not running."""
+        try:
+            container = client.containers.get(name)
+        except docker.errors.NotFound:
+            return PlatformObservation(healthy=True, detail=f"drained: no container {name}")
+        state: Mapping[str, Any] = container.attrs.get("State") or {}
+        if not state.get("Running") and not state.get("Restarting"):
+            status = str(state.get("Status") or "not running")
+            return PlatformObservation(
+                healthy=True, detail=f"drained: container {name} is {status}, not running"
+            )
+        _, running = image_identity(client, container, "")
+        return PlatformObservation(
+            healthy=False, starting=True, image=running,
+            detail=f"0 replicas, but container {name} still runs image {running}",
+        )  # fmt: skip
 
     @staticmethod
     def _judge(client: Any, container: Any, pinned: str) -> PlatformObservation:
@@ -108,7 +133,9 @@ class DockerPlatformProbe:
         if state.get("Paused"):
             return seen("paused")
         health = str((state.get("Health") or {}).get("Status") or "")
-        matched = ", image matches" if matches else ""
+        digest = _digest(pinned)
+        proved = f": runs {digest[:19]}" if digest else ""  # sha256: and 12 hex digits
+        matched = f", image matches{proved}" if matches and pinned else ""
         if health and health != "none":
             return seen(f"running, health={health}{matched}", healthy=health == "healthy",
                         starting=health == "starting")

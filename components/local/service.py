@@ -4,6 +4,11 @@ Secrets reach the container as files under /run/secrets (with `<NAME>_FILE` poin
 them), never as environment values, the same contract the cloud targets keep with their
 secret references. The container is replaced delete-first because its name and host port are
 fixed: the local target trades a few seconds of downtime for predictable names.
+
+A worker scaled to 0 replicas keeps its container resource, created from the pinned image but
+never started (`start=False`; a change of `start` replaces the container): Pulumi deletes a
+resource the program drops only after everything else, after the gate, so dropping the
+container would leave the old one running through the gate.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ class LocalServiceArgs:
     secrets: Mapping[str, pulumi.Output[str]]
     docker_host: str | None = None
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    replicas: int = 1
+    """0 drains the service (a created, stopped container); otherwise one container runs."""
 
 
 class LocalService(pulumi.ComponentResource):
@@ -71,6 +78,7 @@ class LocalService(pulumi.ComponentResource):
             else []
         )
         container_name = f"{args.prefix}-{args.service}"
+        drained = args.replicas == 0
         self.container = docker.Container(
             f"{name}-container",
             name=container_name,
@@ -83,12 +91,16 @@ class LocalService(pulumi.ComponentResource):
                 docker.ContainerLabelArgs(label="releasegate.service", value=args.service),
                 docker.ContainerLabelArgs(label="releasegate.release", value=args.release),
             ],
-            restart="unless-stopped",
+            restart="no" if drained else "unless-stopped",
+            # Only a drained container says so: a running one keeps today's inputs (no diff).
+            start=False if drained else None,
+            must_run=False if drained else None,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network_name)],
             opts=pulumi.ResourceOptions(
-                parent=self, delete_before_replace=True, depends_on=list(args.depends_on)
+                parent=self, delete_before_replace=True, depends_on=list(args.depends_on),
+                replace_on_changes=["start"],
             ),
-        )
+        )  # fmt: skip
         self.health_url = (
             self.container.id.apply(
                 lambda _: f"http://127.0.0.1:{args.host_port}{args.health_path}"
@@ -98,7 +110,10 @@ class LocalService(pulumi.ComponentResource):
         )
         self.platform = pulumi.Output.all(self.container.name, args.image_ref).apply(
             lambda values: DockerPlatformSettings(
-                docker_host=args.docker_host, container=values[0], image=values[1]
+                docker_host=args.docker_host,
+                container=values[0],
+                image=values[1],
+                replicas=0 if drained else None,
             )
         )
         self.register_outputs(

@@ -143,6 +143,7 @@ class LocalTarget:
                 secrets=secrets,
                 docker_host=self.local.docker_host,
                 depends_on=depends_on,
+                replicas=spec.replicas,
             ),
             # Children do not inherit depends_on; the component states the order too, so a
             # reader of the plan (and the engine's graph) sees the rollout wait for it.

@@ -1,5 +1,5 @@
 """DockerPlatformProbe against real containers on a Docker-API engine (podman): running,
-health, the pinned image's identity, exited and missing containers."""
+health, the pinned image's identity, exited and missing containers, a service drained to 0."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def test_running_container_of_the_pinned_image_is_healthy(
     container = started(images.busybox, ["sleep", "300"])
     seen = observe(engine, container.name, images.busybox)
     assert seen.healthy is True, seen.detail
-    assert seen.detail == "running, no healthcheck, image matches"
+    digest = images.busybox.split("@")[1]
+    assert seen.detail == f"running, no healthcheck, image matches: runs {digest[:19]}"
     assert seen.image is not None and seen.image.endswith(images.busybox.split("@")[1])
 
 
@@ -86,7 +87,8 @@ def test_healthcheck_status_decides_until_healthy(
     engine.podman("healthcheck", "run", container.name)
     healthy = observe(engine, container.name, images.busybox)
     assert healthy.healthy is True
-    assert healthy.detail == "running, health=healthy, image matches"
+    digest = images.busybox.split("@")[1]
+    assert healthy.detail == f"running, health=healthy, image matches: runs {digest[:19]}"
     assert healthy.starting is False
 
 
@@ -134,3 +136,47 @@ def test_unreachable_engine_raises_backend_error(images: ImageSet) -> None:
 
 def test_the_seam_finds_the_docker_probe() -> None:
     assert isinstance(platform_probe("docker"), DockerPlatformProbe)
+
+
+# --- a worker scaled to 0 replicas ------------------------------------------------------------
+
+
+def drained(engine: PodmanEngine, container: str, image: str) -> Any:
+    settings = {"docker_host": engine.base_url, "container": container, "image": image,
+                "replicas": 0.0}  # the engine sends numbers as floats  # fmt: skip
+    return platform_probe("docker").observe(settings)
+
+
+def test_a_worker_at_zero_without_its_container_is_drained(
+    engine: PodmanEngine, images: ImageSet
+) -> None:
+    name = f"{engine.name_prefix}drained-worker"
+    seen = drained(engine, name, images.busybox)
+    assert seen.healthy is True and seen.detail == f"drained: no container {name}"
+
+
+def test_a_created_but_never_started_container_is_drained(
+    engine: PodmanEngine, client: Any, images: ImageSet, unique: Callable[[str], str]
+) -> None:
+    """What the local target leaves for a worker at 0: the container, created, not started."""
+    container = client.containers.create(images.busybox, ["sleep", "300"], name=unique("svc"))
+    try:
+        seen = drained(engine, container.name, images.busybox)
+        assert seen.healthy is True
+        assert seen.detail == f"drained: container {container.name} is created, not running"
+    finally:
+        container.remove(force=True)
+
+
+def test_an_old_container_still_running_keeps_a_drained_gate_from_passing(
+    engine: PodmanEngine, images: ImageSet, started: Callable[..., Any]
+) -> None:
+    """The previous release's container still runs after the scale to 0: not yet (tolerated
+    within start-up, counted after), whatever image it runs; once stopped, drained."""
+    container = started(images.busybox_v2, ["sleep", "300"])
+    seen = drained(engine, container.name, images.busybox)
+    assert seen.healthy is False and seen.starting is True
+    assert seen.detail.startswith(f"0 replicas, but container {container.name} still runs image")
+    assert images.busybox_v2.split("@")[1] in seen.detail
+    container.stop(timeout=1)
+    assert drained(engine, container.name, images.busybox).healthy is True
