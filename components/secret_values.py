@@ -13,6 +13,11 @@ import pulumi
 import pulumi_random as random
 
 DATABASE_PASSWORD = "DATABASE_PASSWORD"  # noqa: S105 - a name, not a password
+CACHE_PASSWORD = "CACHE_PASSWORD"  # noqa: S105 - a name, not a password
+"""The cache's password (ElastiCache AUTH token): 40 letters and digits from `random_password`,
+inside ElastiCache's AuthToken rules ("Must be only printable ASCII characters", 16 to 128
+characters, special characters limited to !, &, #, $, ^, <, > and -: botocore elasticache
+2015-02-02 service model, CreateReplicationGroupMessage.AuthToken) and URL-safe in REDIS_URL."""
 
 SecretGenerator = Callable[[str, int, pulumi.ResourceOptions], pulumi.Output[str]]
 """(resource name, length, options) -> a value generated once and kept in state as a secret."""

@@ -24,6 +24,7 @@ from components.gates.ledger import ReleaseLedger, ReleaseLedgerArgs
 from components.gates.migration_run import MigrationRun, MigrationRunArgs
 from components.gates.snapshot import PreMigrationSnapshot, PreMigrationSnapshotArgs
 from components.secret_values import (
+    CACHE_PASSWORD,
     DATABASE_PASSWORD,
     GeneratedSecrets,
     GeneratedSecretsArgs,
@@ -31,7 +32,7 @@ from components.secret_values import (
     random_password,
 )
 from components.target import Target
-from infra.settings import DATABASE_URL, ServiceSpec, Settings
+from infra.settings import DATABASE_URL, REDIS_URL, ServiceSpec, Settings
 
 MIGRATIONS = "migrations"
 SECRETS_DIR = "/run/secrets"
@@ -57,7 +58,12 @@ def build_release(
     generated = GeneratedSecrets(
         "secrets",
         GeneratedSecretsArgs(
-            names=[DATABASE_PASSWORD, *settings.generated_secrets], generator=generate_secret
+            names=[
+                DATABASE_PASSWORD,
+                *([CACHE_PASSWORD] if settings.cache is not None else []),
+                *settings.generated_secrets,
+            ],
+            generator=generate_secret,
         ),
     )
     secret_values: dict[str, pulumi.Output[str]] = {
@@ -66,12 +72,21 @@ def build_release(
     secret_values.update({name: generated.values[name] for name in settings.generated_secrets})
     database = target.database(generated.values[DATABASE_PASSWORD])
     secret_values[DATABASE_URL] = database.url
+    if settings.cache is not None:
+        # On the foundation, like the database: a foundation-only stack gets its cache too.
+        cache = target.cache(generated.values[CACHE_PASSWORD])
+        if cache is None:
+            raise pulumi.RunError(
+                f"releasegate:cache is set, but the {settings.cloud.value} target cannot "
+                "create a cache; remove releasegate:cache"
+            )
+        secret_values[REDIS_URL] = cache.url
     if settings.release is None:
         return None
     # Every secret value the stack knows, for the gates' and the migration's redaction: on AWS
     # and Azure secrets reach tasks by reference, so the providers see none of them otherwise.
     known: pulumi.Output[list[str]] = pulumi.Output.secret(
-        pulumi.Output.all(*secret_values.values(), generated.values[DATABASE_PASSWORD])
+        pulumi.Output.all(*secret_values.values(), *generated.values.values())
     )
 
     pins = _pin_images(settings, target)

@@ -38,7 +38,13 @@ from components.local.backend_settings import (
 )
 from components.local.docker_client import connect
 from components.local.docker_migration import secret_files_archive
-from components.target import DatabaseEndpoint, ImageSource, ServiceRollout, image_repositories
+from components.target import (
+    CacheEndpoint,
+    DatabaseEndpoint,
+    ImageSource,
+    ServiceRollout,
+    image_repositories,
+)
 from infra.settings import ServiceSpec, Settings
 
 NAMESPACE = "engine"
@@ -249,6 +255,11 @@ class EngineTarget:
             )
         )
         return DatabaseEndpoint(url=url, snapshot_backend=backend, resource=running)
+
+    def cache(self, _password: pulumi.Output[str]) -> CacheEndpoint | None:
+        """The engine tests' stacks declare no cache (the local cache is tested against a real
+        server in tests/cache)."""
+        return None
 
     def migration_backend(
         self,
