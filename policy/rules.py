@@ -271,6 +271,11 @@ def key_vault_secrets_typed(r: Resource, _config: Mapping[str, Any]) -> list[str
     return []
 
 
+from policy.rules_cache_azure import (  # noqa: E402 - its rules need Resource defined above
+    azure_cache_durable,
+    azure_cache_private,
+    azure_cache_tls_only,
+)
 from policy.rules_data_plane import (  # noqa: E402 - its rules need Resource defined above
     database_audit_logs,
     flow_logs_capture_all,
@@ -316,6 +321,12 @@ RULES: Sequence[Rule] = (
          acr_zone_redundant),
     Rule("key-vault-secrets-typed", "Key Vault secrets carry a content type.",
          key_vault_secrets_typed),
+    Rule("azure-cache-tls-only", "Azure Managed Redis takes TLS 1.2+ only, no plaintext.",
+         azure_cache_tls_only),
+    Rule("azure-cache-private", "Azure Managed Redis accepts no public network traffic.",
+         azure_cache_private),
+    Rule("azure-cache-durable", "In production, Azure Managed Redis has a replica, persistence "
+         "and protect.", azure_cache_durable),
     Rule("alb-web-acl", "The ALB's WAF web ACL has AWS managed rules and a rate limit, "
          "blocking in production.", alb_web_acl),
     Rule("alb-hardened", "ALB access logs on, invalid headers dropped; deletion protection and "

@@ -19,6 +19,7 @@ from pulumi_policy import (
 from infra.plan import evaluate, load_stack_config
 from policy.__main__ import stack_validator, validator
 from policy.rules import RULES, STACK_RULES, Resource, violations
+from tests.policy.cache_azure_cases import AZURE_CACHE_CASES, cluster, database
 from tests.policy.edge_cases import EDGE_CASES
 from tests.unit.stacks import stack_files
 
@@ -254,6 +255,7 @@ CASES: list[tuple[str, Resource, Resource, dict[str, Any]]] = [
     ),
 ]
 CASES += EDGE_CASES  # the AWS public edge (policy/rules_edge.py)
+CASES += AZURE_CACHE_CASES  # the Azure cache (policy/rules_cache_azure.py)
 
 
 PG = {"family": "postgres16", "parameters": [
@@ -398,3 +400,12 @@ def test_every_stack_file_passes_the_pack(stack: str) -> None:
     # HTTP-only listeners are allowed outside production only for the local target
     found = [v for v in violations(resources, config)]
     assert found == [], "\n".join(found)
+
+
+def test_azure_cache_durability_is_production_only() -> None:
+    """Staging may run a cache without a replica, and unprotected; TLS and privacy hold there."""
+    lean = cluster(protect=False, highAvailability="Disabled")
+    assert rule("azure-cache-durable").check(lean, {}) == []
+    assert rule("azure-cache-durable").check(database(protect=False, persistence=None), {}) == []
+    assert rule("azure-cache-durable").check(lean, PRODUCTION)
+    assert rule("azure-cache-private").check(cluster(publicNetworkAccess="Enabled"), {})

@@ -66,7 +66,8 @@ def build(
         ))  # fmt: skip
         cache.url.apply(lambda u: seen.__setitem__("url", u))
         pulumi.Output.from_input(cache.url.is_secret()).apply(
-            lambda secret: seen.__setitem__("url_is_secret", secret))
+            lambda secret: seen.__setitem__("url_is_secret", secret)
+        )
 
     run_under_mocks(program, MockMonitor(mocks), project="releasegate", stack="test")
     return mocks, seen
