@@ -78,7 +78,13 @@ def load_azure(
 def check_azure_cache(problems: Problems, cache: CacheSpec, production: bool) -> None:
     """What Azure Managed Redis accepts (components/azure/cache.py), said before anything
     changes: a Managed Redis SKU, and a replica count it can express (one replica with
-    highAvailability, which always fails over automatically, or none)."""
+    highAvailability, which always fails over automatically, or none). The engine is Redis:
+    Managed Redis runs Redis Enterprise (Redis 7.4, learn.microsoft.com/azure/redis/overview)
+    and picks the version itself (`redisVersion` is read-only in the REST spec), so
+    `engineVersion` is recorded (the ledger) but not applied on Azure."""
+    if cache.engine != "redis":
+        problems.add(f"{KEY_CACHE}.engine", cache.engine,
+                     "redis on Azure (Azure Managed Redis runs Redis, not Valkey)")  # fmt: skip
     if cache.size not in MANAGED_REDIS_SKUS:
         families: dict[str, list[str]] = {}
         for sku in MANAGED_REDIS_SKUS:

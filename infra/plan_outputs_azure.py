@@ -15,8 +15,8 @@ OFFLINE_TENANT = "11111111-1111-1111-1111-111111111111"
 
 NAME_INPUTS = ("resourceGroupName", "workspaceName", "virtualNetworkName", "subnetName",
                "privateZoneName", "resourceName", "environmentName", "registryName",
-               "vaultName", "secretName", "serverName", "containerAppName", "jobName",
-               "databaseName", "configurationName", "privateEndpointName",
+               "vaultName", "secretName", "serverName", "clusterName", "containerAppName",
+               "jobName", "databaseName", "configurationName", "privateEndpointName",
                "privateDnsZoneGroupName")  # fmt: skip
 """Inputs that carry a resource's own name, most specific last."""
 
@@ -83,6 +83,19 @@ def _server(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
     return {"name": server, "fullyQualifiedDomainName": f"{server}.postgres.database.azure.com"}
 
 
+def _redis_cluster(name: str, inputs: Inputs, config: Config) -> dict[str, Any]:
+    """Managed Redis' endpoint is `<cluster>.<region>.redis.azure.net` (the private endpoint
+    DNS table's public zone `{region}.redis.azure.net`)."""
+    cluster = _name(name, inputs)
+    location = str(inputs.get("location") or config.get("azure-native:location") or "offline")
+    return {"name": cluster, "hostName": f"{cluster}.{location}.redis.azure.net"}
+
+
+def _redis_database(name: str, inputs: Inputs, _config: Config) -> dict[str, Any]:
+    """ARM names a database `<cluster>/<database>` (REST spec example)."""
+    return {"name": f"{inputs.get('clusterName')}/{_name(name, inputs)}"}
+
+
 def _identity_map(inputs: Inputs) -> dict[str, Any]:
     """Identities are given as a list of ids and returned by Azure as a map id -> details."""
     identity = inputs.get("identity")
@@ -145,6 +158,8 @@ OUTPUTS: dict[str, OutputMaker] = {
     "azure-native:keyvault:Vault": _vault,
     "azure-native:keyvault:Secret": _secret,
     "azure-native:dbforpostgresql:Server": _server,
+    "azure-native:redisenterprise:RedisEnterprise": _redis_cluster,
+    "azure-native:redisenterprise:Database": _redis_database,
     "azure-native:app:ContainerApp": _container_app,
     "azure-native:app:Job": _job,
     "azure-native:authorization:RoleAssignment": _role_assignment,
@@ -160,6 +175,9 @@ INVOKES: dict[str, InvokeAnswer] = {
     },
     "azure-native:operationalinsights:getSharedKeys": lambda _args, _config: {
         "primarySharedKey": "offline-shared-key", "secondarySharedKey": "offline-shared-key",
+    },
+    "azure-native:redisenterprise:listDatabaseKeys": lambda _args, _config: {
+        "primaryKey": "offline-access-key", "secondaryKey": "offline-access-key",
     },
 }  # fmt: skip
 """Invoke token -> its answer."""

@@ -24,9 +24,10 @@ from components.azure.backend_settings import (
     ContainerAppsRevisionSettings,
     FlexibleServerBackupSettings,
 )
+from components.azure.cache import AzureCache, AzureCacheArgs
 from components.azure.database import AzureDatabase, AzureDatabaseArgs
 from components.azure.identities import AzureIdentity, AzureIdentityArgs
-from components.azure.naming import app_name, registry_name, vault_name
+from components.azure.naming import app_name, cache_name, registry_name, vault_name
 from components.azure.platform import AzurePlatform, AzurePlatformArgs
 from components.azure.private_endpoints import (
     KEY_VAULT,
@@ -39,8 +40,9 @@ from components.azure.spec import AzureSpec, RevisionMode
 from components.azure.traffic import TrafficShift, TrafficShiftArgs
 from components.azure.vault import AzureVault, AzureVaultArgs, secret_name
 from components.gates.backend_settings import BackendSettings
-from components.spec import DATABASE_URL, ServiceSpec, Settings
+from components.spec import DATABASE_URL, REDIS_URL, ServiceSpec, Settings
 from components.target import (
+    CacheEndpoint,
     DatabaseEndpoint,
     ImageSource,
     ServiceRollout,
@@ -76,7 +78,9 @@ class AzureTarget:
                 vnet_cidr=self.azure.vnet_cidr,
                 log_retention_days=self.azure.log_retention_days,
                 tags=self.tags,
-                private_endpoints=self.azure.private_network,
+                # The cache is reached only through its private endpoint: it needs the
+                # endpoints subnet even where Key Vault and ACR stay public.
+                private_endpoints=self.azure.private_network or settings.cache is not None,
             ),
         )
         self.registry = AzureRegistry(
@@ -107,6 +111,7 @@ class AzureTarget:
         # Apps and the job pull and read secrets only through these when public access is off.
         self.network_ready: list[pulumi.Resource] = self._private_endpoints()
         self._database: AzureDatabase | None = None
+        self._cache: AzureCache | None = None
         self._database_secret: pulumi.Resource | None = None
         self._apps: dict[str, AzureApp] = {}
         # Identities and their AcrPull are foundation: they propagate before any release.
@@ -116,7 +121,7 @@ class AzureTarget:
 
     def _private_endpoints(self) -> list[pulumi.Resource]:
         subnet = self.platform.endpoints_subnet_id
-        if subnet is None:
+        if subnet is None or not self.azure.private_network:
             return []
         ready: list[pulumi.Resource] = []
         for name, service, resource_id in (
@@ -201,6 +206,42 @@ class AzureTarget:
         )
         return DatabaseEndpoint(
             url=self._database.url, snapshot_backend=backend, resource=self._database
+        )
+
+    def cache(self, _password: pulumi.Output[str]) -> CacheEndpoint | None:
+        """The stack's Azure Managed Redis (components/azure/cache.py), or None without
+        `releasegate:cache`. Managed Redis generates its own access keys, so the stack's
+        generated password is not used: REDIS_URL carries the primary key. It is stored in
+        Key Vault, and the services that list REDIS_URL get Secrets User on it with the
+        foundation (like DATABASE_URL); they read it as a Key Vault reference."""
+        spec = self.settings.cache
+        subnet = self.platform.endpoints_subnet_id
+        if spec is None or subnet is None:
+            return None
+        if self._cache is None:
+            self._cache = AzureCache(
+                "cache",
+                AzureCacheArgs(
+                    cluster_name=cache_name(self.prefix),
+                    resource_group_name=self.platform.resource_group_name,
+                    location=self.azure.location,
+                    sku=spec.size,
+                    high_availability=spec.replicas >= 1,
+                    production=self.azure.production,
+                    protect=spec.deletion_protection,
+                    subnet_id=subnet,
+                    vnet_id=self.platform.vnet_id,
+                    tags=self.tags,
+                ),
+            )
+            self.vault.put(REDIS_URL, self._cache.url)
+            # Apps reach the cache only through its endpoint, like the vault and registry.
+            self.network_ready += self._cache.ready
+            for service in self.settings.services:
+                if REDIS_URL in service.secrets:
+                    self._grant(service.name, [REDIS_URL])
+        return CacheEndpoint(
+            url=self._cache.url, resource=self._cache, name=self._cache.cluster.name
         )
 
     def migration_backend(self, image_ref: pulumi.Input[str]) -> pulumi.Input[BackendSettings]:
@@ -342,4 +383,5 @@ class AzureTarget:
             "registry": self.registry.login_server,
             "resourceGroup": self.platform.resource_group_name,
             "database": self._database.server_name if self._database else None,
+            "cache": self._cache.host_name if self._cache else None,
         }  # fmt: skip

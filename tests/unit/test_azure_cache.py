@@ -4,6 +4,7 @@ connection URL are registered with, under Pulumi mocks."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -14,10 +15,13 @@ from pulumi_azure_native.redisenterprise import SkuName
 from components.azure.cache import AzureCache, AzureCacheArgs, redis_url
 from components.azure.naming import cache_name
 from components.azure.spec import MANAGED_REDIS_SKUS
-from infra.plan import run_under_mocks
+from infra.plan import Plan, apply_sets, diff_plans, evaluate, load_stack_config, run_under_mocks
 from infra.pulumi_internals import MockMonitor
+from policy.rules import RULES, Resource
 from tests.unit.test_azure_config import azure
+from tests.unit.test_azure_program import AZURE_STACKS, RevealingMonitor
 from tests.unit.test_config import load, problems_of
+from tests.unit.test_program import depends_on, one
 
 KEY = "k+y/with=base64/chars"
 """Access keys are base64: '+', '/' and '=' must reach the client intact."""
@@ -193,6 +197,8 @@ def test_azure_cache_defaults() -> None:
          "cache.automaticFailover: false is not valid; allowed: true on Azure when replicas is 1"),
         ({"replicas": 0, "automaticFailover": False}, True,
          "cache.replicas: 0 is not valid; allowed: 1 on Azure production"),
+        ({"engine": "valkey"}, False,
+         "cache.engine: 'valkey' is not valid; allowed: redis on Azure"),
     ],
 )  # fmt: skip
 def test_bad_azure_cache_settings_fail_naming_key_value_and_allowed(
@@ -204,4 +210,113 @@ def test_bad_azure_cache_settings_fail_naming_key_value_and_allowed(
 @pytest.mark.parametrize("size", ["Balanced_B0", "MemoryOptimized_M10", "ComputeOptimized_X3",
                                   "FlashOptimized_A250"])  # fmt: skip
 def test_every_managed_redis_family_is_accepted(size: str) -> None:
-    assert load(cached({"size": size})).cache.size == size
+    assert load(cached({"engine": "redis", "size": size})).cache.size == size
+
+
+# The real program under mocks, per Azure stack file (both declare a cache; api lists REDIS_URL).
+
+CLUSTER = "azure-native:redisenterprise:RedisEnterprise"
+DATABASE = "azure-native:redisenterprise:Database"
+ENDPOINT = "azure-native:network:PrivateEndpoint"
+CACHE_TYPES = (CLUSTER, DATABASE)
+
+
+@pytest.fixture(scope="module", params=AZURE_STACKS)
+def cache_plan(request: pytest.FixtureRequest) -> tuple[str, Plan]:
+    return request.param, evaluate(load_stack_config(request.param))
+
+
+def test_cache_in_the_azure_program(cache_plan: tuple[str, Plan]) -> None:
+    stack, plan = cache_plan
+    production = stack == "azure-production"
+    cluster = one(plan, CLUSTER, "cache")
+    database = one(plan, DATABASE, "cache-database")
+    assert cluster.protect and database.protect  # deletionProtection: true in both files
+    assert cluster.inputs["minimumTlsVersion"] == "1.2"
+    assert cluster.inputs["publicNetworkAccess"] == "Disabled"
+    assert cluster.inputs["highAvailability"] == ("Enabled" if production else "Disabled")
+    assert cluster.inputs["sku"] == {"name": "Balanced_B3" if production else "Balanced_B0"}
+    assert database.inputs["clientProtocol"] == "Encrypted"
+    assert database.inputs["persistence"]["rdbFrequency"] == ("1h" if production else "12h")
+    endpoint = one(plan, ENDPOINT, "cache-endpoint")
+    assert endpoint.inputs["privateLinkServiceConnections"][0]["groupIds"] == ["redisEnterprise"]
+    assert endpoint.inputs["subnet"]["id"] == "endpoints-id"  # the platform's endpoints subnet
+    link = one(plan, "azure-native:privatedns:VirtualNetworkLink", "cache-endpoint-zone-link")
+    assert link.inputs["privateZoneName"] == "privatelink.redis.azure.net"
+    assert link.inputs["virtualNetwork"] == {"id": "vnet-id"}
+    # The policy pack's cache rules pass on what the program registers.
+    for r in (cluster, database):
+        resource = Resource(r.type, r.inputs, r.protect, r.name)
+        config = {"production": production}
+        assert [m for rule in RULES if rule.name.startswith("azure-cache")
+                for m in rule.check(resource, config)] == []  # fmt: skip
+
+
+def test_only_services_listing_redis_url_read_it_by_reference(cache_plan: tuple[str, Plan]) -> None:
+    stack, plan = cache_plan
+    services = load_stack_config(stack).values["releasegate:services"]
+    secret = one(plan, "azure-native:keyvault:Secret", "redis-url")
+    assert secret.inputs["secretName"] == "redis-url"
+    for name, spec in services.items():
+        app = one(plan, "azure-native:app:ContainerApp", f"service-{name}")
+        refs = {s["name"]: s for s in app.inputs["configuration"].get("secrets") or []}
+        env = {e["name"]: e for c in app.inputs["template"]["containers"] for e in c["env"]}
+        listed = "REDIS_URL" in (spec.get("secrets") or [])
+        assert ("redis-url" in refs) is listed, name
+        if listed:
+            assert refs["redis-url"]["keyVaultUrl"].endswith("/secrets/redis-url")
+            assert refs["redis-url"]["identity"] == f"identity-{name}-id"
+            assert env["REDIS_URL"] == {"name": "REDIS_URL", "secretRef": "redis-url"}
+            # The app waits for the cache's endpoint, zone link and records, and the database.
+            for needed in (
+                one(plan, ENDPOINT, "cache-endpoint"),
+                one(plan, DATABASE, "cache-database"),
+            ):
+                assert depends_on(plan, app, needed), (name, needed.name)
+        else:
+            assert "REDIS_URL" not in env, name
+    assert "REDIS_URL" in services["api"]["secrets"] and "secrets" not in services["web"]
+    # The migration job reads DATABASE_URL only.
+    job = one(plan, "azure-native:app:Job", "migration-job")
+    assert [s["name"] for s in job.inputs["configuration"]["secrets"]] == ["database-url"]
+
+
+def test_redis_url_is_stored_typed_and_never_in_plain_text() -> None:
+    for stack in AZURE_STACKS:
+        config = load_stack_config(stack)
+        monitor = RevealingMonitor(config.values)
+        plan = evaluate(config, monitor)
+        stored = monitor.secrets["redis-url"]
+        assert stored["contentType"] == "application/x-redis-url"
+        url = urlparse(stored["value"])
+        assert url.scheme == "rediss" and url.port == 10000 and url.path == "/0"
+        assert url.hostname == f"{cache_name(f'releasegate-{stack}')}.westeurope.redis.azure.net"
+        assert unquote(url.password or "") == "offline-access-key"
+        # The offline plan never shows it.
+        assert one(plan, "azure-native:keyvault:Secret", "redis-url").inputs["properties"] == (
+            "[secret]"
+        )
+
+
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_a_repin_touches_no_cache_resource(stack: str) -> None:
+    base = load_stack_config(stack)
+    changes = diff_plans(evaluate(base), evaluate(apply_sets(base, ["release.api=v1.4.1"])))
+    touched = {(c.resource.type, c.resource.name) for c in changes}
+    assert touched, "the re-pin changes the api's rollout"
+    assert not {t for t in touched if t[0] in CACHE_TYPES or "cache" in t[1]
+                or t[1] == "redis-url"}, touched  # fmt: skip
+
+
+def test_a_stack_without_cache_has_no_endpoints_subnet_outside_private_network() -> None:
+    config = load_stack_config("azure-staging")
+    values = dict(config.values)
+    del values["releasegate:cache"]
+    services = {name: dict(spec) for name, spec in values["releasegate:services"].items()}
+    services["api"]["secrets"] = ["DATABASE_URL"]
+    values["releasegate:services"] = services
+    plan = evaluate(replace(config, values=values))
+    assert not [r for r in plan.resources if r.type in CACHE_TYPES or r.type == ENDPOINT]
+    assert "endpoints" not in {r.name for r in plan.resources
+                               if r.type == "azure-native:network:Subnet"}  # fmt: skip
+    assert not [r for r in plan.resources if r.name == "redis-url"]

@@ -133,8 +133,8 @@ def test_each_identity_reads_only_its_declared_secrets_and_pulls(
         expected = sorted(secret_ids[n.lower().replace("_", "-")] for n in secrets)
         assert sorted(held.pop(SECRETS_USER, [])) == expected, workload
         assert not held, (workload, held)  # nothing else, and never the whole vault
-    assert "DATABASE_URL" in declared["api"] and grants(plan, "api")[SECRETS_USER] == [
-        "database-url-id"]  # fmt: skip
+    # api lists DATABASE_URL and REDIS_URL in the example stacks: Secrets User on those two.
+    assert sorted(grants(plan, "api")[SECRETS_USER]) == ["database-url-id", "redis-url-id"]
     assert SECRETS_USER not in grants(plan, "web")  # web declares no secret: reads none
     vault = one(plan, "azure-native:keyvault:Vault", "vault")
     assert all(r.inputs["scope"] != f"{vault.name}-id" for r in of_type(plan, ASSIGNMENT))
@@ -174,8 +174,10 @@ def test_identities_pulls_and_database_url_grants_come_with_the_foundation(
     plan = evaluate(load_stack_config("azure-production", stack_copy("azure-production", tmp_path)))
     assert {r.name for r in of_type(plan, IDENTITY)} == {
         "identity-api", "identity-web", "identity-migrate"}  # fmt: skip
-    assert grants(plan, "api") == {ACR_PULL: ["registry-id"], SECRETS_USER: ["database-url-id"]}
-    assert grants(plan, "migrate") == grants(plan, "api")
+    # api also lists REDIS_URL: the cache is foundation too (tests/unit/test_azure_cache.py).
+    assert grants(plan, "api") == {ACR_PULL: ["registry-id"],
+                                   SECRETS_USER: ["redis-url-id", "database-url-id"]}  # fmt: skip
+    assert grants(plan, "migrate") == {ACR_PULL: ["registry-id"], SECRETS_USER: ["database-url-id"]}
     assert grants(plan, "web") == {ACR_PULL: ["registry-id"]}
     assert not of_type(plan, "pulumi-python:dynamic/azure:RoleReady")  # waits come with a release
 
@@ -432,8 +434,10 @@ def test_staging_keeps_public_access_and_no_private_endpoints() -> None:
     registry = one(plan, REGISTRY, "registry").inputs
     assert registry["publicNetworkAccess"] == "Enabled"
     assert registry["sku"] == {"name": "Standard"} and registry["zoneRedundancy"] == "Disabled"
-    assert not of_type(plan, ENDPOINT) and not of_type(plan, ZONE_GROUP)
-    assert "endpoints" not in {r.name for r in of_type(plan, "azure-native:network:Subnet")}
+    # Key Vault and ACR get no endpoint; the cache, never public, has the only one (and the
+    # endpoints subnet is there for it; without a cache: tests/unit/test_azure_cache.py).
+    assert {r.name for r in of_type(plan, ENDPOINT)} == {"cache-endpoint"}
+    assert {r.name for r in of_type(plan, ZONE_GROUP)} == {"cache-endpoint-dns"}
 
 
 def test_staging_can_opt_in_to_private_endpoints_with_premium() -> None:
@@ -441,7 +445,8 @@ def test_staging_can_opt_in_to_private_endpoints_with_premium() -> None:
     plan = evaluate(config)
     registry = one(plan, REGISTRY, "registry").inputs
     assert registry["publicNetworkAccess"] == "Disabled" and registry["sku"] == {"name": "Premium"}
-    assert {r.name for r in of_type(plan, ENDPOINT)} == {"vault-endpoint", "registry-endpoint"}
+    assert {r.name for r in of_type(plan, ENDPOINT)} == {
+        "vault-endpoint", "registry-endpoint", "cache-endpoint"}  # fmt: skip
     subnet = one(plan, "azure-native:network:Subnet", "endpoints")
     assert subnet.inputs["addressPrefix"] == "10.50.3.0/24"
 
