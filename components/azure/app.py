@@ -10,6 +10,14 @@
   with no traffic; `TrafficShift` moves it after the gate. In single mode the platform switches
   when the new revision is ready.
 - HTTP startup, readiness and liveness probes on the service's health path.
+- A worker scaled to 0 replicas (to drain it) runs `minReplicas: 0, maxReplicas: 1` with no
+  scale rule and no ingress, in single-revision mode. ARM refuses `maxReplicas: 0` ("Maximum
+  number of replicas per revision: default 10, min value 1", learn.microsoft.com/azure/
+  container-apps/scale-app, scale definition; Azure/azure-cli-extensions#5067), while an app
+  without ingress, without a custom scale rule and with `minReplicas` 0 scales to zero and has
+  nothing to start it again (same page, "Default scale rule"). Single mode deactivates the
+  older revisions, whose replicas would otherwise keep running (multiple mode keeps them
+  active, and a worker has no traffic to move).
 - Images pull through a user-assigned identity (AcrPull), no registry password.
 - Secrets are Key Vault references read through that identity (`secretRef` in env), never plain
   values; their versions are part of the revision's fingerprint, so a rotated secret is a new
@@ -64,8 +72,9 @@ def template_json(spec: ServiceSpec, image: str) -> dict[str, Any]:
             _probe("Readiness", spec, period=PROBE_PERIOD_SECONDS, failures=3),
             _probe("Liveness", spec, period=10, failures=3),
         ]
-    return {"containers": [container],
-            "scale": {"minReplicas": spec.replicas, "maxReplicas": spec.replicas}}  # fmt: skip
+    # maxReplicas is at least 1 on ARM: 0 replicas is minReplicas 0, no rule, no ingress.
+    scale = {"minReplicas": spec.replicas, "maxReplicas": max(spec.replicas, 1)}
+    return {"containers": [container], "scale": scale}
 
 
 def template_args(template: Mapping[str, Any]) -> app.TemplateArgs:
@@ -131,7 +140,9 @@ class AzureApp(pulumi.ComponentResource):
     ) -> None:
         super().__init__("releasegate:azure:App", name, None, opts)
         spec = args.spec
-        multiple = args.revision_mode is RevisionMode.MULTIPLE
+        # A drained worker (0 replicas) always runs single mode: older revisions deactivated.
+        mode = RevisionMode.SINGLE if spec.replicas == 0 else args.revision_mode
+        multiple = mode is RevisionMode.MULTIPLE
         has_ingress = spec.port is not None and bool(spec.health_path)
         template = pulumi.Output.from_input(args.image).apply(lambda i: template_json(spec, i))
         versions = pulumi.Output.all(*[pulumi.Output.from_input(v) for v in args.secret_versions])
@@ -143,7 +154,7 @@ class AzureApp(pulumi.ComponentResource):
         ).apply(
             lambda v: fingerprint({"environment": v[0], "identity": v[1], "registry": v[2],
                                    "secrets": v[3], "port": spec.port, "ingress": has_ingress,
-                                   "mode": args.revision_mode.value, "location": args.location,
+                                   "mode": mode.value, "location": args.location,
                                    "tags": dict(args.tags)})
         )  # fmt: skip
         self.rollout = RevisionRollout(
@@ -152,7 +163,7 @@ class AzureApp(pulumi.ComponentResource):
                 subscription_id=args.subscription_id,
                 resource_group=args.resource_group_name,
                 app_name=args.app_name,
-                revision_mode=args.revision_mode.value,
+                revision_mode=mode.value,
                 template=template,
                 fingerprint=pulumi.Output.all(template, versions).apply(
                     lambda v: fingerprint({"template": v[0], "secrets": list(v[1])})

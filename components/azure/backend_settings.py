@@ -52,9 +52,12 @@ class ContainerAppsRevisionSettings(BackendSettings):
 
     KIND: ClassVar[str] = "containerapps"
     WHAT: ClassVar[str] = "Container Apps revision"
+    OMIT_WHEN_NONE: ClassVar[frozenset[str]] = frozenset({"replicas"})
 
     subscription_id: str
     resource_group: str
     app_name: str
     revision_name: str
     image: str
+    replicas: int | None = None
+    """Set (to 0) only for a worker scaled to zero: no revision of the app may run a replica."""

@@ -7,8 +7,19 @@ that failed while the old one keeps serving), so the gate checks the revision by
 probes the revision's own FQDN over HTTP. When the expected revision is missing or failed, the
 detail says which revision serves the app instead.
 
-Settings: `subscription_id`, `resource_group`, `app_name`, `revision_name`, `image`. Never
-raises for unhealthy states; API errors are an unhealthy observation (fail closed).
+Identity is the revision's own template: its container runs `image`, the pinned
+`registry/repository@sha256:...` (ARM Revision `properties.template`, "Container App Revision
+Template with all possible settings", Microsoft.App revisions API); the detail names the digest.
+
+A worker scaled to 0 (`replicas: 0`) passes when the revision holds the pinned image and no
+revision of the app runs a replica (ARM Revision `properties.replicas`, "Number of pods
+currently running for this revision"); a revision that still runs one, an older one in
+particular, means "not yet" (tolerated within the gate's start-up window, counted after). Its
+health and running state are not asked: a revision with no replica has no health to report.
+
+Settings: `subscription_id`, `resource_group`, `app_name`, `revision_name`, `image`, optional
+`replicas`. Never raises for unhealthy states; API errors are an unhealthy observation (fail
+closed).
 """
 
 from __future__ import annotations
@@ -46,6 +57,9 @@ class ContainerAppsRevisionProbe:
                     detail=f"revision {revision} not found: the platform never created it; "
                     f"{serving or 'no revision'} serves {app}",
                 )
+            if typed.replicas == 0:
+                listed = list(client.container_apps_revisions.list_revisions(group, app))
+                return judge_drained(found, revision, image, listed)
             return judge(found, revision, image, lambda: _serving(client, group, app))
         except AzureError as exc:
             return PlatformObservation(
@@ -81,12 +95,57 @@ def judge(found: Any, revision: str, image: str, serving: Any) -> PlatformObserv
             healthy=False, detail=f"revision {revision} failed: {state}{also}", image=image
         )
     if provisioning == "Provisioned" and health == "Healthy" and running in RUNNING:
-        return PlatformObservation(healthy=True, detail=f"revision {revision}: {state}",
-                                   image=image)  # fmt: skip
+        return PlatformObservation(healthy=True, detail=f"revision {revision}: {state}"
+                                   f"{_runs(image)}", image=image)  # fmt: skip
     starting = provisioning in STARTING_STATES or running in STARTING_STATES or health == "None"
     return PlatformObservation(
         healthy=False, starting=starting, detail=f"revision {revision}: {state}", image=image
     )
+
+
+def _images(revision: Any) -> list[str]:
+    containers = getattr(getattr(revision, "template", None), "containers", None) or []
+    return [str(c.image) for c in containers]
+
+
+def _runs(image: str) -> str:
+    """', runs sha256:<12 hex>' for a pinned image: the identity the platform proved."""
+    digest = image.rsplit("@", 1)[1] if "@" in image else ""
+    return f", runs {digest[:19]}" if digest else ""
+
+
+def judge_drained(
+    found: Any, revision: str, image: str, revisions: list[Any]
+) -> PlatformObservation:
+    """Judge a worker scaled to 0: `found` holds the pinned image and `revisions` (all of the
+    app's, the SDK's Revision models) run no replica."""
+    images = _images(found)
+    if image and image not in images:
+        return PlatformObservation(
+            healthy=False,
+            detail=f"revision {revision} runs {', '.join(images) or 'no image'}, pinned {image}",
+            image=images[0] if images else None,
+        )
+    if enum_text(found.provisioning_state) == "Failed":
+        return PlatformObservation(
+            healthy=False, detail=f"revision {revision} failed to provision", image=image
+        )
+    running = []
+    for other in revisions:
+        count = int(getattr(other, "replicas", None) or 0)
+        if count > 0:
+            runs = ", ".join(_images(other)) or "no image"
+            running.append(f"{other.name} ({runs}): {count} replica(s)")
+    if running:
+        return PlatformObservation(
+            healthy=False, starting=True, image=image,
+            detail=f"0 replicas, but revisions still run: {'; '.join(running)}",
+        )  # fmt: skip
+    return PlatformObservation(
+        healthy=True, image=image,
+        detail=f"drained: no revision runs a replica; {revision} holds the pinned image"
+               f"{_runs(image)} at 0 replicas",
+    )  # fmt: skip
 
 
 def _serving(client: Any, group: str, app: str) -> str | None:

@@ -337,7 +337,7 @@ class AzureTarget:
         ).apply(
             lambda v: ContainerAppsRevisionSettings(
                 subscription_id=v[0], resource_group=v[1], app_name=name, revision_name=v[2],
-                image=v[3],
+                image=v[3], replicas=0 if spec.replicas == 0 else None,
             )
         )
         return ServiceRollout(

@@ -170,6 +170,24 @@ def _error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
+def _scale_refusal(app: str, scale: dict[str, Any] | None) -> dict[str, Any] | None:
+    """ARM's refusal of a revision's scale limits: minReplicas from 0, maxReplicas from 1 (and
+    at most 1000), never below minReplicas (learn.microsoft.com/azure/container-apps/scale-app,
+    scale definition). The message is ARM's as quoted in MicrosoftDocs/azure-docs#89742 (its
+    upper limit then was 10); the code is ours (no public source names one)."""
+    if not scale:
+        return None
+    low, high = scale.get("minReplicas"), scale.get("maxReplicas")
+    wrong_low = low is not None and not 0 <= low <= 1000
+    wrong_high = high is not None and not 1 <= high <= 1000
+    if wrong_low or wrong_high or (low is not None and high is not None and high < low):
+        return _error("BadRequest", (
+            f"The scale options provided for Container App '{app}' is incorrect. The values "
+            "must be positive, maxReplicas must not be less than minReplicas. The maxReplicas "
+            "must not be bigger than 1000."))  # fmt: skip
+    return None
+
+
 def _write_app(state: ArmState, name: str, body: dict[str, Any]) -> tuple[int, Any]:
     """A PUT (create or update) or PATCH of a container app, with the rules the release relies
     on; returns (status, error body) on a refusal, (200, None) when applied."""
@@ -178,6 +196,8 @@ def _write_app(state: ArmState, name: str, body: dict[str, Any]) -> tuple[int, A
     app = state.apps.setdefault(name, {"traffic": [], "mode": "Multiple"})
     app["mode"] = configuration.get("activeRevisionsMode") or app.get("mode", "Multiple")
     template = properties.get("template")
+    if refused := _scale_refusal(name, (template or {}).get("scale")):
+        return 400, refused
     created = None
     current = app.get("template") or {}
     if template and (_content(template) != _content(current) or (
@@ -224,6 +244,10 @@ def _write_app(state: ArmState, name: str, body: dict[str, Any]) -> tuple[int, A
                   **state.new_revision_states.get(image, {})}  # fmt: skip
         state.revisions[created] = {**states, "image": image, "active": True, "app": name,
                                     "template": template}  # fmt: skip
+        if (template.get("scale") or {}).get("minReplicas") == 0 and not template.get("rules"):
+            # minReplicas 0, no scale rule: an app without ingress stays at zero replicas
+            # (learn.microsoft.com/azure/container-apps/scale-app, "Default scale rule")
+            state.revisions[created]["replicas"] = 0
         if app["mode"] == "Single":  # "single: one revision active at a time", the old one
             # deactivated once the new one is ready (learn.microsoft.com/azure/container-apps/
             # revisions, revision modes); here at once, revisions start ready unless scripted

@@ -51,3 +51,23 @@ def test_aws_worker_at_zero_is_a_service_with_desired_count_zero() -> None:
     plan = cloud_worker("production", 0)
     assert one(plan, "ecs/service:Service", "service-worker").inputs["desiredCount"] == 0
     assert one(plan, ":HealthGate", "gate-worker").inputs["platform"]["kind"] == "ecs"
+
+
+def test_azure_worker_at_zero_scales_to_zero_in_single_mode() -> None:
+    """maxReplicas 0 is refused by ARM: minReplicas 0, maxReplicas 1, no scale rule, no
+    ingress; single mode so the older revisions are deactivated."""
+    plan = cloud_worker("azure-production", 0)
+    app = one(plan, "app:ContainerApp", "service-worker")
+    assert app.inputs["template"]["scale"] == {"minReplicas": 0, "maxReplicas": 1}
+    assert "rules" not in app.inputs["template"]["scale"]
+    assert app.inputs["configuration"]["activeRevisionsMode"] == "Single"
+    assert "ingress" not in app.inputs["configuration"]
+    assert one(plan, ":HealthGate", "gate-worker").inputs["platform"]["replicas"] == 0
+
+
+def test_azure_worker_at_one_keeps_its_scale_and_mode() -> None:
+    plan = cloud_worker("azure-production", 1)
+    app = one(plan, "app:ContainerApp", "service-worker")
+    assert app.inputs["template"]["scale"] == {"minReplicas": 1, "maxReplicas": 1}
+    assert app.inputs["configuration"]["activeRevisionsMode"] == "Multiple"
+    assert "replicas" not in one(plan, ":HealthGate", "gate-worker").inputs["platform"]
