@@ -10,6 +10,7 @@ import pulumi
 
 from components.gates.backend_settings import BackendSettings
 from components.local.backend_settings import DockerMigrationSettings, DockerSnapshotSettings
+from components.local.cache import LocalCache, LocalCacheArgs
 from components.local.database import SNAPSHOTS_DIR, LocalDatabase, LocalDatabaseArgs
 from components.local.image_build import ImageBuild, ImageBuildArgs
 from components.local.platform import LocalPlatform, LocalPlatformArgs
@@ -110,10 +111,24 @@ class LocalTarget:
             url=self._database.url, snapshot_backend=backend, resource=self._database
         )
 
-    def cache(self, _password: pulumi.Output[str]) -> CacheEndpoint | None:
-        """The local cache container comes with part 12-local (components/local/cache.py);
-        until then a stack with `releasegate:cache` stops with a clear error."""
-        return None
+    def cache(self, password: pulumi.Output[str]) -> CacheEndpoint | None:
+        """A Valkey or Redis container on the stack's network (components/local/cache.py);
+        services that list REDIS_URL get its `redis://` URL as a file, like DATABASE_URL."""
+        spec = self.settings.cache
+        if spec is None:
+            return None
+        cache = LocalCache(
+            "cache",
+            LocalCacheArgs(
+                prefix=self.prefix,
+                network_name=self.platform.network_name,
+                engine=spec.engine,
+                engine_version=spec.engine_version,
+                password=password,
+                protect=spec.deletion_protection,
+            ),
+        )
+        return CacheEndpoint(url=cache.url, resource=cache, name=cache.container_name)
 
     def migration_backend(
         self,

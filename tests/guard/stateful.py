@@ -46,6 +46,29 @@ FORCING: Mapping[str, tuple[str, ...]] = {
         "sourceServerResourceId", "pointInTimeUTC", "network",
     ),
     "azure-native:dbforpostgresql:Database": ("databaseName", "serverName", "resourceGroupName"),
+    # Caches (issue 12). terraform-provider-aws internal/service/elasticache/
+    # replication_group.go: ForceNew on these; its CustomizeDiff also replaces on an engine
+    # change other than redis -> valkey (compared here as any engine change), an engineVersion
+    # downgrade and transitEncryptionEnabled below engine 7.0.5 (not modelled).
+    "aws:elasticache/replicationGroup:ReplicationGroup": (
+        "replicationGroupId", "atRestEncryptionEnabled", "kmsKeyId", "subnetGroupName", "port",
+        "snapshotName", "snapshotArns", "dataTieringEnabled", "networkType",
+        "securityGroupNames", "globalReplicationGroupId", "engine",
+    ),
+    # Azure Managed Redis: the parts of its ARM id and the cluster's location, as above.
+    "azure-native:redisenterprise:RedisEnterprise": (
+        "clusterName", "resourceGroupName", "location",
+    ),
+    "azure-native:redisenterprise:Database": ("databaseName", "clusterName", "resourceGroupName"),
+    # The local cache's container and volume (stateful as children of releasegate:local:Cache).
+    # terraform-provider-docker internal/provider/resource_docker_container.go: ForceNew on
+    # these (healthcheck, restart and wait are not); a Docker volume has no update, so every
+    # argument of resource_docker_volume.go replaces it.
+    "docker:index/container:Container": (
+        "name", "image", "command", "envs", "labels", "networksAdvanced", "ports", "uploads",
+        "volumes",
+    ),
+    "docker:index/volume:Volume": ("name", "driver", "driverOpts", "labels"),
     # The dynamic providers' own REPLACE_ON.
     "pulumi-python:dynamic/gates:PreMigrationSnapshot": PreMigrationSnapshotProvider.REPLACE_ON,
     "pulumi-python:dynamic/gates:ReleaseLedger": ReleaseLedgerProvider.REPLACE_ON,
