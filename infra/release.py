@@ -32,7 +32,7 @@ from components.secret_values import (
     random_password,
 )
 from components.target import Target
-from infra.settings import DATABASE_URL, REDIS_URL, ServiceSpec, Settings
+from infra.settings import DATABASE_URL, REDIS_URL, CacheSpec, ServiceSpec, Settings
 
 MIGRATIONS = "migrations"
 SECRETS_DIR = "/run/secrets"
@@ -72,6 +72,7 @@ def build_release(
     secret_values.update({name: generated.values[name] for name in settings.generated_secrets})
     database = target.database(generated.values[DATABASE_PASSWORD])
     secret_values[DATABASE_URL] = database.url
+    cache_identity: pulumi.Output[dict[str, Any]] | None = None
     if settings.cache is not None:
         # On the foundation, like the database: a foundation-only stack gets its cache too.
         cache = target.cache(generated.values[CACHE_PASSWORD])
@@ -81,6 +82,7 @@ def build_release(
                 "create a cache; remove releasegate:cache"
             )
         secret_values[REDIS_URL] = cache.url
+        cache_identity = cache_record(settings.cache, cache.name)
     if settings.release is None:
         return None
     # Every secret value the stack knows, for the gates' and the migration's redaction: on AWS
@@ -141,7 +143,9 @@ def build_release(
         "release-ledger",
         ReleaseLedgerArgs(
             stack=settings.stack,
-            release=_ledger_entry(settings, pins, gates, snapshot),
+            release=_with_cache(
+                _ledger_entry(settings, pins, gates, snapshot), cache_identity
+            ),
             keep=settings.ledger_history,
         ),
         # The migration is listed too: when every service ships before it, no gate depends on it.
@@ -265,3 +269,19 @@ def _ledger_entry(
     return pulumi.Output.all(services, entry(pins[MIGRATIONS]), snapshot.snapshot_name).apply(
         lambda v: {"services": v[0], "migrations": {**v[1], "snapshot": v[2]}}
     )
+
+
+def cache_record(spec: CacheSpec, name: pulumi.Input[str]) -> pulumi.Output[dict[str, Any]]:
+    """Which cache a release ran against, for the ledger and `releases`: engine, version and
+    the cache's own name in its cloud (never its URL or password)."""
+    return pulumi.Output.from_input(name).apply(
+        lambda n: {"engine": spec.engine, "engine_version": spec.engine_version, "name": n}
+    )
+
+
+def _with_cache(
+    entry: pulumi.Output[dict[str, Any]], cache: pulumi.Output[dict[str, Any]] | None
+) -> pulumi.Output[dict[str, Any]]:
+    if cache is None:
+        return entry
+    return pulumi.Output.all(entry, cache).apply(lambda v: {**v[0], "cache": v[1]})
