@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
@@ -21,6 +22,7 @@ from infra.config_aws_database import check_database_insights
 from infra.config_azure import load_azure
 from infra.config_build import load_build
 from infra.config_cache import check_cache_references, load_cache
+from infra.config_checks import load_checks, load_identity, load_snapshot_when, load_verify
 from infra.config_reader import (
     Problems,
     Reader,
@@ -47,6 +49,7 @@ from infra.settings import (
     KEY_MIGRATION,
     KEY_RELEASE,
     KEY_SERVICES,
+    KEY_SNAPSHOT,
     KEY_TAGS,
     NAMESPACE,
     REDIS_URL,
@@ -69,6 +72,9 @@ DEFAULT_SERVICES: dict[str, dict[str, Any]] = {
     "api": {"port": 8000, "healthPath": "/health/ready"},
     "web": {"port": 3000, "healthPath": "/api/health/ready", "after": ["api"]},
 }
+
+MIGRATIONS_IMAGE = "migrations"
+"""The migrations image's name among the pins (a verify job's `image` may name it)."""
 
 RawGetter = Callable[[str], str | None]
 SecretTest = Callable[[str], bool]
@@ -112,6 +118,8 @@ def load_settings(
     migration = _load_migration(problems, obj(KEY_MIGRATION), services)
     database = _load_database(problems, obj(KEY_DATABASE))
     gate = _load_health_gate(problems, obj(KEY_HEALTH_GATE))
+    services = _load_gate_checks(problems, raw_services, services, gate)
+    snapshot_when = load_snapshot_when(problems, obj(KEY_SNAPSHOT))
     local = _load_local(problems, obj(KEY_LOCAL), services) if cloud is Cloud.LOCAL else None
     http_services = [s.name for s in services if s.port is not None]
     aws = (
@@ -184,6 +192,7 @@ def load_settings(
         ledger_history=ledger_history,
         tags=MappingProxyType(tags),
         cache=cache,
+        snapshot_when=snapshot_when,
     )
 
 
@@ -212,6 +221,9 @@ def _load_services(problems: Problems, project: str, raw: Mapping[str, Any]) -> 
         "secrets",
         "repository",
         "build",
+        "checks",
+        "identity",
+        "verify",
     }
     services: list[ServiceSpec] = []
     if not raw:
@@ -235,7 +247,7 @@ def _load_services(problems: Problems, project: str, raw: Mapping[str, Any]) -> 
             re.compile(r"^/\S*$"),
             "a path starting with '/', e.g. /health/ready",
         )
-        if port is not None and health_path is None:
+        if port is not None and body.get("healthPath") is None:
             problems.raw(
                 f"{NAMESPACE}:{key}.healthPath: missing; a service with a port is gated over HTTP "
                 "and needs its health path (e.g. /health/ready)"
@@ -280,7 +292,7 @@ def _load_services(problems: Problems, project: str, raw: Mapping[str, Any]) -> 
                 or f"{project}/{name}",
                 port=port,
                 health_path=health_path,
-                replicas=r.integer("replicas", 1, 1, 100),
+                replicas=_replicas(problems, key, r, port),
                 cpu=r.integer("cpu", 256, 128, 16384),
                 memory=r.integer("memory", 512, 128, 122880),
                 command=command or None,
@@ -308,6 +320,52 @@ def _load_services(problems: Problems, project: str, raw: Mapping[str, Any]) -> 
                     "other services (a service cannot come after itself)",
                 )
     return services
+
+
+def _replicas(problems: Problems, key: str, r: Reader, port: int | None) -> int:
+    """Replicas 0 drains a worker (its gate then checks that no older task or container still
+    runs); an HTTP service at 0 would serve nothing and could never pass its gate."""
+    replicas = r.integer("replicas", 1, 0, 100)
+    if replicas == 0 and port is not None:
+        problems.add(f"{key}.replicas", 0, "1 to 100 for a service with a port (only workers, "
+                     "without a port, scale to 0 to drain)")  # fmt: skip
+        return 1
+    return replicas
+
+
+def _load_gate_checks(
+    problems: Problems,
+    raw: Mapping[str, Any],
+    services: list[ServiceSpec],
+    gate: HealthGateSpec,
+) -> list[ServiceSpec]:
+    """Each service's checks, identity and verify job (they need the healthGate's
+    expectedStatus and version settings, and every pinned image's name)."""
+    images = [*(s.name for s in services), MIGRATIONS_IMAGE]
+    filled: list[ServiceSpec] = []
+    for spec in services:
+        key = f"{KEY_SERVICES}.{spec.name}"
+        body = raw[spec.name]
+        checks = load_checks(
+            problems,
+            key,
+            body.get("checks"),
+            health_path=spec.health_path,
+            expected_status=gate.expected_status,
+            worker=spec.is_worker,
+        )
+        identity = load_identity(
+            problems,
+            key,
+            body.get("identity"),
+            checks=checks,
+            worker=spec.is_worker,
+            gate_field=gate.version_field,
+            gate_header=gate.version_header,
+        )
+        verify = load_verify(problems, key, body.get("verify"), images)
+        filled.append(replace(spec, checks=checks or (), identity=identity, verify=verify))
+    return filled
 
 
 def _load_release(
@@ -353,7 +411,10 @@ def _load_migration(
     problems: Problems, raw: Mapping[str, Any], services: list[ServiceSpec]
 ) -> MigrationSpec:
     r = Reader(
-        problems, KEY_MIGRATION, raw, {"repository", "command", "timeoutSeconds", "after", "build"}
+        problems,
+        KEY_MIGRATION,
+        raw,
+        {"repository", "command", "timeoutSeconds", "after", "build", "verify"},
     )
     default_repo = next(
         (s.repository for s in services if s.name == "api"),
@@ -388,6 +449,7 @@ def _load_migration(
         timeout_seconds=r.integer("timeoutSeconds", 900, 10, 86400),
         after=after,
         build=build,
+        verify=load_verify(problems, KEY_MIGRATION, raw.get("verify"), [*names, MIGRATIONS_IMAGE]),
     )
 
 
@@ -449,10 +511,12 @@ def _load_health_gate(problems: Problems, raw: Mapping[str, Any]) -> HealthGateS
         "expectedStatus",
         "versionField",
         "versionHeader",
+        "failureLimit",
     }
     key = KEY_HEALTH_GATE
     r = Reader(problems, key, raw, known)
     interval = r.number("intervalSeconds", 3.0, 0.05, 300)
+    before = len(problems.items)
     deadline = r.number("deadlineSeconds", 600.0, 1, 7200)
     if deadline < interval:
         problems.add(
@@ -460,6 +524,26 @@ def _load_health_gate(problems: Problems, raw: Mapping[str, Any]) -> HealthGateS
             raw.get("deadlineSeconds"),
             f"at least intervalSeconds ({interval:g})",
         )
+    deadline_ok = len(problems.items) == before
+    # Start-up must end before the deadline, or start-up failures could only ever end at the
+    # deadline as "inconclusive". Unset, it is 300 s or half the deadline when that is shorter.
+    startup_default = min(300.0, deadline / 2)
+    before = len(problems.items)
+    startup = r.number("startupSeconds", startup_default, 0, 7200)
+    if deadline_ok and len(problems.items) == before and startup >= deadline:
+        problems.add(
+            f"{key}.startupSeconds",
+            raw.get("startupSeconds"),
+            f"less than deadlineSeconds ({deadline:g})",
+        )
+    failure_threshold = r.integer("failureThreshold", 5, 1, 1000)
+    # Total failures allowed after start-up, healthy answers in between or not (Argo Rollouts'
+    # failureLimit: the analysis fails once failures exceed it). Argo's default is 0, which
+    # suits its minutes-apart metric queries; our probes run seconds apart during a rollout,
+    # where one connection reset while the load balancer shifts is normal. So the default
+    # allows as many failures in total as failureThreshold allows in a row: a service healthy
+    # every other probe fails after failureThreshold + 1 failures, not at the deadline.
+    failure_limit = r.integer("failureLimit", failure_threshold, 0, 100000)
     field_name = r.string(
         "versionField",
         None,
@@ -483,12 +567,13 @@ def _load_health_gate(problems: Problems, raw: Mapping[str, Any]) -> HealthGateS
         request_timeout_seconds=r.number("requestTimeoutSeconds", 5.0, 0.05, 120),
         interval_seconds=interval,
         success_threshold=r.integer("successThreshold", 3, 1, 100),
-        failure_threshold=r.integer("failureThreshold", 5, 1, 1000),
-        startup_seconds=r.number("startupSeconds", 300.0, 0, 7200),
+        failure_threshold=failure_threshold,
+        startup_seconds=startup,
         deadline_seconds=deadline,
         expected_status=r.integer("expectedStatus", 200, 100, 599),
         version_field=field_name,
         version_header=header,
+        failure_limit=failure_limit,
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ from infra.settings import (
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 _SERVICE = "*"
+_LIST_ITEM = re.compile(r"\[\d+\]$")
+"""`checks[0]` in a recorded path: every item of a list (`checks[]`) has one schema."""
 """Stands for a service's name in a recorded path (`services.*.build`)."""
 
 SECURE: dict[str, Any] = {
@@ -101,12 +104,34 @@ SHAPES: dict[str, dict[str, Any]] = {
 """Shapes of keys the loaders read without a typed accessor, by normalized path."""
 
 _BUILD = {"context": "app", "dockerfile": "Dockerfile", "target": "app", "args": {"A": "b"}}
+_VERIFY = {"command": ["true"], "image": "api", "timeoutSeconds": 60}
+_CHECK = {
+    "path": "/x",
+    "method": "POST",
+    "body": {},
+    "expectedStatus": 200,
+    "carriesVersion": True,
+    "assertions": [{"path": "status", "equals": "ok"}],
+}
 _SERVICES = {
-    "api": {"port": 8000, "healthPath": "/health/ready", "build": _BUILD},
+    "api": {
+        "port": 8000,
+        "healthPath": "/health/ready",
+        "build": _BUILD,
+        "checks": [_CHECK],
+        "identity": {"version": "field", "name": "version"},
+        "verify": _VERIFY,
+    },
     "worker": {"command": ["python", "-m", "worker"]},
 }
 PROBES: tuple[dict[str, Any], ...] = (
-    {"cloud": "local", "services": _SERVICES, "migration": {"build": _BUILD}, "local": {}},
+    {
+        "cloud": "local",
+        "services": _SERVICES,
+        "migration": {"build": _BUILD, "verify": _VERIFY},
+        "local": {},
+        "snapshot": {"when": "always"},
+    },
     {"cloud": "aws", "services": _SERVICES, "aws": {"hostedZoneId": "Z1", "hostedZoneName": "a"}},
     {"cloud": "aws", "services": _SERVICES, "aws": {"vpcId": "vpc-0a1b2c3d", "production": True}},
     {"cloud": "azure", "services": _SERVICES, "azure": {}},
@@ -134,7 +159,7 @@ def record() -> dict[str, dict[str, dict[str, Any]]]:
     services = {name for probe in PROBES for name in probe["services"]}
     normalized: dict[str, dict[str, dict[str, Any]]] = {}
     for path, names in recording.items():
-        parts = path.split(".")
+        parts = [_LIST_ITEM.sub("[]", part) for part in path.split(".")]
         if parts[0] == KEY_SERVICES and len(parts) > 1:
             names = {n: _templated(s, parts[1]) for n, s in names.items()}  # noqa: PLW2901
             parts[1] = _SERVICE
@@ -159,7 +184,9 @@ def _object(path: str, recorded: Mapping[str, Mapping[str, dict[str, Any]]]) -> 
     properties: dict[str, Any] = {}
     for name in sorted(recorded[path], key=str.lower):
         child = f"{path}.{name}"
-        if child in recorded:
+        if f"{child}[]" in recorded:  # a list of objects (checks, assertions)
+            properties[name] = {**recorded[path][name], "items": _object(f"{child}[]", recorded)}
+        elif child in recorded:
             properties[name] = _object(child, recorded)
         else:
             properties[name] = copy.deepcopy(
@@ -197,7 +224,11 @@ def build_schema(root: Path = PROJECT_ROOT) -> dict[str, Any]:
         schema = dict(declared)
         if key == KEY_SERVICES:
             schema["propertyNames"] = {"pattern": SERVICE_NAME.pattern}
-            schema["additionalProperties"] = _object(f"{KEY_SERVICES}.{_SERVICE}", recorded)
+            service = _object(f"{KEY_SERVICES}.{_SERVICE}", recorded)
+            # Only workers (no port) scale to 0 replicas.
+            service["if"] = {"required": ["port"]}
+            service["then"] = {"properties": {"replicas": {"minimum": 1}}}
+            schema["additionalProperties"] = service
         elif key == KEY_RELEASE:
             release = _object(KEY_RELEASE, recorded)
             schema["properties"] = release["properties"]

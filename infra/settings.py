@@ -14,34 +14,42 @@ import pulumi
 from components.spec import (
     DATABASE_URL,
     REDIS_URL,
+    BodyAssertion,
     BuildSpec,
     CacheSpec,
+    CheckSpec,
     Cloud,
     DatabaseSpec,
     HealthGateSpec,
+    IdentitySpec,
     LocalSpec,
     MigrationSpec,
     ReleaseSpec,
     SecretValue,
     ServiceSpec,
     Settings,
+    VerifySpec,
 )
 
 __all__ = [
     "DATABASE_URL",
     "REDIS_URL",
+    "BodyAssertion",
     "BuildSpec",
     "CacheSpec",
+    "CheckSpec",
     "Cloud",
     "ConfigError",
     "DatabaseSpec",
     "HealthGateSpec",
+    "IdentitySpec",
     "LocalSpec",
     "MigrationSpec",
     "ReleaseSpec",
     "SecretValue",
     "ServiceSpec",
     "Settings",
+    "VerifySpec",
 ]
 
 NAMESPACE = "releasegate"
@@ -83,6 +91,7 @@ KEY_GENERATED_SECRETS = "generatedSecrets"
 KEY_LEDGER_HISTORY = "ledgerHistory"
 KEY_TAGS = "tags"
 KEY_CACHE = "cache"
+KEY_SNAPSHOT = "snapshot"
 ALL_KEYS = (
     KEY_CLOUD,
     KEY_RELEASE,
@@ -98,4 +107,5 @@ ALL_KEYS = (
     KEY_LEDGER_HISTORY,
     KEY_TAGS,
     KEY_CACHE,
+    KEY_SNAPSHOT,
 )

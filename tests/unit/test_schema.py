@@ -139,6 +139,10 @@ LEVELS = [
     ({"cloud": "aws"}, "aws"),
     ({"cloud": "aws"}, "aws.waf"),
     ({"cloud": "azure"}, "azure"),
+    ({"cloud": "local", "services": SERVICES}, "services.api.identity"),
+    ({"cloud": "local", "services": SERVICES}, "services.api.verify"),
+    ({"cloud": "local"}, "migration.verify"),
+    ({"cloud": "local"}, "snapshot"),
     ({"cloud": "aws"}, "cache"),
 ]
 
@@ -166,5 +170,55 @@ def test_every_reader_in_the_loaders_is_reached_by_a_probe() -> None:
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Reader"
     ]
-    assert len(sites) == 11, f"Reader call sites changed: {sites}; update LEVELS and PROBES"
+    assert len(sites) == 16, f"Reader call sites changed: {sites}; update LEVELS and PROBES"
     assert {p["cloud"] for p in PROBES} == {"local", "aws", "azure"}
+
+
+def _loaders_allow_in_list(api: dict[str, Any], full: str) -> set[str]:
+    """The names the loaders accept in a list item (a check, an assertion) holding `zzzz`."""
+    raw = {"cloud": "local", "services": {"api": {**SERVICES["api"], **api}}}
+    values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+    with pytest.raises(ConfigError) as caught:
+        load_settings("releasegate", "test", values.get, lambda _key: False, all_keys=list(raw))
+    for problem in caught.value.problems:
+        match = re.match(rf"^{re.escape(full)}: unknown setting[^;]*; allowed: (.*)$", problem)
+        if match:
+            return set(match.group(1).split(", "))
+    raise AssertionError(f"no unknown-name message for {full}: {caught.value.problems}")
+
+
+def test_check_and_assertion_items_offer_exactly_the_keys_the_loaders_accept() -> None:
+    api = SCHEMA["properties"]["config"]["properties"][f"{NAMESPACE}:services"][
+        "additionalProperties"
+    ]
+    check = api["properties"]["checks"]
+    assert check["type"] == "array"
+    assertion = check["items"]["properties"]["assertions"]
+    assert set(check["items"]["properties"]) == _loaders_allow_in_list(
+        {"checks": [{"path": "/x", "zzzz": 1}]}, f"{NAMESPACE}:services.api.checks[0].zzzz"
+    )
+    assert set(assertion["items"]["properties"]) == _loaders_allow_in_list(
+        {"checks": [{"path": "/x", "assertions": [{"path": "a", "zzzz": 1}]}]},
+        f"{NAMESPACE}:services.api.checks[0].assertions[0].zzzz",
+    )
+
+
+def test_runbook_style_checks_validate_and_only_workers_scale_to_zero() -> None:
+    document = copy.deepcopy(stack("dev"))
+    config = document["config"]
+    services = config.setdefault(f"{NAMESPACE}:services", {})
+    services["api"] = {
+        "port": 8000,
+        "healthPath": "/healthz",
+        "checks": [{"path": "/readyz", "assertions": [{"path": "ok", "equals": True}]},
+                   {"path": "/runs", "method": "POST", "body": {"dry_run": True}}],
+        "identity": {"version": "none"},
+        "verify": {"command": ["./smoke.sh"]},
+    }  # fmt: skip
+    services["worker"] = {"replicas": 0}
+    assert errors(document) == []
+    services["api"]["checks"][0]["assertions"][0]["lessThan"] = "x"
+    services["api"]["checks"][1]["method"] = "PUT"
+    found = errors(document)
+    assert any("checks/0/assertions/0/lessThan" in e for e in found), found
+    assert any("checks/1/method" in e for e in found), found
