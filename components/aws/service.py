@@ -39,6 +39,8 @@ class AwsServiceArgs:
     health_check_grace_seconds: int
     depends_on: Sequence[pulumi.Resource]
     tags: Mapping[str, str]
+    extra_security_group_ids: Sequence[pulumi.Input[str]] = ()
+    """More groups for the tasks: the cache clients' group when the service lists REDIS_URL."""
 
 
 class AwsService(pulumi.ComponentResource):
@@ -93,7 +95,7 @@ class AwsService(pulumi.ComponentResource):
             platform_version="LATEST",
             network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
                 subnets=args.subnet_ids,
-                security_groups=[args.security_group_id],
+                security_groups=[args.security_group_id, *args.extra_security_group_ids],
                 assign_public_ip=False,
             ),
             load_balancers=load_balancers,

@@ -21,6 +21,7 @@ from components.aws.backend_settings import (
     EcsPlatformSettings,
     RdsSnapshotSettings,
 )
+from components.aws.cache import AwsCache, AwsCacheArgs
 from components.aws.database import AwsDatabase, AwsDatabaseArgs
 from components.aws.ecr_keep import EcrImageKeeper, EcrImageKeeperArgs
 from components.aws.flow_logs import VpcFlowLogs, VpcFlowLogsArgs
@@ -35,8 +36,9 @@ from components.aws.service import AwsService, AwsServiceArgs
 from components.aws.spec import AwsSpec, NewNetwork
 from components.aws.task_definition import ContainerSpec, container_definitions, volumes
 from components.gates.backend_settings import BackendSettings
-from components.spec import DATABASE_URL, ServiceSpec, Settings
+from components.spec import DATABASE_URL, REDIS_URL, ServiceSpec, Settings
 from components.target import (
+    CacheEndpoint,
     DatabaseEndpoint,
     ImageSource,
     ServiceRollout,
@@ -110,6 +112,8 @@ class AwsTarget:
             ),
         )
         secret_names = {DATABASE_URL, *(n for s in settings.services for n in s.secrets)}
+        if settings.cache is not None:  # stored even before a service lists it
+            secret_names.add(REDIS_URL)
         self.secrets = AwsSecrets(
             "secrets-store",
             AwsSecretsArgs(
@@ -217,6 +221,7 @@ class AwsTarget:
             else None
         )
         self._database: AwsDatabase | None = None
+        self._cache: AwsCache | None = None
         self._services: dict[str, AwsService] = {}
 
     def image_source(self, image: str, repository: str, _tag: str | None) -> ImageSource:
@@ -290,6 +295,37 @@ class AwsTarget:
         return DatabaseEndpoint(
             url=self._database.url, snapshot_backend=backend, resource=self._database
         )
+
+    def cache(self, password: pulumi.Output[str]) -> CacheEndpoint | None:
+        """The ElastiCache replication group (components/aws/cache.py); its REDIS_URL is stored
+        in Secrets Manager now and read by reference by the services that list it."""
+        if self.settings.cache is None:
+            return None
+        if self._cache is None:
+            self._cache = AwsCache(
+                "cache",
+                AwsCacheArgs(
+                    prefix=self.prefix,
+                    spec=self.settings.cache,
+                    auth_token=password,
+                    vpc_id=self.network.vpc_id,
+                    subnet_ids=self.network.private_subnet_ids,
+                    kms_key_arn=self.key.arn,
+                    tags=self.tags,
+                ),
+            )
+            self.secrets.put(REDIS_URL, self._cache.url)
+        return CacheEndpoint(
+            url=self._cache.url,
+            resource=self._cache.replication_group,
+            name=self._cache.replication_group_id,
+        )
+
+    def _cache_clients(self, secrets: Sequence[str]) -> list[pulumi.Output[str]]:
+        """The cache clients' security group, for a task that reads REDIS_URL."""
+        if REDIS_URL in secrets and self._cache is not None:
+            return [self._cache.client_security_group_id]
+        return []
 
     def migration_backend(self, image_ref: pulumi.Input[str]) -> pulumi.Input[BackendSettings]:
         migration = self.settings.migration
@@ -381,6 +417,7 @@ class AwsTarget:
                 task_role_arn=self.roles.task_role_arns[spec.name],
                 subnet_ids=self.network.private_subnet_ids,
                 security_group_id=self.network.task_security_group_id,
+                extra_security_group_ids=self._cache_clients(spec.secrets),
                 target_group_arn=(
                     self.load_balancer.target_group_arns[spec.name]
                     if has_ingress and self.load_balancer is not None
@@ -449,4 +486,5 @@ class AwsTarget:
             "registry": self.registry.registry_host,
             "cluster": self.cluster.name,
             "database": self._database.identifier if self._database else None,
+            "cache": self._cache.replication_group_id if self._cache else None,
         }

@@ -238,8 +238,11 @@ def test_security_groups_keep_what_forces_their_replacement(stack: str) -> None:
     ec2.SecurityGroup): an existing stack's groups must be updated in place."""
     recorded = {r["urn"]: r for r in _recorded_groups(stack)}
     assert len(recorded) == 3
-    for group in groups(plan_of(stack)).values():
-        before = recorded[group.urn]["inputs"]
+    current = {group.urn: group for group in groups(plan_of(stack)).values()}
+    # Every recorded group is still there; groups added since (the cache's two) are new.
+    assert set(recorded) <= set(current)
+    for urn, record in recorded.items():
+        before, group = record["inputs"], current[urn]
         for key in ("name", "namePrefix", "description", "vpcId"):
             assert group.inputs.get(key) == before.get(key), (group.name, key)
 

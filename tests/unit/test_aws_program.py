@@ -163,11 +163,12 @@ def test_images_by_digest_and_secrets_by_reference_only(aws_plan: tuple[str, Pla
         assert definition["logConfiguration"]["logDriver"] == "awslogs"
     assert seen == 3  # api, web, migrations
     api = next(d for t, d in container_definitions(plan) if d["name"] == "api")
-    assert [s["name"] for s in api["secrets"]] == ["DATABASE_URL"]
+    assert [s["name"] for s in api["secrets"]] == ["DATABASE_URL", "REDIS_URL"]
     for version in of_type(plan, "aws:secretsmanager/secretVersion:SecretVersion"):
         assert version.inputs["secretString"] == "[secret]"
     text = json.dumps(plan.as_json())
     assert "postgresql://" not in text and "offline-secrets-" not in text
+    assert "rediss://" not in text
 
 
 def test_task_definitions_are_valid_for_the_ecs_api(aws_plan: tuple[str, Plan]) -> None:
