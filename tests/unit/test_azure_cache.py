@@ -69,9 +69,8 @@ def build(
             tags={"releasegate-stack": "test"},
         ))  # fmt: skip
         cache.url.apply(lambda u: seen.__setitem__("url", u))
-        pulumi.Output.from_input(cache.url.is_secret()).apply(
-            lambda secret: seen.__setitem__("url_is_secret", secret)
-        )
+        secret: pulumi.Output[bool] = pulumi.Output.from_input(cache.url.is_secret())
+        secret.apply(lambda is_secret: seen.__setitem__("url_is_secret", is_secret))
 
     run_under_mocks(program, MockMonitor(mocks), project="releasegate", stack="test")
     return mocks, seen
