@@ -30,6 +30,11 @@ RDB_SAVE: Final = "3600 1 300 100 60 10000"
 """Redis 7's default RDB schedule (after 1 h with 1 change, 5 min with 100, 1 min with
 10000), written out so persistence never depends on a build's defaults."""
 
+AOF_DIR: Final = "appendonlydir"
+AOF_NAME: Final = "appendonly.aof"
+"""Named in the config (Redis 7's and Valkey's defaults), so the restore procedure below does
+not depend on a build's defaults."""
+
 ENGINES: Final = {
     # engine -> (image repository, server binary, cli binary)
     "valkey": ("valkey/valkey", "valkey-server", "valkey-cli"),
@@ -68,9 +73,31 @@ def server_config(
             f"requirepass {check_password(password)}",
             f"dir {data_dir}",
             "appendonly yes",
+            f"appenddirname {AOF_DIR}",
+            f'appendfilename "{AOF_NAME}"',
             "appendfsync everysec",
             f"save {RDB_SAVE}",
             "dbfilename dump.rdb",
+            "",
+        ]
+    )
+
+
+def restore_script(snapshot: str, data_dir: str = DATA_DIR) -> str:
+    """A shell script that makes an RDB snapshot the cache's data, run while the server is
+    stopped (docs/cache.md). With `appendonly yes` the server loads only its append-only
+    files and ignores a `dump.rdb` put next to them, so the snapshot becomes the base of a new
+    append-only directory (Redis 7 multi-part AOF: a manifest naming an RDB base file); the
+    directory it replaces is kept beside it."""
+    base = f"{AOF_NAME}.1.base.rdb"
+    return "\n".join(
+        [
+            "set -e",
+            f'cd "{data_dir}"',
+            f'if [ -d {AOF_DIR} ]; then mv {AOF_DIR} "{AOF_DIR}.before-restore-$(date +%s)"; fi',
+            f"mkdir {AOF_DIR}",
+            f'cp "{snapshot}" {AOF_DIR}/{base}',
+            f"printf 'file {base} seq 1 type b\\n' > {AOF_DIR}/{AOF_NAME}.manifest",
             "",
         ]
     )

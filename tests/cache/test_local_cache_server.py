@@ -11,6 +11,7 @@ and data written before a restart is there after it.
 from __future__ import annotations
 
 import secrets
+import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from components.local.cache import (
     LocalCacheArgs,
     cache_url,
     health_command,
+    restore_script,
     server_config,
 )
 from infra.pulumi_internals import is_secret, unwrap_secret
@@ -172,6 +174,52 @@ def test_the_password_is_only_in_the_secret_upload(built: Built) -> None:
     assert built.volume["name"] == f"{PREFIX}-cache-data"
     [volume] = built.container["volumes"]
     assert volume["containerPath"] == "/data"
+
+
+def test_a_snapshot_restores_by_the_documented_script(
+    built: Built, server: RedisServer, tmp_path: Path
+) -> None:
+    """docs/cache.md's local restore: SAVE writes the snapshot; with the server stopped,
+    `restore_script` makes it the data; the server starts from it, and keeps writes made after
+    the restore across another restart. A `dump.rdb` simply copied in is ignored (AOF is on):
+    the reason the script exists."""
+    _, _, password, _ = service_view(built.url)
+    assert password is not None
+    with connect("127.0.0.1", server.port) as client:
+        client.command("AUTH", password)
+        client.command("SET", "order:1", "paid")
+        assert client.command("SAVE") == "OK"
+        client.command("SET", "order:1", "refunded")  # after the snapshot
+    snapshot = tmp_path.parent / f"{tmp_path.name}-snapshot.rdb"
+    shutil.copy(tmp_path / "dump.rdb", snapshot)
+    server.stop()
+    config = server.config_file.read_text()
+
+    # Copied in next to the append-only files, the snapshot is not what the server loads.
+    shutil.copy(snapshot, tmp_path / "dump.rdb")
+    again = start_redis(tmp_path, config, server.port)
+    try:
+        with connect("127.0.0.1", again.port) as client:
+            client.command("AUTH", password)
+            assert client.command("GET", "order:1") == b"refunded"
+    finally:
+        again.stop()
+
+    script = restore_script(str(snapshot), data_dir=str(tmp_path))
+    subprocess.run(["sh", "-c", script], check=True)
+    assert [p.name for p in tmp_path.glob("appendonlydir.before-restore-*")]
+    for round_ in ("restored", "restarted"):
+        again = start_redis(tmp_path, config, server.port)
+        try:
+            with connect("127.0.0.1", again.port) as client:
+                client.command("AUTH", password)
+                assert client.command("GET", "order:1") == b"paid", round_
+                if round_ == "restored":
+                    client.command("SET", "order:2", "new")
+                else:
+                    assert client.command("GET", "order:2") == b"new"
+        finally:
+            again.stop()
 
 
 def test_the_health_check_pings_with_the_password_from_the_file(
