@@ -271,6 +271,11 @@ def key_vault_secrets_typed(r: Resource, _config: Mapping[str, Any]) -> list[str
     return []
 
 
+from policy.rules_cache_aws import (  # noqa: E402 - its rules need Resource defined above
+    aws_cache_durable,
+    aws_cache_encrypted,
+    aws_cache_private,
+)
 from policy.rules_cache_azure import (  # noqa: E402 - its rules need Resource defined above
     azure_cache_durable,
     azure_cache_private,
@@ -327,6 +332,12 @@ RULES: Sequence[Rule] = (
          azure_cache_private),
     Rule("azure-cache-durable", "In production, Azure Managed Redis has a replica, persistence "
          "and protect.", azure_cache_durable),
+    Rule("aws-cache-encrypted", "ElastiCache takes TLS only with an AUTH token and encrypts at "
+         "rest with a KMS key.", aws_cache_encrypted),
+    Rule("aws-cache-private", "ElastiCache sits in a subnet group behind its own security "
+         "group; nothing admits 6379 from anywhere.", aws_cache_private),
+    Rule("aws-cache-durable", "ElastiCache keeps snapshots; in production a week of them, "
+         "Multi-AZ failover, a final snapshot and protect.", aws_cache_durable),
     Rule("alb-web-acl", "The ALB's WAF web ACL has AWS managed rules and a rate limit, "
          "blocking in production.", alb_web_acl),
     Rule("alb-hardened", "ALB access logs on, invalid headers dropped; deletion protection and "

@@ -19,6 +19,7 @@ from pulumi_policy import (
 from infra.plan import evaluate, load_stack_config
 from policy.__main__ import stack_validator, validator
 from policy.rules import RULES, STACK_RULES, Resource, violations
+from tests.policy.cache_aws_cases import AWS_CACHE_CASES, group
 from tests.policy.cache_azure_cases import AZURE_CACHE_CASES, cluster, database
 from tests.policy.edge_cases import EDGE_CASES
 from tests.unit.stacks import stack_files
@@ -256,6 +257,7 @@ CASES: list[tuple[str, Resource, Resource, dict[str, Any]]] = [
 ]
 CASES += EDGE_CASES  # the AWS public edge (policy/rules_edge.py)
 CASES += AZURE_CACHE_CASES  # the Azure cache (policy/rules_cache_azure.py)
+CASES += AWS_CACHE_CASES  # the AWS cache (policy/rules_cache_aws.py)
 
 
 PG = {"family": "postgres16", "parameters": [
@@ -409,3 +411,14 @@ def test_azure_cache_durability_is_production_only() -> None:
     assert rule("azure-cache-durable").check(database(protect=False, persistence=None), {}) == []
     assert rule("azure-cache-durable").check(lean, PRODUCTION)
     assert rule("azure-cache-private").check(cluster(publicNetworkAccess="Enabled"), {})
+
+
+def test_aws_cache_failover_and_a_week_of_snapshots_are_production_only() -> None:
+    """Staging may run one node with a day of snapshots, unprotected; encryption, privacy and
+    snapshots themselves hold there."""
+    lean = group(protect=False, automaticFailoverEnabled=False, multiAzEnabled=False,
+                 numCacheClusters=1, snapshotRetentionLimit=1, finalSnapshotIdentifier=None)
+    assert rule("aws-cache-durable").check(lean, {}) == []
+    assert len(rule("aws-cache-durable").check(lean, PRODUCTION)) == 6
+    assert rule("aws-cache-durable").check(group(snapshotRetentionLimit=0), {})
+    assert rule("aws-cache-encrypted").check(group(transitEncryptionEnabled=False), {})
