@@ -38,22 +38,23 @@ infra.config_azure); the local target runs one container and ignores it."""
 
 ENGINE_VERSION = re.compile(r"^\d{1,2}(\.(\d{1,2}|x)){0,2}$")
 AWS_ENGINE_VERSIONS = {
-    # ElastiCache's Valkey versions are 7.2 and 8.x (the major and minor are given from 7 on:
+    # ElastiCache's Valkey versions are 7.2, 8.x and 9.0 (ElastiCache user guide, "Comparing
+    # node-based Valkey, Memcached, and Redis OSS clusters"; major and minor are given from 7 on:
     # pulumi_aws ReplicationGroup `engine_version` docs, "If the version is 7 or higher, the
     # major and minor version should be set, e.g., 7.2").
     "valkey": re.compile(r"^(7\.2|8\.[0-9]|9\.[0-9])$"),
-    # Redis OSS 6 (6.0, 6.2 or 6.x) and 7 (7.0, 7.1): versions with AUTH over TLS whose
-    # transit encryption can change in place (pulumi_aws: "Changing this argument with an
-    # engine_version < 7.0.5 will force a replacement").
+    # Redis OSS 6 (6.0, 6.2 or 6.x) and 7 (7.0, 7.1; Redis OSS on ElastiCache ends at 7.1):
+    # all with TLS and AUTH. Below 7.0.5 a change of transit encryption replaces the group
+    # (pulumi_aws `transit_encryption_enabled` docs); the stack keeps it on from creation.
     "redis": re.compile(r"^(6\.(0|2|x)|7\.[01])$"),
 }
 MAX_REPLICAS = 5
 """ReplicasPerNodeGroup: "Valid values are 0 to 5"; NumCacheClusters at most 6 (1 primary plus
 5 replicas) (botocore elasticache model, CreateReplicationGroupMessage)."""
 MAX_SNAPSHOT_RETENTION_DAYS = 35
-"""ElastiCache keeps automatic backups at most 35 days (ElastiCache user guide, "Scheduling
-automatic backups": "the maximum backup retention limit is 35 days"); Azure's persistence has
-no retention count, so the same bound applies to every cloud."""
+"""`snapshot_retention_limit` at most 35 (terraform-provider-aws
+internal/service/elasticache/replication_group.go: `validation.IntAtMost(35)`); Azure's
+persistence has no retention count, so the same bound applies to every cloud."""
 
 
 def load_cache(
@@ -121,7 +122,8 @@ def load_cache(
 def check_aws_cache(problems: Problems, cache: CacheSpec, production: bool) -> None:
     """What ElastiCache accepts, said before anything changes."""
     if not AWS_ENGINE_VERSIONS[cache.engine].match(cache.engine_version):
-        allowed = "7.2, 8.0, 8.1" if cache.engine == "valkey" else "6.0, 6.2, 6.x, 7.0, 7.1"
+        valkey = "7.2, 8.0-8.9, 9.0-9.9"
+        allowed = valkey if cache.engine == "valkey" else "6.0, 6.2, 6.x, 7.0, 7.1"
         problems.add(f"{KEY_CACHE}.engineVersion", cache.engine_version,
                      f"an ElastiCache {cache.engine} version ({allowed})")  # fmt: skip
     match = CACHE_NODE_TYPE.match(cache.size)

@@ -25,6 +25,13 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, Resource, UpdateResult
 
 from components.gates import backends
+from components.gates.check_inputs import (
+    checks_from_inputs,
+    checks_problems,
+    identity_evidence,
+    identity_from_inputs,
+    identity_problems,
+)
 from components.gates.http_probe import GateResult, GateSettings, run_health_gate
 from components.gates.provider_base import GateProvider, is_unknown, is_whole
 from components.gates.redact import known_secret_values, known_secrets_problem, redact
@@ -44,6 +51,8 @@ DEFAULTS: dict[str, Any] = {
     "platform": None,
     "rollout": None,
     "connect_to": None,
+    "checks": None,
+    "identity": None,
 }
 """In line with Kamal (timeout 5 s), Kubernetes startup probes (300 s budget), ALB and Argo
 (consecutive successes, a failure limit) and ALB health time plus draining (~10 min)."""
@@ -65,6 +74,8 @@ INPUTS: tuple[str, ...] = (
     "platform",
     "rollout",
     "connect_to",
+    "checks",
+    "identity",
 )
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -155,6 +166,8 @@ def _http_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
         problem := _connect_to_problem(connect_to)
     ):
         problems.append(("connect_to", problem))
+    if inputs.get("identity") is not None:
+        return problems  # identity replaces the version keys (check_inputs.identity_problems)
     if field is not None and header is not None:
         problems.append((
             "version_field",
@@ -215,11 +228,19 @@ def input_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
     elif not all(is_unknown(v, deep=True) or (isinstance(v, str) and v.strip()) for v in versions):
         problems.append(("expected_versions", f"must be non-empty strings, got {versions!r}"))
     problems += _http_problems(inputs)
+    problems += identity_problems(inputs)
+    problems += checks_problems(inputs)
     problems += _number_problems(inputs)
     problems += _platform_problems(inputs)
     if problem := known_secrets_problem(inputs.get("known_secrets")):
         problems.append(("known_secrets", problem))
-    return problems
+    # One reason per input (the first found): a second, contradictory line for the same key
+    # only confuses. Reasons quote values (a check's path may carry a token): redacted.
+    known = known_secret_values(inputs.get("known_secrets"))
+    first: dict[str, str] = {}
+    for key, reason in problems:
+        first.setdefault(key, redact(reason, known))
+    return list(first.items())
 
 
 def settings_from_inputs(inputs: Mapping[str, Any]) -> GateSettings:
@@ -228,13 +249,14 @@ def settings_from_inputs(inputs: Mapping[str, Any]) -> GateSettings:
     if problems:
         listed = "; ".join(f"{key}: {reason}" for key, reason in problems)
         raise ValueError(f"invalid health gate inputs: {listed}")
+    version_field, version_header, http_identity = identity_from_inputs(inputs)
     return GateSettings(
         service=str(inputs["service"]),
         expected_versions=tuple(str(v).strip() for v in inputs["expected_versions"]),
         url=inputs.get("url"),
         expected_status=int(_value(inputs, "expected_status")),
-        version_field=inputs.get("version_field"),
-        version_header=inputs.get("version_header"),
+        version_field=version_field,
+        version_header=version_header,
         request_timeout_seconds=float(_value(inputs, "request_timeout_seconds")),
         interval_seconds=float(_value(inputs, "interval_seconds")),
         success_threshold=int(_value(inputs, "success_threshold")),
@@ -243,6 +265,8 @@ def settings_from_inputs(inputs: Mapping[str, Any]) -> GateSettings:
         deadline_seconds=float(_value(inputs, "deadline_seconds")),
         connect_to=inputs.get("connect_to") or None,
         known_secrets=known_secret_values(inputs.get("known_secrets")),
+        checks=checks_from_inputs(inputs, int(_value(inputs, "expected_status"))),
+        http_identity=http_identity,
     )
 
 
@@ -261,7 +285,7 @@ def run_gate_for(inputs: Mapping[str, Any]) -> GateResult:
 def _outputs(inputs: Mapping[str, Any], result: GateResult) -> dict[str, Any]:
     """The inputs and the verdict; `known_secrets` stays an input only (never an output)."""
     kept = {key: value for key, value in inputs.items() if key != "known_secrets"}
-    return {**kept, "evidence": result.evidence()}
+    return {**kept, "evidence": {**result.evidence(), "identity": identity_evidence(inputs)}}
 
 
 class HealthGateProvider(GateProvider):
@@ -320,6 +344,15 @@ class HealthGateArgs:
     """`host[:port]` to connect to instead of the URL's host (like `curl --connect-to`); the
     URL's host stays the Host header, the TLS SNI name and the name the certificate must be
     valid for. The AWS target sets the ALB's DNS name: no DNS record for the domain needed."""
+    checks: pulumi.Input[Sequence[pulumi.Input[Mapping[str, Any]]]] | None = None
+    """The requests of one probe, in turn, each `{path, method (GET|HEAD|POST), body (JSON,
+    POST only), expected_status, assertions: [{path, op, value}], carries_version}` with the
+    path on the origin of `url`; a probe is healthy only when every check passes. None: one
+    GET of `url` expecting `expected_status` (the gate before checks existed)."""
+    identity: pulumi.Input[Mapping[str, Any]] | None = None
+    """`{source: field|header|none, name}`: where answers carry the served version. `none`
+    leaves identity to the platform check (the gate refuses it without `platform`). None:
+    `version_field` / `version_header`."""
     known_secrets: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None
     """Every secret value the stack knows, masked in observations and error messages. Pass a
     Pulumi secret; it is not a diffed input, so a secret rotation re-runs no gate."""

@@ -36,13 +36,22 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
 from components.gates.backends import PlatformObservation
+from components.gates.http_checks import (
+    MISSING,
+    HttpCheck,
+    body_failure,
+    check_url,
+    describe,
+    lookup,
+    path_and_query,
+)
 from components.gates.provider_base import utc_now
 from components.gates.redact import redact
 
@@ -81,6 +90,36 @@ class GateSettings:
     the server's certificate is verified against (see `request_route`)."""
     known_secrets: tuple[str, ...] = ()
     """Every secret value the stack knows, masked in observations and messages (never sent)."""
+    checks: tuple[HttpCheck, ...] = ()
+    """The requests of one probe, in turn, each on the origin of `url`. Empty: one GET of
+    `url` itself expecting `expected_status` and carrying the version (the gate before
+    checks existed)."""
+    http_identity: bool = True
+    """False for identity source `none`: no answer carries a version, so the platform's
+    check that the pinned digest runs is the identity (validation requires a platform)."""
+
+    @property
+    def http_checks(self) -> tuple[HttpCheck, ...]:
+        """The checks a probe runs: `checks`, or the single GET of `url`; none without a URL."""
+        if not self.url:
+            return ()
+        if self.checks:
+            return self.checks
+        return (HttpCheck(path=path_and_query(self.url), expected_status=self.expected_status),)
+
+    @property
+    def identity(self) -> str:
+        """Which identity the HTTP answers prove, as evidence and messages name it."""
+        if not self.url or not self.http_identity:
+            return "platform only (the running tasks, containers or revision run the pin)"
+        if self.version_header:
+            return f"header {self.version_header}"
+        return f"JSON field {self.version_field!r}"
+
+    @property
+    def probe_timeout_seconds(self) -> float:
+        """The most one probe may take: `request_timeout_seconds` for each of its requests."""
+        return self.request_timeout_seconds * max(1, len(self.http_checks))
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -175,11 +214,9 @@ def served_version(
         document: Any = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None, f"body is not JSON, so it has no {settings.version_field!r} field"
-    value = document
-    for part in settings.version_field.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None, f"JSON body has no {settings.version_field!r} field"
-        value = value[part]
+    value = lookup(document, settings.version_field)
+    if value is MISSING:
+        return None, f"JSON body has no {settings.version_field!r} field"
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         kind = "null" if value is None else type(value).__name__
         return None, f"JSON field {settings.version_field!r} is {kind}, not a version string"
@@ -187,25 +224,61 @@ def served_version(
 
 
 def judge_answer(
-    settings: GateSettings, status: int, headers: Mapping[str, str], body: bytes
+    settings: GateSettings, status: int, headers: Mapping[str, str], body: bytes,
+    check: HttpCheck | None = None,
 ) -> tuple[bool, str | None, str]:
-    """Judge a complete answer: (healthy, served version if readable, short detail)."""
+    """Judge a complete answer to `check` (default: the gate's first check): its status,
+    the version it serves when it carries one, and its body assertions.
+    Returns (healthy, served version if readable, short redacted detail)."""
+    if check is None:
+        checks = settings.http_checks
+        check = checks[0] if checks else HttpCheck("/", expected_status=settings.expected_status)
     secrets = settings.secrets
-    if 300 <= status < 400 and status != settings.expected_status:
+    expected_status = check.expected_status
+    if 300 <= status < 400 and status != expected_status:
         location = next((v for k, v in headers.items() if k.lower() == "location"), "")
         where = f" to {location}" if location else " without a Location"
         detail = f"redirect {status}{where} (redirects are not followed)"
         return False, None, _short(detail, secrets)
-    version, problem = served_version(settings, headers, body)
-    if status != settings.expected_status:
-        return False, version, f"status {status}, expected {settings.expected_status}"
+    carries = check.carries_version and settings.http_identity
+    served, problem = served_version(settings, headers, body) if carries else (None, None)
+    # Printed and kept redacted: a misconfigured app may echo anything into its version.
+    version = None if served is None else _short(served, secrets)
+    if status != expected_status:
+        return False, version, f"status {status}, expected {expected_status}"
     if problem is not None:
         return False, None, _short(problem, secrets)
-    if version not in settings.expected_versions:
+    if carries and served not in settings.expected_versions:
         return False, version, _short(
-            f"serves version {version!r}, expected one of [{_expected(settings)}]", secrets
+            f"serves version {served!r}, expected one of [{_expected(settings)}]", secrets
         )
-    return True, version, f"status {status}, version {version}"
+    if (failure := body_failure(check, body)) is not None:
+        return False, version, _short(failure, secrets)
+    held = f", {len(check.assertions)} assertions hold" if check.assertions else ""
+    return True, version, f"status {status}" + (f", version {version}" if carries else "") + held
+
+
+def describe_checks(settings: GateSettings) -> list[str]:
+    """What a probe checks, for the failure message: one line, or a line per check."""
+    if not settings.url:
+        return [f"platform state only, for the pinned versions [{_expected(settings)}]"]
+    via = ""
+    if settings.connect_to:
+        host = urlsplit(settings.url).hostname
+        via = f" connecting to {settings.connect_to} (Host and TLS name {host})"
+    identity = (f"{settings.identity} in [{_expected(settings)}]" if settings.http_identity
+                else f"no version ({settings.identity}, pinned [{_expected(settings)}])")
+    if not settings.checks:
+        return [f"GET {settings.url}{via} expecting status {settings.expected_status} and "
+                f"{identity}"]
+    lines = [f"{check_url(settings.url, '')}{via}, identity {identity}, in turn:"]
+    for check in settings.checks:
+        wants = [f"status {check.expected_status}"]
+        if check.carries_version and settings.http_identity:
+            wants.append("the version")
+        wants += [describe(a) for a in check.assertions]
+        lines.append(f"{check.name} expecting {', '.join(wants)}")
+    return lines
 
 
 # --- where a request goes --------------------------------------------------------------
@@ -234,8 +307,9 @@ def split_connect_to(value: str) -> tuple[str, int | None]:
     return value, None
 
 
-def request_route(settings: GateSettings) -> Route:
-    """Where the probe connects, and how the logical host is kept.
+def request_route(settings: GateSettings, target_url: str | None = None) -> Route:
+    """Where a request for `target_url` (a check's URL on the origin of `settings.url`;
+    default `settings.url`) connects, and how the logical host is kept.
 
     httpx takes the Host header from the request when one is given (`Request._prepare` only
     adds it when absent, httpx/_models.py), and httpcore uses the request extension
@@ -246,7 +320,7 @@ def request_route(settings: GateSettings) -> Route:
     the URL's host, as `curl --connect-to` does. An ALB routes by that Host header (listener
     rule `host-header` conditions) and picks its certificate by SNI.
     """
-    url = httpx.URL(str(settings.url))
+    url = httpx.URL(str(target_url or settings.url))
     if not settings.connect_to:
         return Route(url, {}, {}, url.host)
     host, port = split_connect_to(settings.connect_to)
@@ -335,29 +409,38 @@ def _unreachable_reason(exc: httpx.HTTPError, host: str) -> str:
 
 
 def _fetch(
-    client: httpx.Client, settings: GateSettings, limit: float, progress: _Progress
+    client: httpx.Client, settings: GateSettings, limit: float, progress: _Progress,
+    check: HttpCheck | None = None,
 ) -> Observation:
-    """One GET, never following redirects, reading at most 64 KiB of body."""
-    route = request_route(settings)
+    """One request of `check` (default: the gate's first), never following redirects,
+    reading at most 64 KiB of body. A POST sends its body as JSON (a dry run)."""
+    check = check or settings.http_checks[0]
+    route = request_route(settings, check_url(str(settings.url), check.path))
     host = route.connect_host
     started = time.monotonic()
+    headers = dict(route.headers)
+    content: bytes | None = None
+    if check.method == "POST":
+        content = json.dumps(check.body if check.body is not None else {}).encode()
+        headers["Content-Type"] = "application/json"
 
     def ms() -> float:
         return round((time.monotonic() - started) * 1000, 1)
 
     try:
         with client.stream(
-            "GET",
+            check.method,
             route.url,
-            headers=route.headers,
+            headers=headers,
+            content=content,
             timeout=httpx.Timeout(limit + _HTTPX_GRACE_SECONDS),
             extensions={"trace": progress.trace, **route.extensions},
         ) as response:
             status = response.status_code
             progress.status = status
             progress.phase = "reading the body"
-            if 300 <= status < 400 and status != settings.expected_status:
-                _, _, detail = judge_answer(settings, status, response.headers, b"")
+            if 300 <= status < 400 and status != check.expected_status:
+                _, _, detail = judge_answer(settings, status, response.headers, b"", check)
                 return Observation(healthy=False, status=status, detail=detail,
                                    latency_ms=ms(), answered=True)
             declared = response.headers.get("content-length", "")
@@ -374,7 +457,7 @@ def _fetch(
                 if progress.cancelled.is_set():
                     break  # the caller already reported the timeout; stop reading
             healthy, version, detail = judge_answer(settings, status, response.headers,
-                                                    bytes(body))
+                                                    bytes(body), check)
             return Observation(healthy=healthy, status=status, version=version, detail=detail,
                                latency_ms=ms(), answered=True)
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -430,6 +513,65 @@ def _http_outcome(
     )
 
 
+def _checks_outcome(
+    settings: GateSettings, client: httpx.Client, started: float, limit: float
+) -> Observation:
+    """The HTTP side of one probe: every check in turn, each within `request_timeout_seconds`
+    and all within `limit`. It stops at the first failed check: the probe has failed, and
+    the next probe comes soon enough. With the one implicit check (no `checks` input) this
+    is exactly that check's observation."""
+    checks = settings.http_checks
+    outcomes: list[tuple[HttpCheck, Observation]] = []
+    for check in checks:
+        left = started + limit - time.monotonic()
+        if left <= 0:
+            reason = f"not run: the probe's {limit:.2f} s were used up by the checks before it"
+            outcome = Observation(healthy=False, error=reason, detail=reason)
+        else:
+            check_limit = min(settings.request_timeout_seconds, left)
+            progress = _Progress()
+            call_started = time.monotonic()
+            call = _start(
+                functools.partial(_fetch, client, settings, check_limit, progress, check),
+                "health-gate-http",
+            )
+            outcome = _http_outcome(call, progress, settings, call_started, check_limit)
+        outcomes.append((check, outcome))
+        if not outcome.healthy:
+            break
+    if not settings.checks:
+        return outcomes[0][1]
+    return _combined_checks(outcomes, round((time.monotonic() - started) * 1000, 1))
+
+
+def _combined_checks(
+    outcomes: list[tuple[HttpCheck, Observation]], latency_ms: float
+) -> Observation:
+    """One observation for the checks of a probe, naming each (`GET /ready: status 503...`);
+    a failed one comes first in the detail, and its status and error are the probe's."""
+    named = [f"{check.name}: {outcome.detail}" for check, outcome in outcomes]
+    version = next((o.version for _, o in outcomes if o.version is not None), None)
+    answered = any(o.answered for _, o in outcomes)
+    last = outcomes[-1][1]
+    if last.healthy:
+        return Observation(healthy=True, status=outcomes[0][1].status, version=version,
+                           detail="; ".join(named), latency_ms=latency_ms, answered=True)
+    passed = f" (passed first: {', '.join(c.name for c, _ in outcomes[:-1])})" if named[:-1] else ""
+    return replace(last, detail=named[-1] + passed, version=version, latency_ms=latency_ms,
+                   answered=answered)
+
+
+def _redacted(observation: Observation, secrets: tuple[str, ...]) -> Observation:
+    """The observation with every text it carries redacted like the gate's message: these
+    are what evidence and a HealthGateError keep."""
+    return replace(
+        observation,
+        detail=_short(observation.detail, secrets),
+        error=None if observation.error is None else redact(observation.error, secrets),
+        version=None if observation.version is None else _short(observation.version, secrets),
+    )
+
+
 # --- the platform side and the combined probe ----------------------------------------------
 
 
@@ -459,14 +601,14 @@ def combined_probe(
     """
 
     def probe(limit: float) -> Observation:
+        return _redacted(observed(limit), settings.secrets)
+
+    def observed(limit: float) -> Observation:
         started = time.monotonic()
         platform_call = _start(observe, "health-gate-platform") if observe else None
         http: Observation | None = None
         if client is not None and settings.url:
-            progress = _Progress()
-            http_call = _start(lambda: _fetch(client, settings, limit, progress),
-                               "health-gate-http")
-            http = _http_outcome(http_call, progress, settings, started, limit)
+            http = _checks_outcome(settings, client, started, limit)
         if platform_call is None and http is not None:
             return http
         if platform_call is None:
@@ -522,23 +664,11 @@ def failure_message(
     settings: GateSettings, reason: str, elapsed: float, records: list[dict[str, Any]]
 ) -> str:
     """What the gate saw, for the `pulumi up` log: redacted, no headers or bodies."""
-    checks = []
-    if settings.url:
-        source = (f"header {settings.version_header}" if settings.version_header
-                  else f"JSON field {settings.version_field!r}")
-        via = ""
-        if settings.connect_to:
-            host = urlsplit(settings.url).hostname
-            via = f" connecting to {settings.connect_to} (Host and TLS name {host})"
-        checks.append(
-            f"GET {settings.url}{via} expecting status {settings.expected_status} and "
-            f"{source} in [{_expected(settings)}]"
-        )
-    else:
-        checks.append(f"platform state only, for the pinned versions [{_expected(settings)}]")
+    checks = describe_checks(settings)
     lines = [
         f"health gate for {settings.service!r} failed: {reason} after {elapsed:.2f} s",
         f"  checked: {checks[0]}",
+        *(f"    {line}" for line in checks[1:]),
         f"  last {len(records)} probes (oldest first):",
         *(f"    {_describe(r)}" for r in records),
     ]
@@ -578,7 +708,7 @@ def run_gate(
         if probe_start >= deadline:
             raise out_of_time(probe_start - start)
         at = wall_clock()
-        observation = probe(min(settings.request_timeout_seconds, deadline - probe_start))
+        observation = probe(min(settings.probe_timeout_seconds, deadline - probe_start))
         note = ""
         if observation.healthy:
             successes, failures = successes + 1, 0

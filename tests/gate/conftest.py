@@ -46,6 +46,9 @@ def gate_inputs(url: str | None, **overrides: Any) -> dict[str, Any]:
         "platform": None,
         "rollout": "container-1",
         "connect_to": None,
+        # The gate before checks and identity existed (one GET of url, version_field).
+        "checks": None,
+        "identity": None,
     }
     inputs.update(overrides)
     return inputs

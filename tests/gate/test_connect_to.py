@@ -88,7 +88,7 @@ def test_a_certificate_for_another_name_fails_at_once_saying_so(
     with running_tls_app(authority, tmp_path, ["other.example.test"], version="v2") as app:
         # A long start-up window: a refused certificate is never "not answering yet".
         inputs = gate_inputs(app.url_for_host(DOMAIN), connect_to="127.0.0.1",
-                             startup_seconds=30.0, deadline_seconds=10.0)
+                             startup_seconds=8.0, deadline_seconds=10.0)
         started = time.monotonic()
         with pytest.raises(HealthGateError) as failed:
             create(inputs)

@@ -132,7 +132,7 @@ def test_time_to_pass_after_turning_healthy_is_within_one_interval_and_100_ms(
 def test_a_service_refusing_connections_while_starting_passes_once_healthy() -> None:
     with running_app("v2", listening=False) as app:
         app.down_then_healthy(0.3)
-        inputs = gate_inputs(app.url, interval_seconds=0.1, startup_seconds=5.0)
+        inputs = gate_inputs(app.url, interval_seconds=0.1, startup_seconds=2.5)
         outs = cast(dict[str, Any], create(inputs).outs)
     observations = outs["evidence"]["observations"]
     assert "connection refused (tolerated" in observations[0]["detail"]
@@ -155,7 +155,8 @@ def test_the_old_version_still_answering_fails_and_says_what_it_saw(app: HttpApp
 @pytest.mark.timeout(10)
 def test_5xx_fails_at_the_failure_threshold(app: HttpApp) -> None:
     app.fail(500)
-    inputs = gate_inputs(app.url, interval_seconds=0.1, failure_threshold=4)
+    # No start-up window: counting starts with the first probe.
+    inputs = gate_inputs(app.url, interval_seconds=0.1, failure_threshold=4, startup_seconds=0)
     message, took = failure_of(inputs)
     assert "4 consecutive failed probes (failure_threshold 4)" in message
     assert message.count("status 500, expected 200") == 4
@@ -178,16 +179,21 @@ def test_an_expected_status_other_than_200_can_be_configured(app: HttpApp) -> No
 
 
 @pytest.mark.timeout(10)
-def test_flapping_never_reaches_the_success_threshold_and_fails_at_the_deadline(
+def test_flapping_fails_when_its_failure_budget_is_spent_not_at_the_deadline(
     app: HttpApp,
 ) -> None:
+    # Healthy every other probe: each healthy answer resets the consecutive count (and ends
+    # start-up), so only the total-failures budget can stop it before the deadline.
     app.flapping()
-    inputs = gate_inputs(app.url, failure_threshold=3, deadline_seconds=1.0)
-    message, took = failure_of(inputs)
-    assert "deadline of 1 s reached without 2 consecutive healthy probes" in message
-    assert "status 500" in message
-    assert "status 200, version v2" in message
-    assert took < 1.0 + 1.0
+    inputs = gate_inputs(app.url, failure_threshold=3, failure_limit=2, deadline_seconds=3.0)
+    message, _ = failure_of(inputs)
+    assert "failed: 3 failed probes in all, more than failure_limit 2 allows" in message
+    # The switch makes the first answer a 500 (tolerated: before the first healthy one),
+    # then healthy, 500, healthy, 500, healthy, 500.
+    assert app.requests == 7
+    assert message.count("status 500, expected 200") == 4
+    assert message.count("(tolerated: not healthy yet, within startup_seconds)") == 1
+    assert message.count("status 200, version v2, ") == 3
 
 
 @pytest.mark.timeout(10)
@@ -225,7 +231,7 @@ def test_a_huge_body_fails_without_being_read(app: HttpApp, declare_length: bool
 @pytest.mark.timeout(10)
 def test_a_redirect_is_not_followed_and_its_credentials_are_masked(app: HttpApp) -> None:
     app.redirect("http://deploy:s3cr3t-pass@other.example.test/health?token=abc123def")
-    message, _ = failure_of(gate_inputs(app.url, failure_threshold=2))
+    message, _ = failure_of(gate_inputs(app.url, failure_threshold=2, startup_seconds=0))
     assert "redirect 302 to http://[redacted]@other.example.test/health?token=[redacted]" in (
         message)
     assert "redirects are not followed" in message
@@ -257,22 +263,41 @@ def test_connection_refused_is_tolerated_for_the_startup_window_then_fails() -> 
 
 
 @pytest.mark.timeout(10)
-def test_never_answering_within_the_deadline_is_inconclusive_and_fails_closed() -> None:
+def test_a_startup_window_as_long_as_the_deadline_is_refused_naming_both() -> None:
+    # It would turn a start-up that never succeeds into "inconclusive" at the deadline.
+    inputs = gate_inputs("http://127.0.0.1:9/health", startup_seconds=300,
+                         deadline_seconds=0.8)
+    failures = HealthGateProvider().check({}, inputs).failures
+    assert [(f.property, f.reason) for f in failures] == [(
+        "startup_seconds",
+        "startup_seconds (300 s) must be less than deadline_seconds (0.8 s), so a start-up "
+        "that never succeeds fails before the deadline",
+    )]
+    with pytest.raises(ValueError, match="startup_seconds"):
+        create(inputs)
+
+
+@pytest.mark.timeout(10)
+def test_never_answering_fails_once_startup_is_over_before_the_deadline() -> None:
     with running_app("v2", listening=False) as app:
-        inputs = gate_inputs(app.url, interval_seconds=0.1, startup_seconds=300,
-                             deadline_seconds=0.8)
-        message, took = failure_of(inputs)
-    assert "deadline of 0.8 s reached without 2 consecutive healthy probes" in message
-    assert took < 0.8 + 1.0
+        inputs = gate_inputs(app.url, interval_seconds=0.1, startup_seconds=0.5,
+                             deadline_seconds=3.0)
+        with pytest.raises(HealthGateError) as failed:
+            create(inputs)
+    assert failed.value.reason == "failure_threshold"  # not "deadline": not inconclusive
+    notes = ["tolerated" in o["detail"] for o in failed.value.observations]
+    # The window's probes (0.0-0.4 s) are tolerated, then 3 in a row count; the last 10 kept.
+    assert notes[-3:] == [False] * 3
+    assert notes.count(False) == 3
 
 
 @pytest.mark.timeout(10)
 def test_a_service_that_stops_after_answering_fails_without_startup_tolerance(
     app: HttpApp,
 ) -> None:
-    app.healthy("v1")  # answers once (the old version), then crashes
+    # Answers healthy once (which ends start-up), then crashes.
     app.after_requests(app.requests + 1, app.refuse)
-    inputs = gate_inputs(app.url, interval_seconds=0.1, startup_seconds=300,
+    inputs = gate_inputs(app.url, interval_seconds=0.1, startup_seconds=2.5,
                          failure_threshold=3)
     message, took = failure_of(inputs)
     assert "connection refused" in message

@@ -33,6 +33,14 @@ OLD = Observation(healthy=False, status=200, version="v1", answered=True,
 ERROR = Observation(healthy=False, status=500, detail="status 500, expected 200", answered=True)
 REFUSED = Observation(healthy=False, error="connection refused", detail="connection refused",
                       unreachable=True)
+WARMING_UP = Observation(healthy=False, status=503, detail="status 503, expected 200",
+                         answered=True)
+BAD_CERTIFICATE = Observation(healthy=False, permanent=True,
+                              error="TLS certificate not accepted for api.example.test",
+                              detail="TLS certificate not accepted for api.example.test")
+WRONG_PROTOCOL = Observation(healthy=False, permanent=True,
+                             error="wrong protocol: the https URL reached a port that does "
+                                   "not speak TLS", detail="wrong protocol")
 
 
 class FakeClock:
@@ -81,7 +89,9 @@ def settings(**overrides: Any) -> GateSettings:
         "interval_seconds": 1.0,
         "success_threshold": 3,
         "failure_threshold": 5,
-        "startup_seconds": 300.0,
+        "failure_limit": 100,
+        # No start-up window unless a test is about start-up: counting starts at once.
+        "startup_seconds": 0.0,
         "deadline_seconds": 600.0,
     }
     values.update(overrides)
@@ -213,13 +223,54 @@ def test_unreachable_counts_at_once_after_the_service_has_answered() -> None:
     assert failed.value.reason == "failure_threshold"
 
 
-def test_an_unhealthy_answer_is_never_tolerated_even_during_startup() -> None:
+def test_unhealthy_answers_are_tolerated_during_startup_until_the_first_healthy_probe() -> None:
+    # Like a Kubernetes startup probe: a 503 (or the old build) while warming up is not
+    # counted, however low the failure threshold.
+    clock = FakeClock()
+    probe = ScriptedProbe(clock, [WARMING_UP] * 4 + [HEALTHY])
+    result = run(settings(startup_seconds=300.0, failure_threshold=1, failure_limit=0),
+                 probe, clock)
+    assert len(probe.starts) == 7
+    notes = [o["detail"] for o in result.observations]
+    assert notes[:4] == ["status 503, expected 200 (tolerated: not healthy yet, within "
+                         "startup_seconds)"] * 4
+    assert result.consecutive_successes == 3
+
+
+def test_unhealthy_answers_count_after_the_first_healthy_probe_even_within_startup() -> None:
+    clock = FakeClock()
+    probe = ScriptedProbe(clock, [WARMING_UP, HEALTHY, WARMING_UP])
+    with pytest.raises(HealthGateError) as failed:
+        run(settings(startup_seconds=300.0, failure_threshold=2), probe, clock)
+    assert failed.value.reason == "failure_threshold"
+    assert probe.starts == [0.0, 1.0, 2.0, 3.0]
+    assert ["tolerated" in o["detail"] for o in failed.value.observations] == [
+        True, False, False, False]
+
+
+def test_unhealthy_answers_count_once_startup_seconds_are_over() -> None:
     clock = FakeClock()
     probe = ScriptedProbe(clock, [OLD])
     with pytest.raises(HealthGateError) as failed:
-        run(settings(startup_seconds=300.0, failure_threshold=2), probe, clock)
-    assert len(probe.starts) == 2
+        run(settings(startup_seconds=5.0, failure_threshold=2), probe, clock)
+    # Probes at 0..4 s fall inside the window; those at 5 and 6 s count.
+    assert probe.starts == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert failed.value.reason == "failure_threshold"
     assert "serves version 'v1', expected one of [v2]" in str(failed.value)
+
+
+@pytest.mark.parametrize("observation", [BAD_CERTIFICATE, WRONG_PROTOCOL])
+def test_failures_waiting_cannot_fix_count_at_once_during_startup(
+    observation: Observation,
+) -> None:
+    clock = FakeClock()
+    probe = ScriptedProbe(clock, [observation])
+    with pytest.raises(HealthGateError) as failed:
+        run(settings(startup_seconds=300.0, failure_threshold=2), probe, clock)
+    assert failed.value.reason == "failure_threshold"
+    assert probe.starts == [0.0, 1.0]
+    assert all(o["detail"].endswith("(counted during start-up: waiting cannot fix it)")
+               for o in failed.value.observations)
 
 
 def test_a_slow_start_then_healthy_passes() -> None:
@@ -228,6 +279,54 @@ def test_a_slow_start_then_healthy_passes() -> None:
     result = run(settings(startup_seconds=60.0, failure_threshold=3), probe, clock)
     assert result.consecutive_successes == 3
     assert len(probe.starts) == 23
+
+
+# --- the failure budget (failure_limit) ---------------------------------------------------
+
+
+def test_flapping_fails_when_the_failure_budget_is_spent_not_at_the_deadline() -> None:
+    clock = FakeClock()
+    probe = ScriptedProbe(clock, [HEALTHY, ERROR] * 20)
+    with pytest.raises(HealthGateError) as failed:
+        run(settings(success_threshold=2, failure_threshold=5, failure_limit=3), probe, clock)
+    # Every healthy probe resets the consecutive count, never the budget: the 4th failure
+    # (the 8th probe) is one more than the 3 allowed.
+    assert failed.value.reason == "failure_limit"
+    assert probe.starts == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    message = str(failed.value)
+    assert "failed: 4 failed probes in all, more than failure_limit 3 allows" in message
+    assert "consecutive" not in message.splitlines()[0]
+    assert message.count("status 500, expected 200") == 4
+
+
+def test_failures_tolerated_during_startup_do_not_spend_the_budget() -> None:
+    clock = FakeClock()
+    probe = ScriptedProbe(clock, [ERROR] * 6 + [HEALTHY, ERROR] * 10)
+    with pytest.raises(HealthGateError) as failed:
+        run(settings(startup_seconds=300.0, failure_limit=2), probe, clock)
+    assert failed.value.reason == "failure_limit"
+    assert len(probe.starts) == 6 + 6  # 6 tolerated, then healthy/failed three times
+
+
+def test_a_failure_limit_of_zero_fails_at_the_first_counted_failure() -> None:
+    clock = FakeClock()
+    probe = ScriptedProbe(clock, [HEALTHY, ERROR])
+    with pytest.raises(HealthGateError) as failed:
+        run(settings(failure_limit=0), probe, clock)
+    assert failed.value.reason == "failure_limit"
+    assert len(probe.starts) == 2
+
+
+def test_both_limits_reached_by_one_probe_are_both_named() -> None:
+    clock = FakeClock()
+    probe = ScriptedProbe(clock, [ERROR])
+    with pytest.raises(HealthGateError) as failed:
+        run(settings(failure_threshold=3, failure_limit=2), probe, clock)
+    assert failed.value.reason == "failure_threshold"
+    assert len(probe.starts) == 3
+    first_line = str(failed.value).splitlines()[0]
+    assert "3 consecutive failed probes (failure_threshold 3)" in first_line
+    assert "3 failed probes in all, more than failure_limit 2 allows" in first_line
 
 
 # --- evidence and messages ----------------------------------------------------------------

@@ -4,7 +4,11 @@ A real server on 127.0.0.1 (ephemeral port) in background threads. Its behaviour
 switched while a gate is polling it: healthy with a version (JSON `version`, `build.version`
 and the `X-Release-Version` header), an error status, flapping, hanging after accepting,
 trickling its body, a huge body, a redirect, invalid JSON, JSON without a version, not
-listening at all (connection refused), or down and then healthy after a delay.
+listening at all (connection refused), or down and then healthy after a delay; also a
+degraded body (200 with `status: degraded` and the right version), a body and header echoing
+a given text (a secret, for redaction tests), and a dry-run endpoint for POST checks. Each path
+can behave on its own (`app.on("/ready", "status", status=503)`), HEAD is answered without a
+body, and every request is recorded (`app.seen`, `app.posts`).
 
     with running_app(version="v1") as app:
         app.url          # http://127.0.0.1:PORT/health
@@ -39,6 +43,7 @@ class Behaviour:
     declare_length: bool = True
     delay: float = 0.2
     location: str = DEFAULT_REDIRECT
+    echo: str = ""
 
 
 class _Server(ThreadingHTTPServer):
@@ -59,15 +64,34 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(BrokenPipeError, ConnectionResetError, TimeoutError):
             super().handle()
 
+    head = False
+    posted: Any = None
+
     def do_GET(self) -> None:
         app = self.server.app
-        behaviour = app.next_behaviour()
+        path = self.path.split("?", 1)[0]
+        behaviour = app.next_behaviour(path, self.command)
         handler = getattr(self, f"_serve_{behaviour.mode}")
         handler(behaviour)
         for action in app.due_actions():
             # From another thread: the answer above must finish first, and `refuse` waits for
             # the serving loop, which is not this handler's thread.
             threading.Thread(target=action, daemon=True).start()
+
+    def do_HEAD(self) -> None:
+        self.head = True
+        self.do_GET()
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        content_type = self.headers.get("Content-Type", "")
+        try:
+            self.posted = json.loads(raw) if content_type == "application/json" else None
+        except json.JSONDecodeError:
+            self.posted = None
+        self.server.app.record_post(self.path, content_type, raw)
+        self.do_GET()
 
     # -- behaviours ----------------------------------------------------------------------
 
@@ -81,11 +105,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
         self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body)
+        if not self.head:
+            self.wfile.write(body)
         self.close_connection = True
 
-    def _versioned(self, behaviour: Behaviour, status: int) -> None:
-        document: dict[str, Any] = {"status": "ok" if status < 400 else "error"}
+    def _versioned(self, behaviour: Behaviour, status: int,
+                   health: str | None = None) -> None:
+        health = health or ("ok" if status < 400 else "error")
+        document: dict[str, Any] = {
+            "status": health,
+            "summary": {"health": health, "rolesBlocked": 0 if health == "ok" else 2},
+            "queues": [{"name": "default", "status": health, "depth": 3}],
+        }
         if behaviour.with_field:
             document["version"] = behaviour.version
             document["build"] = {"version": behaviour.version, "commit": "0123abc"}
@@ -97,6 +128,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve_status(self, behaviour: Behaviour) -> None:
         self._versioned(behaviour, behaviour.status)
+
+    def _serve_degraded(self, behaviour: Behaviour) -> None:
+        self._versioned(behaviour, 200, health="degraded")
+
+    def _serve_echo(self, behaviour: Behaviour) -> None:
+        """Whatever `echo` is, in the version header and in the body's status and version."""
+        body = json.dumps({"status": behaviour.echo, "version": behaviour.echo}).encode()
+        self._send(200, body, {VERSION_HEADER: behaviour.echo})
+
+    def _serve_dry_run(self, behaviour: Behaviour) -> None:
+        """A dry-run endpoint: 202 with what it would do, 415 unless the body is JSON."""
+        if not isinstance(self.posted, dict):
+            self._send(415, json.dumps({"error": "expected a JSON object"}).encode())
+            return
+        document = {"status": "ok", "dryRun": self.posted.get("dryRun") is True,
+                    "wouldCreate": 1, "version": behaviour.version}
+        self._send(202, json.dumps(document).encode(), {VERSION_HEADER: behaviour.version})
 
     def _serve_hang(self, _behaviour: Behaviour) -> None:
         self.server.app.released.wait(60)
@@ -149,6 +197,12 @@ class HttpApp:
         self._behaviour = behaviour
         self._flap_healthy = behaviour.mode != "flapping"
         self.requests = 0
+        self.routes: dict[str, Behaviour] = {}
+        """Behaviours for single paths (`on`); other paths get the app's behaviour."""
+        self.seen: list[tuple[str, str]] = []
+        """(method, path) of every request, in order."""
+        self.posts: list[tuple[str, str, bytes]] = []
+        """(path, Content-Type, raw body) of every POST."""
         self.released = threading.Event()
         """Set on stop, so hanging and trickling handlers let go."""
         self.healthy_since: float | None = time.monotonic() if behaviour.mode == "healthy" else None
@@ -173,9 +227,12 @@ class HttpApp:
     def listening(self) -> bool:
         return self._server is not None
 
-    def next_behaviour(self) -> Behaviour:
+    def next_behaviour(self, path: str = "/health", method: str = "GET") -> Behaviour:
         with self._lock:
             self.requests += 1
+            self.seen.append((method, path))
+            if path in self.routes:
+                return self.routes[path]
             behaviour = self._behaviour
             if behaviour.mode == "flapping":
                 self._flap_healthy = not self._flap_healthy
@@ -196,7 +253,25 @@ class HttpApp:
             else:
                 self.healthy_since = None
 
+    def record_post(self, path: str, content_type: str, body: bytes) -> None:
+        with self._lock:
+            self.posts.append((path, content_type, body))
+
     # -- switches ------------------------------------------------------------------------
+
+    def on(self, path: str, mode: str, **fields: Any) -> None:
+        """Serve `path` (without its query) in `mode` from now on, whatever the app does
+        elsewhere: `app.on("/ready", "status", status=503)`, `app.on("/dry-run", "dry_run")`."""
+        with self._lock:
+            self.routes[path] = replace(self._behaviour, mode=mode, **fields)
+
+    def degraded(self, version: str | None = None) -> None:
+        """200, the right version, but `status: degraded` (and summary.health degraded)."""
+        self._set(replace(self._behaviour, mode="degraded", version=version or self.version))
+
+    def echo(self, text: str) -> None:
+        """Put `text` in the version header and the body's status and version."""
+        self._set(replace(self._behaviour, mode="echo", echo=text))
 
     def healthy(self, version: str | None = None, *, header: bool = True,
                 field: bool = True) -> None:
