@@ -476,8 +476,8 @@ def evaluate(config: StackConfig, monitor: RecordingMonitor | None = None) -> Pl
     if "nextStep" in outputs:
         notes = [
             f"foundation only: {NAMESPACE}:release names no pins, so this stack deploys the "
-            "network, keys, registry, secrets store, database and load balancer or app "
-            "environment, and nothing of a release (no pin, snapshot, migration, service, "
+            "network, keys, registry, secrets store, database (and cache) and load balancer or "
+            "app environment, and nothing of a release (no pin, snapshot, migration, service, "
             "gate or ledger)",
             "push to: "
             + ", ".join(f"{image} -> {url}" for image, url in dict(outputs["pushTo"]).items()),
@@ -488,6 +488,7 @@ def evaluate(config: StackConfig, monitor: RecordingMonitor | None = None) -> Pl
             "offline plan: image digests are placeholders derived from each pin; "
             "`pulumi preview` resolves the real ones from the registry",
         ]
+    notes += cache_notes(monitor.records)
     return Plan(
         stack=config.stack,
         cloud=str(cloud),
@@ -495,6 +496,50 @@ def evaluate(config: StackConfig, monitor: RecordingMonitor | None = None) -> Pl
         notes=notes,
         outputs=outputs,
     )
+
+
+def cache_notes(resources: Sequence[PlannedResource]) -> list[str]:
+    """One line per cache in the plan (`releasegate:cache`): engine, size, failover and
+    snapshots, so a reader sees what the stack's cache is without reading its inputs."""
+    notes = []
+    by_urn = {r.urn: r for r in resources}
+    for r in resources:
+        i = r.inputs
+        protected = ", protected" if r.protect else ""
+        if r.type == "aws:elasticache/replicationGroup:ReplicationGroup":
+            replicas = int(i.get("numCacheClusters") or 1) - 1
+            notes.append(
+                f"cache: {i.get('engine')} {i.get('engineVersion')} on {i.get('nodeType')}, "
+                f"{replicas} replica(s), automatic failover "
+                f"{_on(i.get('automaticFailoverEnabled'))}, Multi-AZ {_on(i.get('multiAzEnabled'))}"
+                f", snapshots kept {i.get('snapshotRetentionLimit')} day(s){protected}"
+            )
+        elif r.type == "azure-native:redisenterprise:RedisEnterprise":
+            databases = [d for d in resources if d.type == "azure-native:redisenterprise:Database"]
+            persistence = (databases[0].inputs.get("persistence") or {}) if databases else {}
+            rdb = persistence.get("rdbFrequency") if persistence.get("rdbEnabled") else None
+            notes.append(
+                f"cache: Azure Managed Redis {(i.get('sku') or {}).get('name')}, high "
+                f"availability {str(i.get('highAvailability') or 'Disabled').lower()}, RDB "
+                f"persistence {f'every {rdb}' if rdb else 'off'}{protected}"
+            )
+        elif r.type == "docker:index/remoteImage:RemoteImage":
+            parent = by_urn.get(r.parent)
+            if parent is not None and parent.type == "releasegate:local:Cache":
+                server = next((c for c in resources if c.parent == parent.urn
+                               and c.type == "docker:index/container:Container"), None)  # fmt: skip
+                name = server.inputs.get("name") if server else None
+                locked = ", protected" if server is not None and server.protect else ""
+                notes.append(
+                    f"cache: {i.get('name')} container {name}, one node (replicas and "
+                    f"failover are cloud settings), append-only file and RDB snapshots on "
+                    f"its data volume{locked}"
+                )
+    return notes
+
+
+def _on(value: Any) -> str:
+    return "on" if value else "off"
 
 
 async def _collect_outputs(into: dict[str, Any]) -> None:

@@ -43,3 +43,19 @@ def test_a_repin_touches_no_cache_resource(cloud_plan: tuple[str, Plan], repin: 
         if is_cache(resource, base):
             assert after[resource.urn].dependencies == resource.dependencies, resource.urn
             assert after[resource.urn].protect == resource.protect, resource.urn
+
+
+NOTES = {
+    "local": "cache: valkey/valkey:8.0 container releasegate-dev-cache, one node",
+    "aws": "automatic failover on, Multi-AZ on, snapshots kept 7 day(s), protected",
+    "azure": "high availability enabled, RDB persistence every 1h, protected",
+}
+
+
+def test_the_plan_names_the_cache_engine_size_failover_and_snapshots(
+    cloud_plan: tuple[str, Plan],
+) -> None:
+    stack, base = cloud_plan
+    cloud = base.cloud
+    [note] = [n for n in base.notes if n.startswith("cache: ")]
+    assert NOTES[cloud] in note, (stack, note)
