@@ -46,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "interval_seconds": 3,
     "success_threshold": 3,
     "failure_threshold": 5,
+    "failure_limit": 5,
     "startup_seconds": 300,
     "deadline_seconds": 600,
     "platform": None,
@@ -69,6 +70,7 @@ INPUTS: tuple[str, ...] = (
     "interval_seconds",
     "success_threshold",
     "failure_threshold",
+    "failure_limit",
     "startup_seconds",
     "deadline_seconds",
     "platform",
@@ -121,6 +123,9 @@ def _number_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
         value = _value(inputs, key)
         if not is_unknown(value, deep=True) and not (is_whole(value) and value >= 1):
             problems.append((key, f"must be a whole number >= 1, got {value!r}"))
+    limit = _value(inputs, "failure_limit")
+    if not is_unknown(limit, deep=True) and not (is_whole(limit) and limit >= 0):
+        problems.append(("failure_limit", f"must be a whole number >= 0, got {limit!r}"))
     status = _value(inputs, "expected_status")
     if not is_unknown(status, deep=True) and not (is_whole(status) and 100 <= status <= 599):
         problems.append(("expected_status", f"must be an HTTP status 100-599, got {status!r}"))
@@ -136,6 +141,15 @@ def _number_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
                 f"{deadline:g} s cannot fit {int(successes)} probes {float(interval):g} s apart "
                 f"(success_threshold x interval_seconds); it must be more than {needed:g} s",
             ))
+    startup = _value(inputs, "startup_seconds")
+    if not any(is_unknown(v, deep=True) for v in (startup, deadline)) and startup >= deadline:
+        # Otherwise a service that never turns healthy is only ever "not yet" and the gate
+        # ends at the deadline as inconclusive, never as a failure of the start-up.
+        problems.append((
+            "startup_seconds",
+            f"startup_seconds ({startup:g} s) must be less than deadline_seconds "
+            f"({deadline:g} s), so a start-up that never succeeds fails before the deadline",
+        ))
     return problems
 
 
@@ -261,6 +275,7 @@ def settings_from_inputs(inputs: Mapping[str, Any]) -> GateSettings:
         interval_seconds=float(_value(inputs, "interval_seconds")),
         success_threshold=int(_value(inputs, "success_threshold")),
         failure_threshold=int(_value(inputs, "failure_threshold")),
+        failure_limit=int(_value(inputs, "failure_limit")),
         startup_seconds=float(_value(inputs, "startup_seconds")),
         deadline_seconds=float(_value(inputs, "deadline_seconds")),
         connect_to=inputs.get("connect_to") or None,
@@ -329,6 +344,8 @@ class HealthGateArgs:
     interval_seconds: pulumi.Input[float] = 3
     success_threshold: pulumi.Input[int] = 3
     failure_threshold: pulumi.Input[int] = 5
+    failure_limit: pulumi.Input[int] = 5
+    """Failures allowed in all after start-up (Argo Rollouts' failureLimit); one more fails."""
     startup_seconds: pulumi.Input[float] = 300
     deadline_seconds: pulumi.Input[float] = 600
     platform: pulumi.Input[Mapping[str, Any]] | None = None

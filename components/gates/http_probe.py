@@ -11,9 +11,13 @@ The rules, in line with Kamal, Kubernetes and Argo Rollouts (reliability anchors
   old version running" is the commonest real incident.
 - `success_threshold` consecutive healthy probes pass; any unhealthy probe resets the count.
   `failure_threshold` consecutive counted failures fail; any healthy probe resets that count.
-- Until the service has answered once, and only during `startup_seconds`, failures to reach it
-  at all (refused, DNS, connect timeout, closed before answering) are tolerated, so a service
-  that is still starting is not mistaken for a broken one.
+  More than `failure_limit` counted failures in all fail too (Argo Rollouts' failureLimit),
+  so a flapping service fails within that budget, not at the deadline.
+- Start-up, like a Kubernetes startup probe: until the first healthy probe, and only during
+  `startup_seconds`, unhealthy probes are not counted (refused, DNS, timeouts, a 503 or the
+  old build while the new one warms up), so a service that is still starting is not mistaken
+  for a broken one. Failures that waiting cannot fix count at once even then: a refused TLS
+  certificate and the wrong protocol (https to a plain-HTTP port, http to a TLS port).
 - The gate enforces its own deadline, because Pulumi's custom timeouts do not reach dynamic
   providers; reaching it without a verdict fails closed, as Argo treats inconclusive runs.
 - Each request gets a wall-clock limit, not only httpx's per-read timeout: a server that
@@ -82,6 +86,10 @@ class GateSettings:
     interval_seconds: float = 3.0
     success_threshold: int = 3
     failure_threshold: int = 5
+    failure_limit: int = 5
+    """Failures allowed in all once start-up is over, healthy probes in between or not (Argo
+    Rollouts' failureLimit); one more fails the gate, so a flapping service cannot run out
+    the deadline."""
     startup_seconds: float = 300.0
     deadline_seconds: float = 600.0
     connect_to: str | None = None
@@ -149,6 +157,8 @@ class Observation:
     """Nothing answered at all (refused, DNS, connect timeout): tolerable during start-up."""
     starting: bool = False
     """The platform says the pinned version is still starting: tolerable during start-up."""
+    permanent: bool = False
+    """Waiting cannot fix it (TLS verification, wrong protocol): counted even in start-up."""
 
 
 @dataclass(frozen=True)
@@ -334,13 +344,58 @@ def request_route(settings: GateSettings, target_url: str | None = None) -> Rout
     return Route(target, headers, extensions, host)
 
 
+_TRANSIENT_TLS_ERRORS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
+"""Handshakes cut off by the peer closing or resetting: what a port forwarder does while the
+app behind it is not listening yet, so "not answering yet", never a TLS verdict."""
+
+
 def _certificate_problem(exc: BaseException, host: str) -> str | None:
-    """The reason a TLS certificate was refused, or None when that was not the problem."""
+    """Why the TLS handshake failed in a way waiting cannot fix, or None when it did not.
+
+    httpcore runs the handshake inside `start_tls` mapping every `OSError` (ssl.SSLError is
+    one) to `ConnectError` (httpcore/_backends/sync.py, `SyncStream.start_tls`, exc_map
+    `{socket.timeout: ConnectTimeout, OSError: ConnectError}`), so the ssl exception is in the
+    chain. `ssl.SSLCertVerificationError` is a refused certificate (self-signed, untrusted
+    authority, another host's name: OpenSSL's `verify_message`). Any other `ssl.SSLError` but
+    the cut-off ones (`_TRANSIENT_TLS_ERRORS`) means bytes came back that are not a TLS
+    handshake the client accepts: `WRONG_VERSION_NUMBER` when an https URL reaches a
+    plain-HTTP port (the server's "HTTP/1.1 400" read as a TLS record), or a TLS alert such
+    as a handshake failure. Both are a server that is up and will answer the same way again.
+    """
     for inner in _cause_chain(exc):
         if isinstance(inner, ssl.SSLCertVerificationError):
             why = inner.verify_message or str(inner)
             return f"TLS certificate not accepted for {host}: {why}"
+        if isinstance(inner, ssl.SSLError) and not isinstance(inner, _TRANSIENT_TLS_ERRORS):
+            if inner.reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE",
+                                "PACKET_LENGTH_TOO_LONG"):
+                return (f"wrong protocol: the https URL reached a port that does not speak "
+                        f"TLS ({inner.reason}); is it a plain-HTTP port?")
+            return f"TLS handshake with {host} failed: {inner.reason or inner}"
     return None
+
+
+def _speaks_tls(host: str, port: int, timeout: float) -> bool:
+    """Whether `host:port` completes a TLS handshake (certificate not checked): asked only
+    when a plain-HTTP request was closed without an answer, the way a TLS server (Python's
+    ssl, OpenSSL's `HTTP_REQUEST` refusal) drops a request that is not a ClientHello. A port
+    forwarder closing while the app is not up fails the handshake too, so it stays "not
+    answering yet"."""
+    import socket  # noqa: PLC0415  (only needed on this path)
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw, \
+                context.wrap_socket(raw, server_hostname=host or None):
+            return True
+    except _TRANSIENT_TLS_ERRORS:
+        return False
+    except ssl.SSLError:
+        return True  # a TLS alert came back: the port speaks TLS
+    except (OSError, ValueError):
+        return False
 
 
 # --- one HTTP request under a wall-clock limit -------------------------------------------
@@ -463,7 +518,7 @@ def _fetch(
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         refused = _certificate_problem(exc, urlsplit(str(settings.url)).hostname or host)
         if refused is not None:
-            return Observation(healthy=False, error=refused,
+            return Observation(healthy=False, error=refused, permanent=True,
                                detail=_short(refused, settings.secrets), latency_ms=ms())
         reason = _unreachable_reason(exc, host) if isinstance(exc, httpx.ConnectError) else (
             "connect timeout")
@@ -472,7 +527,15 @@ def _fetch(
     except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
         if progress.status is None:
             # Accepted and closed without an answer: what a port forwarder (docker-proxy, a
-            # load balancer) does while the app behind it is not listening yet.
+            # load balancer) does while the app behind it is not listening yet; or a TLS
+            # port dropping a plain-HTTP request, which waiting cannot fix.
+            port = route.url.port or 80
+            left = max(0.05, min(1.0, limit - (time.monotonic() - started)))
+            if route.url.scheme == "http" and _speaks_tls(route.url.host, port, left):
+                reason = (f"wrong protocol: the http URL reached a TLS port ({host}:{port} "
+                          "completes a TLS handshake); use https")
+                return Observation(healthy=False, error=reason, detail=reason,
+                                   latency_ms=ms(), permanent=True)
             reason = "connection closed before any answer"
             return Observation(healthy=False, error=reason, detail=reason, latency_ms=ms(),
                                unreachable=True)
@@ -631,6 +694,7 @@ def combined_probe(
             answered=http.answered,
             unreachable=http.unreachable,
             starting=starting,
+            permanent=http.permanent,
         )
 
     return probe
@@ -675,6 +739,31 @@ def failure_message(
     return redact("\n".join(lines), settings.secrets)
 
 
+def _startup_note(observation: Observation) -> str:
+    """Why an unhealthy probe is not counted: start-up is not over (see `run_gate`)."""
+    if observation.unreachable:
+        return " (tolerated: not answering yet, within startup_seconds)"
+    if observation.starting:
+        return " (tolerated: platform health check still starting, within startup_seconds)"
+    return " (tolerated: not healthy yet, within startup_seconds)"
+
+
+def _failure_verdict(
+    settings: GateSettings, failures: int, total_failures: int
+) -> tuple[str, str] | None:
+    """(the limit hit, the reason) once counted failures reach either limit, else None."""
+    hit = []
+    if failures >= settings.failure_threshold:
+        hit.append(("failure_threshold", f"{failures} consecutive failed probes "
+                                         f"(failure_threshold {settings.failure_threshold})"))
+    if total_failures > settings.failure_limit:
+        hit.append(("failure_limit", f"{total_failures} failed probes in all, more than "
+                                     f"failure_limit {settings.failure_limit} allows"))
+    if not hit:
+        return None
+    return hit[0][0], "; ".join(reason for _, reason in hit)
+
+
 def run_gate(
     settings: GateSettings,
     probe: Probe,
@@ -688,12 +777,20 @@ def run_gate(
     Probes start at exact multiples of the interval after the first (measured from probe
     start, so a slow answer does not stretch the cadence); a probe that overruns its slot is
     followed at once. No probe is started, or allowed to run, past the deadline.
+
+    Counting, as a Kubernetes startup probe and then Argo Rollouts' analysis: until the first
+    healthy probe, and only within `startup_seconds`, unhealthy probes are not counted at all
+    (a 503 or the old build during warm-up, refused connections), except `permanent` ones
+    (TLS verification, wrong protocol), which waiting cannot fix. After that every unhealthy
+    probe counts twice: `failure_threshold` in a row fails (a healthy probe resets it), and
+    more than `failure_limit` in all fails (nothing resets it), so a service healthy every
+    other probe fails within its budget instead of at the deadline.
     """
     start = monotonic()
     deadline = start + settings.deadline_seconds
     recent: deque[dict[str, Any]] = deque(maxlen=KEEP_OBSERVATIONS)
-    successes = failures = 0
-    answered = False
+    successes = failures = total_failures = 0
+    started_up = False  # a healthy probe was seen: start-up is over
     served: str | None = None
     next_start = start
     def out_of_time(elapsed: float) -> HealthGateError:
@@ -712,28 +809,27 @@ def run_gate(
         note = ""
         if observation.healthy:
             successes, failures = successes + 1, 0
+            started_up = True
             served = observation.version
         else:
             successes = 0
-            in_startup = probe_start - start < settings.startup_seconds
-            if observation.unreachable and not answered and in_startup:
-                note = " (tolerated: not answering yet, within startup_seconds)"
-            elif observation.starting and in_startup:
-                note = " (tolerated: platform health check still starting, within startup_seconds)"
+            in_startup = not started_up and probe_start - start < settings.startup_seconds
+            if in_startup and not observation.permanent:
+                note = _startup_note(observation)
             else:
-                failures += 1
-        answered = answered or observation.answered
+                failures, total_failures = failures + 1, total_failures + 1
+                if observation.permanent and in_startup:
+                    note = " (counted during start-up: waiting cannot fix it)"
         recent.append(_record(observation, at, note))
         elapsed = monotonic() - start
         if successes >= settings.success_threshold:
             via = settings.connect_to if settings.url else None
             return GateResult(list(recent), successes, round(elapsed, 3), served, wall_clock(),
                               via)
-        if failures >= settings.failure_threshold:
-            reason = (f"{failures} consecutive failed probes "
-                      f"(failure_threshold {settings.failure_threshold})")
+        if verdict := _failure_verdict(settings, failures, total_failures):
+            limit, reason = verdict
             raise HealthGateError(failure_message(settings, reason, elapsed, list(recent)),
-                             "failure_threshold", list(recent))
+                                  limit, list(recent))
         next_start += settings.interval_seconds
         now = monotonic()
         next_start = max(next_start, now)

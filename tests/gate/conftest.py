@@ -41,6 +41,7 @@ def gate_inputs(url: str | None, **overrides: Any) -> dict[str, Any]:
         "interval_seconds": 0.05,
         "success_threshold": 2,
         "failure_threshold": 3,
+        "failure_limit": 5,
         "startup_seconds": 0.5,
         "deadline_seconds": 3.0,
         "platform": None,
