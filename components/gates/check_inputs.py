@@ -7,7 +7,9 @@ what a check may ask sit next to each other. Every problem names its place preci
 `identity` says where an answer carries the served build: a JSON `field` (dotted path), a
 `header`, or `none`. With `none`, no HTTP answer proves which build serves, so the platform
 check (the running tasks, containers or revision run the pinned digest) is the identity, and a
-gate without a platform input is refused: identity is never skipped silently.
+gate without a platform input is refused: identity is never skipped silently. When `identity`
+is set it replaces the older `version_field`/`version_header` inputs, which are then ignored;
+without it they still say where the version is (state and callers from before `identity`).
 """
 
 from __future__ import annotations
@@ -149,7 +151,8 @@ def check_problems(check: object, at: str, identity_source: str | None) -> list[
 
 
 def identity_problems(inputs: Mapping[str, Any]) -> list[Problem]:
-    """Problems of the `identity` input, and of the legacy version keys beside it."""
+    """Problems of the `identity` input. When it is set, `version_field` and
+    `version_header` are ignored (the release graph still passes the stack-wide ones)."""
     identity = inputs.get("identity")
     if identity is None or (not _known(identity) and not isinstance(identity, Mapping)):
         return []
@@ -183,13 +186,6 @@ def identity_problems(inputs: Mapping[str, Any]) -> list[Problem]:
             problems.append(("identity", f"service {service!r}: source {source} reads the "
                              "version from an HTTP answer, but the gate has no url; use "
                              "source none (the platform check is the identity)"))
-    for key, legacy_source in (("version_field", "field"), ("version_header", "header")):
-        value = inputs.get(key)
-        if value is not None and _known(value) and _known(name) and (
-            source != legacy_source or value != name
-        ):
-            problems.append((key, f"disagrees with identity {{source: {source}, name: "
-                             f"{name!r}}}; leave it unset (identity replaces it)"))
     return problems
 
 

@@ -144,6 +144,21 @@ def test_a_failed_check_ends_the_probe_before_the_next(app: HttpApp) -> None:
 
 
 @pytest.mark.timeout(10)
+def test_the_request_timeout_applies_to_each_check_not_to_the_whole_probe(app: HttpApp) -> None:
+    app.on("/health", "slow", delay=0.4)
+    app.on("/ready", "slow", delay=0.4)
+    checks = [check("/health"), check("/ready", carries_version=False)]
+    # Together 0.8 s, each within 0.7 s: every probe passes.
+    evidence = evidence_of(inputs_for(app, checks, request_timeout_seconds=0.7))
+    assert all(o["latency_ms"] >= 800 for o in evidence["observations"])
+    app.on("/ready", "slow", delay=1.5)
+    failed = failure_of(inputs_for(app, checks, request_timeout_seconds=0.7,
+                                   failure_threshold=1))
+    assert failed.observations[-1]["detail"].startswith(
+        "GET /ready: no complete answer within 0.70 s")
+
+
+@pytest.mark.timeout(10)
 def test_each_check_that_carries_the_version_must_serve_the_pinned_one(app: HttpApp) -> None:
     app.on("/version", "healthy", version="v1")
     checks = [check("/health"), check("/version")]
@@ -318,7 +333,6 @@ def test_good_checks_and_identities_pass_check() -> None:
          "HTTP header name"),
         ({"identity": {"source": "none", "name": "v"}, "platform": {"kind": "docker"}},
          "identity.name", "takes no name"),
-        ({"version_header": VERSION_HEADER}, "version_header", "disagrees with identity"),
     ],
 )
 def test_check_names_each_bad_key_once(overrides: dict[str, Any], key: str, says: str) -> None:
@@ -327,6 +341,15 @@ def test_check_names_each_bad_key_once(overrides: dict[str, Any], key: str, says
     assert key in keys, failures
     assert len(keys) == len(set(keys)), f"a key named twice: {keys}"
     assert says in next(f.reason for f in failures if f.property == key)
+
+
+@pytest.mark.timeout(10)
+def test_identity_replaces_the_stack_wide_version_keys(app: HttpApp) -> None:
+    # The release graph passes healthGate.versionField beside each service's identity.
+    inputs = inputs_for(app, [check("/health", method="HEAD")], identity=HEADER_IDENTITY,
+                        version_field="no.such.field")
+    assert HealthGateProvider().check({}, inputs).failures == []
+    assert evidence_of(inputs)["identity"] == {"source": "header", "name": VERSION_HEADER}
 
 
 def test_one_message_per_key_even_when_several_rules_break() -> None:

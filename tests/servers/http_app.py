@@ -129,6 +129,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve_status(self, behaviour: Behaviour) -> None:
         self._versioned(behaviour, behaviour.status)
 
+    def _serve_slow(self, behaviour: Behaviour) -> None:
+        """Healthy, after `delay` seconds."""
+        self.server.app.released.wait(behaviour.delay)
+        self._versioned(behaviour, 200)
+
     def _serve_degraded(self, behaviour: Behaviour) -> None:
         self._versioned(behaviour, 200, health="degraded")
 
