@@ -52,7 +52,7 @@ class ContainerAppsRevisionSettings(BackendSettings):
 
     KIND: ClassVar[str] = "containerapps"
     WHAT: ClassVar[str] = "Container Apps revision"
-    OMIT_WHEN_NONE: ClassVar[frozenset[str]] = frozenset({"replicas"})
+    OMIT_WHEN_NONE: ClassVar[frozenset[str]] = frozenset({"replicas", "exclusive"})
 
     subscription_id: str
     resource_group: str
@@ -61,3 +61,6 @@ class ContainerAppsRevisionSettings(BackendSettings):
     image: str
     replicas: int | None = None
     """Set (to 0) only for a worker scaled to zero: no revision of the app may run a replica."""
+    exclusive: bool | None = None
+    """Set (true) in single-revision mode: the gated revision must also be the one serving,
+    and no older revision may still run a replica."""

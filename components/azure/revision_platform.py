@@ -17,9 +17,15 @@ currently running for this revision"); a revision that still runs one, an older 
 particular, means "not yet" (tolerated within the gate's start-up window, counted after). Its
 health and running state are not asked: a revision with no replica has no health to report.
 
+In single-revision mode (`exclusive`) a healthy revision must also be the one serving the app,
+and no other revision may still run a replica: the platform deactivates the old revision once
+the new one is ready (learn.microsoft.com/azure/container-apps/revisions, revision modes), and
+until then an older version still runs and serves ("not yet"). In multiple mode the older
+revision keeps the traffic by design until the gate passed and `TrafficShift` moves it.
+
 Settings: `subscription_id`, `resource_group`, `app_name`, `revision_name`, `image`, optional
-`replicas`. Never raises for unhealthy states; API errors are an unhealthy observation (fail
-closed).
+`replicas`, `exclusive`. Never raises for unhealthy states; API errors are an unhealthy
+observation (fail closed).
 """
 
 from __future__ import annotations
@@ -60,7 +66,11 @@ class ContainerAppsRevisionProbe:
             if typed.replicas == 0:
                 listed = list(client.container_apps_revisions.list_revisions(group, app))
                 return judge_drained(found, revision, image, listed)
-            return judge(found, revision, image, lambda: _serving(client, group, app))
+            seen = judge(found, revision, image, lambda: _serving(client, group, app))
+            if not (seen.healthy and typed.exclusive):
+                return seen
+            listed = list(client.container_apps_revisions.list_revisions(group, app))
+            return judge_exclusive(seen, revision, listed, _serving(client, group, app))
         except AzureError as exc:
             return PlatformObservation(
                 healthy=False, detail=f"cannot read revision {revision} of {app}: {exc}"
@@ -101,6 +111,25 @@ def judge(found: Any, revision: str, image: str, serving: Any) -> PlatformObserv
     return PlatformObservation(
         healthy=False, starting=starting, detail=f"revision {revision}: {state}", image=image
     )
+
+
+def judge_exclusive(
+    seen: PlatformObservation, revision: str, revisions: list[Any], serving: str | None
+) -> PlatformObservation:
+    """Single mode: `seen` (a healthy observation of `revision`) holds only once `revision`
+    serves the app and no other revision of `revisions` runs a replica."""
+    others = [f"{r.name} ({', '.join(_images(r)) or 'no image'}): {r.replicas} replica(s)"
+              for r in revisions
+              if r.name != revision and int(getattr(r, "replicas", None) or 0) > 0]  # fmt: skip
+    if serving != revision or others:
+        still = f"{serving or 'no revision'} serves the app" if serving != revision else ""
+        running = f"still running: {'; '.join(others)}" if others else ""
+        return PlatformObservation(
+            healthy=False, starting=True, image=seen.image,
+            detail=f"{seen.detail}; not yet the only version: "
+                   f"{', '.join(t for t in (still, running) if t)}",
+        )  # fmt: skip
+    return seen
 
 
 def _images(revision: Any) -> list[str]:

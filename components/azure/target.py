@@ -338,6 +338,8 @@ class AzureTarget:
             lambda v: ContainerAppsRevisionSettings(
                 subscription_id=v[0], resource_group=v[1], app_name=name, revision_name=v[2],
                 image=v[3], replicas=0 if spec.replicas == 0 else None,
+                exclusive=(True if spec.replicas and self.azure.revision_mode is RevisionMode.SINGLE
+                           else None),
             )
         )
         return ServiceRollout(

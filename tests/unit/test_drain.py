@@ -71,3 +71,11 @@ def test_azure_worker_at_one_keeps_its_scale_and_mode() -> None:
     assert app.inputs["template"]["scale"] == {"minReplicas": 1, "maxReplicas": 1}
     assert app.inputs["configuration"]["activeRevisionsMode"] == "Multiple"
     assert "replicas" not in one(plan, ":HealthGate", "gate-worker").inputs["platform"]
+
+
+def test_azure_single_mode_gates_ask_for_the_only_serving_revision() -> None:
+    """Single mode: the gated revision must also serve alone (`exclusive`); multiple mode
+    leaves the old revision its traffic until TrafficShift, so its gates do not ask."""
+    single = one(plan_for("azure-staging"), ":HealthGate", "gate-api").inputs["platform"]
+    multiple = one(plan_for("azure-production"), ":HealthGate", "gate-api").inputs["platform"]
+    assert single["exclusive"] is True and "exclusive" not in multiple
