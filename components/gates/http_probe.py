@@ -751,7 +751,13 @@ def _startup_note(observation: Observation) -> str:
 def _failure_verdict(
     settings: GateSettings, failures: int, total_failures: int
 ) -> tuple[str, str] | None:
-    """(the limit hit, the reason) once counted failures reach either limit, else None."""
+    """(the limit hit, the reason) once counted failures reach either limit, else None.
+
+    `failure_limit` is Argo Rollouts' failureLimit, "the maximum number of failed run an
+    analysis is allowed" (docs/features/analysis.md, "Failure Conditions and Failure Limit"):
+    its controller fails the run when `result.Failed > failureLimit` (analysis/analysis.go,
+    assessMetricFailureInconclusiveOrError), so a limit of 0 fails at the first failure.
+    """
     hit = []
     if failures >= settings.failure_threshold:
         hit.append(("failure_threshold", f"{failures} consecutive failed probes "
@@ -778,7 +784,9 @@ def run_gate(
     start, so a slow answer does not stretch the cadence); a probe that overruns its slot is
     followed at once. No probe is started, or allowed to run, past the deadline.
 
-    Counting, as a Kubernetes startup probe and then Argo Rollouts' analysis: until the first
+    Counting, as a Kubernetes startup probe (which "disables liveness and readiness checks
+    until it succeeds", Kubernetes docs, Configure Liveness, Readiness and Startup Probes)
+    and then Argo Rollouts' analysis: until the first
     healthy probe, and only within `startup_seconds`, unhealthy probes are not counted at all
     (a 503 or the old build during warm-up, refused connections), except `permanent` ones
     (TLS verification, wrong protocol), which waiting cannot fix. After that every unhealthy
