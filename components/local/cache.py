@@ -5,7 +5,7 @@ The password never appears in the container's command, environment or labels: th
 it from a config file uploaded into the container (`requirepass`), rendered by `server_config`,
 which the tests also feed to a real `redis-server`. The upload's content is built from the
 generated password (a Pulumi secret), so the container's `uploads` are a secret in state too.
-Services that list `REDIS_URL` get `redis://:<password>@<container>:6379/0` as a file, like
+Services that list `REDIS_URL` get `redis://default:<password>@<container>:6379/0` as a file, like
 `DATABASE_URL`. No port is published: only containers on the stack's network reach it.
 """
 
@@ -104,9 +104,13 @@ def restore_script(snapshot: str, data_dir: str = DATA_DIR) -> str:
 
 
 def cache_url(password: str, host: str, port: int = CACHE_PORT, database: int = 0) -> str:
-    """What a service reads from REDIS_URL_FILE: `redis://:<password>@host:port/db` (the
-    default user, AUTH with the password; plain TCP on the stack's private network)."""
-    return f"redis://:{check_password(password)}@{host}:{port}/{database}"
+    """What a service reads from REDIS_URL_FILE: `redis://default:<password>@host:port/db`,
+    plain TCP on the stack's private network. The user is named: `default` is the user
+    `requirepass` sets the password of (Redis 6+ and Valkey ACLs), and an empty one
+    (`redis://:<password>@...`) makes redis-cli 7.0 send `AUTH "" <password>`, refused with
+    WRONGPASS (seen in tests/docker/test_local_cache_container.py's first run); clients that
+    drop an empty user (redis-py) work with both forms."""
+    return f"redis://default:{check_password(password)}@{host}:{port}/{database}"
 
 
 def health_command(cli: str, config_file: str = CONFIG_FILE, port: int = CACHE_PORT) -> list[str]:

@@ -14,12 +14,9 @@ import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-import pulumi
 import pytest
 
 from components.local.cache import (
@@ -27,58 +24,13 @@ from components.local.cache import (
     CONFIG_FILE,
     RDB_SAVE,
     CachePasswordError,
-    LocalCache,
-    LocalCacheArgs,
     cache_url,
     health_command,
     restore_script,
     server_config,
 )
-from infra.pulumi_internals import is_secret, unwrap_secret
-from tests.mocks import record
+from tests.cache.component import PREFIX, Built, build
 from tests.servers.redis import RedisServer, RespError, connect, free_port, start_redis
-
-PREFIX = "releasegate-dev"
-
-
-@dataclass(frozen=True)
-class Built:
-    password: str
-    url: str
-    container: dict[str, Any]
-    volume: dict[str, Any]
-
-
-def build(engine: str = "redis") -> Built:
-    password = secrets.token_urlsafe(30)
-    urls: list[str] = []
-
-    def program() -> None:
-        cache = LocalCache(
-            "cache",
-            LocalCacheArgs(
-                prefix=PREFIX,
-                network_name=f"{PREFIX}-net",
-                engine=engine,
-                engine_version="7.0",
-                password=pulumi.Output.secret(password),
-                protect=True,
-            ),
-        )
-        cache.url.apply(urls.append)
-
-    recorder = record(program)
-    by_type = {r.typ: dict(r.inputs) for r in recorder.resources}
-    container = by_type["docker:index/container:Container"]
-    # The uploads are built from the secret password: the engine keeps them secret in state.
-    assert is_secret(container["uploads"])
-    container["uploads"] = unwrap_secret(container["uploads"])
-    return Built(
-        password=password,
-        url=urls[0],
-        container=container,
-        volume=by_type["docker:index/volume:Volume"],
-    )
 
 
 @pytest.fixture(scope="module")
@@ -106,17 +58,20 @@ def local_config(built: Built, data: Path, port: int) -> str:
     return config
 
 
-def service_view(url: str) -> tuple[str, int, str | None, int]:
-    """What a service makes of REDIS_URL (redis-py's `from_url` reads the same parts)."""
+def service_view(url: str) -> tuple[str, int, tuple[str, ...], int]:
+    """What a service makes of REDIS_URL, as redis-py's `from_url` reads it: host, port, the
+    AUTH arguments (user and password; the password alone when the URL names no user), db."""
     parts = urlsplit(url)
     assert parts.scheme == "redis"
-    return parts.hostname or "", parts.port or 6379, parts.password, int(parts.path[1:] or 0)
+    assert parts.password is not None
+    auth = (parts.username, parts.password) if parts.username else (parts.password,)
+    return parts.hostname or "", parts.port or 6379, auth, int(parts.path[1:] or 0)
 
 
 def test_the_url_names_the_container_and_carries_the_password(built: Built) -> None:
-    host, port, password, database = service_view(built.url)
+    host, port, auth, database = service_view(built.url)
     assert (host, port, database) == (f"{PREFIX}-cache", CACHE_PORT, 0)
-    assert password == built.password
+    assert auth == ("default", built.password)
     assert built.container["command"] == ["redis-server", CONFIG_FILE]
 
 
@@ -133,10 +88,9 @@ def test_a_client_without_the_password_is_refused(server: RedisServer) -> None:
 
 
 def test_the_service_connects_with_the_url_it_receives(built: Built, server: RedisServer) -> None:
-    _, _, password, database = service_view(built.url)
-    assert password is not None
+    _, _, auth, database = service_view(built.url)
     with connect("127.0.0.1", server.port) as client:
-        assert client.command("AUTH", password) == "OK"
+        assert client.command("AUTH", *auth) == "OK"
         assert client.command("SELECT", str(database)) == "OK"
         assert client.command("SET", "greeting", "hello") == "OK"
         assert client.command("GET", "greeting") == b"hello"
@@ -145,10 +99,9 @@ def test_the_service_connects_with_the_url_it_receives(built: Built, server: Red
 def test_persistence_is_on_and_data_survives_a_restart(
     built: Built, server: RedisServer, tmp_path: Path
 ) -> None:
-    _, _, password, _ = service_view(built.url)
-    assert password is not None
+    _, _, auth, _ = service_view(built.url)
     with connect("127.0.0.1", server.port) as client:
-        client.command("AUTH", password)
+        client.command("AUTH", *auth)
         assert client.command("CONFIG", "GET", "appendonly") == [b"appendonly", b"yes"]
         assert client.command("CONFIG", "GET", "save") == [b"save", RDB_SAVE.encode()]
         assert client.command("CONFIG", "GET", "dir") == [b"dir", str(tmp_path).encode()]
@@ -160,7 +113,7 @@ def test_persistence_is_on_and_data_survives_a_restart(
         with connect("127.0.0.1", again.port) as client:
             with pytest.raises(RespError, match=r"^NOAUTH"):
                 client.command("GET", "order:1")
-            client.command("AUTH", password)
+            client.command("AUTH", *auth)
             assert client.command("GET", "order:1") == b"paid"
     finally:
         again.stop()
@@ -183,10 +136,9 @@ def test_a_snapshot_restores_by_the_documented_script(
     `restore_script` makes it the data; the server starts from it, and keeps writes made after
     the restore across another restart. A `dump.rdb` simply copied in is ignored (AOF is on):
     the reason the script exists."""
-    _, _, password, _ = service_view(built.url)
-    assert password is not None
+    _, _, auth, _ = service_view(built.url)
     with connect("127.0.0.1", server.port) as client:
-        client.command("AUTH", password)
+        client.command("AUTH", *auth)
         client.command("SET", "order:1", "paid")
         assert client.command("SAVE") == "OK"
         client.command("SET", "order:1", "refunded")  # after the snapshot
@@ -200,7 +152,7 @@ def test_a_snapshot_restores_by_the_documented_script(
     again = start_redis(tmp_path, config, server.port)
     try:
         with connect("127.0.0.1", again.port) as client:
-            client.command("AUTH", password)
+            client.command("AUTH", *auth)
             assert client.command("GET", "order:1") == b"refunded"
     finally:
         again.stop()
@@ -212,7 +164,7 @@ def test_a_snapshot_restores_by_the_documented_script(
         again = start_redis(tmp_path, config, server.port)
         try:
             with connect("127.0.0.1", again.port) as client:
-                client.command("AUTH", password)
+                client.command("AUTH", *auth)
                 assert client.command("GET", "order:1") == b"paid", round_
                 if round_ == "restored":
                     client.command("SET", "order:2", "new")
