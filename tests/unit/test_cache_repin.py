@@ -35,7 +35,7 @@ def test_a_repin_touches_no_cache_resource(cloud_plan: tuple[str, Plan], repin: 
     repinned = plan_with_cache(stack, repin)
     changes = diff_plans(base, repinned)
     assert changes, f"{stack}: the re-pin {repin} changed nothing: the comparison is blind"
-    touched = [(c.action, c.resource.urn) for c in changes if is_cache(c.resource, repinned)]
+    touched = [(c.kind, c.resource.urn) for c in changes if is_cache(c.resource, repinned)]
     assert touched == [], f"{stack}: {repin} touches the cache: {touched}"
     # Nor does any cache resource wait for something new (its dependencies are the same).
     after = repinned.by_urn()
