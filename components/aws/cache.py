@@ -105,6 +105,10 @@ class AwsCache(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
         self.replication_group_id = replication_group_id(args.prefix)
+        # No inline rules here: its one rule is the separate egress rule below (the provider
+        # warns against mixing inline rules with rule resources on one group), and the
+        # provider removes AWS's default ALLOW ALL egress of a new VPC group (pulumi_aws
+        # ec2.SecurityGroup, "NOTE on Egress rules").
         clients = aws.ec2.SecurityGroup(
             f"{name}-clients",
             description=f"{args.prefix} cache clients: tasks that declare REDIS_URL",
