@@ -60,8 +60,9 @@ class CacheEndpoint:
     """The stack's cache (`releasegate:cache`) as the release graph sees it."""
 
     url: pulumi.Output[str]
-    """`rediss://:password@host:port/0` (`redis://` where the platform has no TLS, locally),
-    including the password: always a Pulumi secret. It becomes the REDIS_URL secret."""
+    """`rediss://default:password@host:port/0` (`redis://` where the platform has no TLS,
+    locally), including the password: always a Pulumi secret. It becomes the REDIS_URL
+    secret."""
     resource: pulumi.Resource
     """The resource services that list REDIS_URL wait for (the running cache)."""
     name: pulumi.Input[str]

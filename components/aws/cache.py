@@ -26,8 +26,8 @@ What it builds:
 - `transit_encryption_enabled` with `transit_encryption_mode` "required" (clients must use
   TLS: REDIS_URL is `rediss://`), `at_rest_encryption_enabled` with the stack's KMS key.
 - The AUTH token is the stack's generated CACHE_PASSWORD (40 letters and digits); REDIS_URL
-  (`rediss://:<token>@<primary endpoint>:6379/0`) is a Pulumi secret, stored in Secrets Manager
-  by the target and read by reference by the declaring services only.
+  (`rediss://default:<token>@<primary endpoint>:6379/0`) is a Pulumi secret, stored in
+  Secrets Manager by the target and read by reference by the declaring services only.
 - `automatic_failover_enabled` and `multi_az_enabled` together (Multi-AZ needs failover and at
   least 2 nodes: pulumi_aws `num_cache_clusters` docs), `num_cache_clusters` = 1 + replicas.
 - `snapshot_retention_limit` (1..35 days), a `final_snapshot_identifier` unique per group (a
@@ -73,8 +73,11 @@ def replication_group_id(prefix: str) -> str:
 
 def redis_url(token: str, host: str, port: int = PORT) -> str:
     """`rediss://` (TLS, as transit encryption requires) with the AUTH token as the password
-    of the default user, database 0."""
-    return f"rediss://:{quote(token, safe='')}@{host}:{port}/0"
+    of the `default` user, database 0. The user is named (as the local cache's URL does):
+    from Redis 6 on, `AUTH default <password>` is the same as `AUTH <password>` (redis.io,
+    AUTH command), every engine version we allow is 6 or later, and some clients send
+    `AUTH "" <password>` for an empty user name, which the server refuses."""
+    return f"rediss://default:{quote(token, safe='')}@{host}:{port}/0"
 
 
 @dataclass(frozen=True)

@@ -211,9 +211,9 @@ def test_a_stack_without_a_cache_has_none_of_it() -> None:
 
 def test_redis_url_is_tls_with_the_token_as_password() -> None:
     assert redis_url("abc123", "master.x.cache.amazonaws.com") == (
-        "rediss://:abc123@master.x.cache.amazonaws.com:6379/0"
+        "rediss://default:abc123@master.x.cache.amazonaws.com:6379/0"
     )
-    assert redis_url("a/b@c", "h") == "rediss://:a%2Fb%40c@h:6379/0"
+    assert redis_url("a/b@c", "h") == "rediss://default:a%2Fb%40c@h:6379/0"
 
 
 @pytest.mark.parametrize(
