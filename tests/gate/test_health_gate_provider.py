@@ -199,7 +199,8 @@ def test_flapping_fails_when_its_failure_budget_is_spent_not_at_the_deadline(
 @pytest.mark.timeout(10)
 def test_a_server_that_hangs_after_accepting_times_out_each_probe(app: HttpApp) -> None:
     app.hang()
-    inputs = gate_inputs(app.url, request_timeout_seconds=0.3, failure_threshold=2)
+    inputs = gate_inputs(app.url, request_timeout_seconds=0.3, failure_threshold=2,
+                         startup_seconds=0)  # counted from the first probe
     message, took = failure_of(inputs)
     assert "no complete answer within 0.30 s (still waiting for the response headers)" in message
     assert 0.6 <= took < 1.5  # without the wall-clock limit: 2.6 s
@@ -212,7 +213,8 @@ def test_a_trickling_body_is_cut_off_by_the_wall_clock_not_the_read_timeout(
     # A byte every 50 ms keeps every read well inside httpx's read timeout: only a
     # wall-clock limit per request stops it.
     app.trickle(delay=0.05)
-    inputs = gate_inputs(app.url, request_timeout_seconds=0.4, failure_threshold=2)
+    inputs = gate_inputs(app.url, request_timeout_seconds=0.4, failure_threshold=2,
+                         startup_seconds=0)  # counted from the first probe
     message, took = failure_of(inputs)
     assert "no complete answer within 0.40 s (still reading the body" in message
     assert "body bytes so far" in message
