@@ -45,6 +45,20 @@ def test_a_repin_touches_no_cache_resource(cloud_plan: tuple[str, Plan], repin: 
             assert after[resource.urn].protect == resource.protect, resource.urn
 
 
+CACHE_CHANGE = {
+    "local": "cache.engineVersion=8.1",
+    "aws": "cache.snapshotRetentionDays=9",
+    "azure": "cache.size=Balanced_B5",
+}
+
+
+def test_the_comparison_sees_a_change_of_the_cache(cloud_plan: tuple[str, Plan]) -> None:
+    """It can fail: a change of the cache's own settings shows up as a cache change."""
+    stack, base = cloud_plan
+    changed = plan_with_cache(stack, CACHE_CHANGE[base.cloud])
+    assert [c for c in diff_plans(base, changed) if is_cache(c.resource, changed)], stack
+
+
 NOTES = {
     "local": "cache: valkey/valkey:8.0 container releasegate-dev-cache, one node",
     "aws": "automatic failover on, Multi-AZ on, snapshots kept 7 day(s), protected",
