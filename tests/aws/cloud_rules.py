@@ -73,8 +73,18 @@ def _put_image(params: Mapping[str, Any], **_: Any) -> None:
                 )  # fmt: skip
 
 
+def _describe_tasks(params: Mapping[str, Any], **_: Any) -> None:
+    # botocore ecs DescribeTasksRequest.tasks: "A list of up to 100 task IDs or full ARN
+    # entries." (moto takes any number)
+    tasks = params.get("tasks") or []
+    if len(tasks) > 100:
+        _refuse("DescribeTasks", "InvalidParameterException",
+                f"tasks can have at most 100 items; {len(tasks)} given")  # fmt: skip
+
+
 RULES: dict[str, Callable[..., None]] = {
     "before-parameter-build.ecs.RunTask": _run_task,
+    "before-parameter-build.ecs.DescribeTasks": _describe_tasks,
     "before-parameter-build.rds.CreateDBSnapshot": _create_db_snapshot,
     "before-parameter-build.rds.AddTagsToResource":
         lambda params, **_: _rds_tags("AddTagsToResource", params.get("Tags")),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+import botocore.exceptions
 import pytest
 from botocore.stub import Stubber
 
@@ -202,6 +203,28 @@ def test_the_probe_sees_an_old_task_ecs_is_still_draining(monkeypatch: pytest.Mo
     seen = EcsPlatformProbe().observe(STUBBED)
     stub.assert_no_pending_responses()
     assert not seen.healthy and seen.starting and f"{OLD} (DEACTIVATING)" in seen.detail
+
+
+def test_more_than_100_tasks_are_described_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DescribeTasks takes at most 100 tasks (botocore ecs; cloud_rules refuses more)."""
+    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(key, value)
+    ecs = boto3.client("ecs", region_name=REGION)
+    arns = [f"arn:aws:ecs:eu-west-1:123456789012:task/c/{n:04d}" for n in range(150)]
+    tasks = [{**task(NEW), "taskArn": arn} for arn in arns]
+    with pytest.raises(botocore.exceptions.ClientError, match="at most 100"):
+        ecs.describe_tasks(cluster="c", tasks=arns)  # the rule is on this client too
+    stub = Stubber(ecs)
+    for desired, listed in (("RUNNING", arns), ("STOPPED", [])):
+        asked = {"cluster": "c", "serviceName": "s", "desiredStatus": desired}
+        stub.add_response("list_tasks", {"taskArns": listed}, asked)
+    for start in (0, 100):
+        chunk = arns[start : start + 100]
+        stub.add_response("describe_tasks", {"tasks": tasks[start : start + 100]},
+                          {"cluster": "c", "tasks": chunk})  # fmt: skip
+    with stub:
+        assert len(ecs_platform.live_tasks(ecs, "c", "s")) == 150
+    stub.assert_no_pending_responses()
 
 
 @pytest.fixture
