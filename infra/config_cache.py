@@ -13,6 +13,7 @@ from typing import Any
 
 from components.aws.cache_spec import CACHE_NODE_FAMILIES, CACHE_NODE_TYPE
 from infra.config_azure import check_azure_cache
+from infra.config_local_cache import check_local_cache
 from infra.config_reader import Problems, Reader
 from infra.settings import (
     KEY_APP_SECRETS,
@@ -116,6 +117,8 @@ def load_cache(
         check_aws_cache(problems, spec, production)
     if cloud is Cloud.AZURE:
         check_azure_cache(problems, spec, production)
+    if cloud is Cloud.LOCAL:
+        check_local_cache(problems, spec)
     return spec
 
 
