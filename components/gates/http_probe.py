@@ -125,6 +125,13 @@ class GateSettings:
         return f"JSON field {self.version_field!r}"
 
     @property
+    def wants_json(self) -> bool:
+        """Whether any answer is read as JSON (a version field or a body assertion)."""
+        return bool(self.version_field and self.http_identity) or any(
+            check.assertions for check in self.http_checks
+        )
+
+    @property
     def probe_timeout_seconds(self) -> float:
         """The most one probe may take: `request_timeout_seconds` for each of its requests."""
         return self.request_timeout_seconds * max(1, len(self.http_checks))
@@ -375,12 +382,26 @@ def _certificate_problem(exc: BaseException, host: str) -> str | None:
     return None
 
 
+def _http_to_tls_port(route: Route, host: str, limit: float, started: float) -> str | None:
+    """Why an http URL reached a TLS port (the reason to report), or None when it did not or
+    the URL is https. Asked only on answers a TLS port gives plain HTTP (see `_fetch`)."""
+    if route.url.scheme != "http":
+        return None
+    port = route.url.port or 80
+    left = max(0.05, min(1.0, limit - (time.monotonic() - started)))
+    if not _speaks_tls(route.url.host, port, left):
+        return None
+    return (f"wrong protocol: the http URL reached a TLS port ({host}:{port} completes a TLS "
+            "handshake); use https")
+
+
 def _speaks_tls(host: str, port: int, timeout: float) -> bool:
     """Whether `host:port` completes a TLS handshake (certificate not checked): asked only
     when a plain-HTTP request was closed without an answer, the way a TLS server (Python's
-    ssl, OpenSSL's `HTTP_REQUEST` refusal) drops a request that is not a ClientHello. A port
-    forwarder closing while the app is not up fails the handshake too, so it stays "not
-    answering yet"."""
+    ssl, OpenSSL's `HTTP_REQUEST` refusal) drops a request that is not a ClientHello, or was
+    answered 400, the way nginx and an ALB's TLS listener answer one. A port forwarder
+    closing while the app is not up fails the handshake too, so it stays "not answering
+    yet"; a plain-HTTP app answering 400 fails it too, so its 400 stays an answer."""
     import socket  # noqa: PLC0415  (only needed on this path)
 
     context = ssl.create_default_context()
@@ -390,10 +411,11 @@ def _speaks_tls(host: str, port: int, timeout: float) -> bool:
         with socket.create_connection((host, port), timeout=timeout) as raw, \
                 context.wrap_socket(raw, server_hostname=host or None):
             return True
-    except _TRANSIENT_TLS_ERRORS:
-        return False
-    except ssl.SSLError:
-        return True  # a TLS alert came back: the port speaks TLS
+    except ssl.SSLError as exc:
+        # A TLS alert came back (OpenSSL reasons `SSLV3_ALERT_...`, `TLSV1_ALERT_...`): the
+        # port speaks TLS. Anything else (`WRONG_VERSION_NUMBER`: a plain-HTTP server's
+        # "400" read as a record; EOF) means it does not.
+        return "_ALERT_" in str(exc.reason or "")
     except (OSError, ValueError):
         return False
 
@@ -494,6 +516,12 @@ def _fetch(
             status = response.status_code
             progress.status = status
             progress.phase = "reading the body"
+            if status == 400 and (wrong := _http_to_tls_port(route, host, limit, started)):
+                # An ALB's (or nginx's) TLS listener answers plain HTTP with "400 The plain
+                # HTTP request was sent to HTTPS port" (AWS re:Post knowledge center,
+                # api-gateway-private-integration-errors): the same answer for ever.
+                return Observation(healthy=False, status=status, error=wrong, detail=wrong,
+                                   latency_ms=ms(), answered=True, permanent=True)
             if 300 <= status < 400 and status != check.expected_status:
                 _, _, detail = judge_answer(settings, status, response.headers, b"", check)
                 return Observation(healthy=False, status=status, detail=detail,
@@ -529,13 +557,9 @@ def _fetch(
             # Accepted and closed without an answer: what a port forwarder (docker-proxy, a
             # load balancer) does while the app behind it is not listening yet; or a TLS
             # port dropping a plain-HTTP request, which waiting cannot fix.
-            port = route.url.port or 80
-            left = max(0.05, min(1.0, limit - (time.monotonic() - started)))
-            if route.url.scheme == "http" and _speaks_tls(route.url.host, port, left):
-                reason = (f"wrong protocol: the http URL reached a TLS port ({host}:{port} "
-                          "completes a TLS handshake); use https")
-                return Observation(healthy=False, error=reason, detail=reason,
-                                   latency_ms=ms(), permanent=True)
+            if wrong := _http_to_tls_port(route, host, limit, started):
+                return Observation(healthy=False, error=wrong, detail=wrong, latency_ms=ms(),
+                                   permanent=True)
             reason = "connection closed before any answer"
             return Observation(healthy=False, error=reason, detail=reason, latency_ms=ms(),
                                unreachable=True)
@@ -859,7 +883,7 @@ def run_health_gate(
                         monotonic=monotonic, sleep=sleep)
     headers = {
         "User-Agent": "releasegate-health-gate",
-        "Accept": "application/json" if settings.version_field else "*/*",
+        "Accept": "application/json" if settings.wants_json else "*/*",
         "Accept-Encoding": "identity",
         "Cache-Control": "no-cache",
         # A new connection per probe: a kept-alive one can outlive a restarted app.

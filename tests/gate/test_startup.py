@@ -138,6 +138,75 @@ def test_http_to_a_tls_port_counts_from_the_first_probe(tmp_path: Path) -> None:
 
 
 @contextmanager
+def nginx_like_tls_port(folder: Path) -> Iterator[int]:
+    """A TLS port that answers a plain-HTTP request with nginx's (and an ALB's) "400 The plain
+    HTTP request was sent to HTTPS port", and completes TLS handshakes."""
+    cert, key = CertificateAuthority().issue(folder, ["localhost"])
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    body = b"<html><h1>400 Bad Request</h1>The plain HTTP request was sent to HTTPS port</html>"
+    answer = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: "
+              + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.05)
+    stop = threading.Event()
+
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(2)
+            try:
+                first = conn.recv(1, socket.MSG_PEEK)
+                if first == b"\x16":  # a TLS handshake record: a ClientHello
+                    with context.wrap_socket(conn, server_side=True):
+                        pass
+                else:
+                    conn.recv(65536)
+                    conn.sendall(answer)
+            except OSError:
+                pass  # the client went away; nothing to answer
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(2)
+        server.close()
+
+
+@pytest.mark.timeout(10)
+def test_http_to_a_tls_port_answering_400_counts_from_the_first_probe(tmp_path: Path) -> None:
+    with nginx_like_tls_port(tmp_path) as port:
+        error = failure(gate_inputs(f"http://127.0.0.1:{port}/health",
+                                    startup_seconds=2.5, failure_threshold=2))
+    assert error.reason == "failure_threshold"
+    assert len(error.observations) == 2
+    assert all(o["detail"].endswith(COUNTED_AT_ONCE) for o in error.observations)
+    assert all(o["status"] == 400 for o in error.observations)
+    assert (f"wrong protocol: the http URL reached a TLS port (127.0.0.1:{port} "
+            "completes a TLS handshake); use https") in str(error)
+
+
+@pytest.mark.timeout(10)
+def test_a_400_from_a_plain_http_app_is_an_answer_not_a_protocol_verdict(app: HttpApp) -> None:
+    app.fail(400)
+    error = failure(gate_inputs(app.url, interval_seconds=0.05, startup_seconds=0.3,
+                                failure_threshold=2))
+    assert "tolerated: not healthy yet" in str(error)  # waited for during start-up
+    assert "wrong protocol" not in str(error)
+    assert "status 400, expected 200" in str(error)
+
+
+@contextmanager
 def closing_port() -> Iterator[int]:
     """A port that accepts and closes at once, as docker-proxy does before the app listens."""
     server = socket.create_server(("127.0.0.1", 0))
