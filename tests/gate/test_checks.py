@@ -193,6 +193,14 @@ def test_a_head_check_reads_the_version_from_a_header(app: HttpApp) -> None:
     assert evidence["served_version"] == "v2"
     assert evidence["identity"] == {"source": "header", "name": VERSION_HEADER}
     assert set(app.seen) == {("HEAD", "/health")}
+    assert set(app.accepts) == {"*/*"}
+
+
+@pytest.mark.timeout(10)
+def test_json_is_asked_for_when_a_body_is_read(app: HttpApp) -> None:
+    evidence_of(inputs_for(app, [check("/health", assertions=[status_ok()])],
+                           identity=HEADER_IDENTITY))
+    assert set(app.accepts) == {"application/json"}
 
 
 # --- identity -----------------------------------------------------------------------------

@@ -70,7 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         app = self.server.app
         path = self.path.split("?", 1)[0]
-        behaviour = app.next_behaviour(path, self.command)
+        behaviour = app.next_behaviour(path, self.command, self.headers.get("Accept", ""))
         handler = getattr(self, f"_serve_{behaviour.mode}")
         handler(behaviour)
         for action in app.due_actions():
@@ -206,6 +206,8 @@ class HttpApp:
         """Behaviours for single paths (`on`); other paths get the app's behaviour."""
         self.seen: list[tuple[str, str]] = []
         """(method, path) of every request, in order."""
+        self.accepts: list[str] = []
+        """The Accept header of every request, in order."""
         self.posts: list[tuple[str, str, bytes]] = []
         """(path, Content-Type, raw body) of every POST."""
         self.released = threading.Event()
@@ -232,10 +234,12 @@ class HttpApp:
     def listening(self) -> bool:
         return self._server is not None
 
-    def next_behaviour(self, path: str = "/health", method: str = "GET") -> Behaviour:
+    def next_behaviour(self, path: str = "/health", method: str = "GET",
+                       accept: str = "") -> Behaviour:
         with self._lock:
             self.requests += 1
             self.seen.append((method, path))
+            self.accepts.append(accept)
             if path in self.routes:
                 return self.routes[path]
             behaviour = self._behaviour
