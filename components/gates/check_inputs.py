@@ -229,16 +229,29 @@ def identity_source(inputs: Mapping[str, Any]) -> str | None:
     return source if isinstance(source, str) else None
 
 
+def engine_json(value: Any) -> Any:
+    """`value` with whole floats back to integers, at any depth: the engine sends every number
+    as a double (`is_whole`), so a dry-run body's `{"limit": 10}` would otherwise be posted as
+    `{"limit": 10.0}`, which an API validating integers strictly refuses."""
+    if isinstance(value, Mapping):
+        return {key: engine_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [engine_json(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def checks_from_inputs(inputs: Mapping[str, Any], default_status: int) -> tuple[HttpCheck, ...]:
     """The typed checks of validated inputs (empty when `checks` is unset)."""
     return tuple(
         HttpCheck(
             path=str(check["path"]),
             method=str(check.get("method") or "GET"),
-            body=check.get("body"),
+            body=None if check.get("body") is None else engine_json(check["body"]),
             expected_status=int(check.get("expected_status") or default_status),
             assertions=tuple(
-                BodyCheck(str(a["path"]), str(a["op"]), a.get("value"))
+                BodyCheck(str(a["path"]), str(a["op"]), engine_json(a.get("value")))
                 for a in check.get("assertions") or ()
             ),
             carries_version=check.get("carries_version") is not False,

@@ -172,7 +172,7 @@ def test_each_check_that_carries_the_version_must_serve_the_pinned_one(app: Http
 @pytest.mark.timeout(10)
 def test_a_post_dry_run_sends_its_json_body(app: HttpApp) -> None:
     app.on("/api/orders/dry-run", "dry_run")
-    dry_run = check("/api/orders/dry-run", method="POST", body={"dryRun": True, "items": 1},
+    dry_run = check("/api/orders/dry-run", method="POST", body={"dryRun": True, "items": 1.0},
                     expected_status=202,
                     assertions=[{"path": "dryRun", "op": "equals", "value": True}])
     evidence = evidence_of(inputs_for(app, [check("/health"), dry_run]))
@@ -180,6 +180,7 @@ def test_a_post_dry_run_sends_its_json_body(app: HttpApp) -> None:
     path, content_type, raw = app.posts[-1]
     assert (path, content_type) == ("/api/orders/dry-run", "application/json")
     assert json.loads(raw) == {"dryRun": True, "items": 1}
+    assert b'"items": 1}' in raw  # the engine's 1.0 is posted as the 1 the config says
     # `true` is not `1`: JSON types are compared strictly.
     dry_run["assertions"] = [{"path": "dryRun", "op": "equals", "value": 1}]
     message = str(failure_of(inputs_for(app, [dry_run], failure_threshold=1)))
