@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import pulumi
 
 from components.gates.backend_settings import BackendSettings
-from components.spec import ServiceSpec, Settings
+from components.spec import ServiceSpec, Settings, VerifySpec
 
 MIGRATIONS_IMAGE = "migrations"
 
@@ -25,6 +25,15 @@ def image_repositories(settings: Settings) -> dict[str, str]:
     images = {spec.name: spec.repository for spec in settings.services}
     images[MIGRATIONS_IMAGE] = settings.migration.repository
     return images
+
+
+def verify_specs(settings: Settings) -> dict[str, VerifySpec]:
+    """Subject (a service name, or "migrations") -> its verify job, for those that have one:
+    what a target prepares a task, job or role for."""
+    found = {s.name: s.verify for s in settings.services if s.verify is not None}
+    if settings.migration.verify is not None:
+        found[MIGRATIONS_IMAGE] = settings.migration.verify
+    return found
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,16 @@ class Target(Protocol):
         """Settings for the migration-run backend (a class of
         `components.gates.backends.BACKENDS["migration"]`); `image_ref` is the pinned
         migrations image, for platforms whose task or job definition names it."""
+        ...
+
+    def verify_backend(
+        self, subject: str, verify: VerifySpec, image_ref: pulumi.Input[str]
+    ) -> pulumi.Input[BackendSettings]:
+        """Settings for a verify job's run (a `migration`-role backend, as the migration's):
+        `subject` is the verified service's name or "migrations", `image_ref` the pinned image
+        the verify runs. Where the platform carries secrets by reference, the task or job it
+        registers gets the subject's declared secrets only (a service's `secrets`; the
+        migration's DATABASE_URL) and its plain env."""
         ...
 
     def deploy_service(

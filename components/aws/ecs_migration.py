@@ -59,12 +59,13 @@ def started_by(name: str) -> str:
 
 
 class EcsMigrationBackend:
-    """`components.gates.backends.MigrationBackend` on ECS Fargate."""
+    """`components.gates.backends.MigrationBackend` on ECS Fargate (the migration, and the
+    verify jobs: each runs its own task definition)."""
 
     def run(self, request: MigrationRequest) -> MigrationResult:
         if request.secret_files:
             raise BackendError(
-                "the ECS migration task gets its secrets from its task definition "
+                f"the ECS {request.purpose} task gets its secrets from its task definition "
                 "(secrets/valueFrom); secret files cannot be delivered: "
                 + ", ".join(sorted(request.secret_files))
             )
@@ -84,9 +85,9 @@ class EcsMigrationBackend:
         if exit_code is None:
             raise BackendError(
                 redact(
-                    f"the migration task {_task_id(task_arn)} stopped without an exit code "
-                    f"(went {' -> '.join(statuses)}): {reason}. Nothing after the migration "
-                    "has changed; fix the cause and run `pulumi up` again",
+                    f"the {request.purpose} task {_task_id(task_arn)} stopped without an exit code "
+                    f"(went {' -> '.join(statuses)}): {reason}. Nothing after the "
+                    f"{request.purpose} has changed; fix the cause and run `pulumi up` again",
                     request.known_secrets,
                 )
                 + (f"\n{tail}" if tail else "")
@@ -126,7 +127,7 @@ class EcsMigrationBackend:
             )  # fmt: skip
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise BackendError(
-                redact(f"ECS refused to start the migration task in {cluster}: {exc}",
+                redact(f"ECS refused to start the {request.purpose} task in {cluster}: {exc}",
                        request.known_secrets)
             ) from exc
         failures = answer.get("failures") or []
@@ -138,8 +139,9 @@ class EcsMigrationBackend:
                 for f in failures
             ) or "no task was started"
             raise BackendError(
-                f"the migration task never started: {described}. Check the cluster's capacity, "
-                "the subnets and security groups in the migration backend settings"
+                f"the {request.purpose} task never started: {described}. Check the cluster's "
+                f"capacity, the subnets and security groups in the {request.purpose} backend "
+                "settings"
             )
         return str(tasks[0]["taskArn"])
 
@@ -173,16 +175,17 @@ class EcsMigrationBackend:
                 describe, lambda task: status(task) == "STOPPED", status=status,
                 deadline_seconds=timeout,
                 interval_seconds=float(settings.poll_seconds or DEFAULT_POLL_SECONDS),
-                describe=f"migration task {_task_id(task_arn)}", on_progress=stderr_progress,
+                describe=f"{request.purpose} task {_task_id(task_arn)}",
+                on_progress=stderr_progress,
             )  # fmt: skip
         except PollTimeoutError as exc:
-            _stop(ecs, cluster, task_arn, timeout)
+            _stop(ecs, cluster, task_arn, timeout, request.purpose)
             never = "never started; " if "RUNNING" not in exc.statuses else ""
             container = settings.container
             raise MigrationTimeout(
-                f"the migration task {_task_id(task_arn)} did not finish within "
+                f"the {request.purpose} task {_task_id(task_arn)} did not finish within "
                 f"{timeout:g}s ({never}went {exc.went}); it was "
-                "stopped. Nothing after the migration has changed"
+                f"stopped. Nothing after the {request.purpose} has changed"
                 + (f" (last DescribeTasks error: {errors[-1]})" if errors else ""),
                 log_tail(settings, region, task_arn, container, request.known_secrets),
             ) from None
@@ -207,10 +210,10 @@ def log_tail(
     return redact("\n".join(str(e.get("message", "")).rstrip() for e in events), secrets)
 
 
-def _stop(ecs: Any, cluster: str, task_arn: str, timeout: float) -> None:
+def _stop(ecs: Any, cluster: str, task_arn: str, timeout: float, purpose: str) -> None:
     try:
         ecs.stop_task(cluster=cluster, task=task_arn,
-                      reason=f"releasegate: migration timed out after {timeout:g}s")  # fmt: skip
+                      reason=f"releasegate: {purpose} timed out after {timeout:g}s")  # fmt: skip
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
         return  # reported as a timeout either way; the task stops at its own end
 

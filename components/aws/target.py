@@ -36,17 +36,24 @@ from components.aws.service import AwsService, AwsServiceArgs
 from components.aws.spec import AwsSpec, NewNetwork
 from components.aws.task_definition import ContainerSpec, container_definitions, volumes
 from components.gates.backend_settings import BackendSettings
-from components.spec import DATABASE_URL, REDIS_URL, ServiceSpec, Settings
+from components.spec import DATABASE_URL, REDIS_URL, ServiceSpec, Settings, VerifySpec
 from components.target import (
     CacheEndpoint,
     DatabaseEndpoint,
     ImageSource,
     ServiceRollout,
     image_repositories,
+    verify_specs,
 )
 
 MIGRATIONS = "migrations"
 MIGRATION_CONTAINER = "migrate"
+VERIFY_CONTAINER = "verify"
+
+
+def verify_task(subject: str) -> str:
+    """The task name (roles, task definition family) of `subject`'s verify job."""
+    return f"verify-{subject}"
 HEALTH_CHECK_GRACE_SECONDS = 30
 
 
@@ -181,6 +188,19 @@ class AwsTarget:
                         self.registry.repositories[settings.migration.repository].arn,
                         self.log_groups[MIGRATIONS].arn,
                         [self.secrets.arns[DATABASE_URL]],
+                    ),
+                    # A verify job's own role: the repository of the image it runs, its
+                    # subject's log group, and exactly its subject's secrets.
+                    *(
+                        TaskAccess(
+                            verify_task(subject),
+                            self.registry.repositories[
+                                image_repositories(settings)[verify.image or subject]
+                            ].arn,
+                            self.log_groups[subject].arn,
+                            [self.secrets.arns[n] for n in self._subject_secrets(subject)],
+                        )
+                        for subject, verify in verify_specs(settings).items()
                     ),
                 ],
                 kms_key_arn=self.key.arn,
@@ -328,28 +348,62 @@ class AwsTarget:
         return []
 
     def migration_backend(self, image_ref: pulumi.Input[str]) -> pulumi.Input[BackendSettings]:
-        migration = self.settings.migration
+        return self._one_shot(
+            "migration-task", MIGRATIONS, MIGRATIONS, MIGRATION_CONTAINER, image_ref,
+            self.settings.migration.command, stored=[self._database_url_version],
+        )  # fmt: skip
+
+    def verify_backend(
+        self, subject: str, verify: VerifySpec, image_ref: pulumi.Input[str]
+    ) -> pulumi.Input[BackendSettings]:
+        """A task definition per verify job: the verify's image and command, its subject's
+        plain env and declared secrets (by ARN), its own least-privilege execution role; logs
+        go to the subject's log group under the `verify` stream prefix."""
+        return self._one_shot(
+            f"verify-{subject}-task", verify_task(subject), subject, VERIFY_CONTAINER,
+            image_ref, verify.command, stored=[],
+        )  # fmt: skip
+
+    def _subject_secrets(self, subject: str) -> list[str]:
+        """The secrets a task for `subject` reads: the migration's DATABASE_URL, or a
+        service's declared `secrets`."""
+        if subject == MIGRATIONS:
+            return [DATABASE_URL]
+        return sorted(self.settings.service(subject).secrets)
+
+    def _one_shot(
+        self, resource: str, task_name: str, subject: str, container: str,
+        image_ref: pulumi.Input[str], command: Sequence[str], *,
+        stored: Sequence[aws.secretsmanager.SecretVersion],
+    ) -> pulumi.Output[BackendSettings]:  # fmt: skip
+        """A one-shot task (the migration, a verify job) and its RunTask settings: `task_name`
+        names its roles, `subject` (a service or migrations) its env, secrets and log group.
+        `stored`: the secret versions whose fingerprint the definition carries (the migration's
+        DATABASE_URL; none for a verify job, which a secret rotation must not re-register: it
+        runs after its subject, whose own start already needed the stored values)."""
+        names = self._subject_secrets(subject)
+        env = {} if subject == MIGRATIONS else dict(self.settings.service(subject).env)
         task = aws.ecs.TaskDefinition(
-            "migration-task",
-            family=f"{self.prefix}-{MIGRATIONS}",
+            resource,
+            family=f"{self.prefix}-{task_name}",
             cpu="512",
             memory="1024",
             network_mode="awsvpc",
             requires_compatibilities=["FARGATE"],
-            execution_role_arn=self.roles.execution_role_arns[MIGRATIONS],
-            task_role_arn=self.roles.task_role_arns[MIGRATIONS],
+            execution_role_arn=self.roles.execution_role_arns[task_name],
+            task_role_arn=self.roles.task_role_arns[task_name],
             container_definitions=container_definitions(
                 ContainerSpec(
-                    name=MIGRATION_CONTAINER,
+                    name=container,
                     image=image_ref,
-                    command=migration.command,
+                    command=tuple(command),
                     port=None,
-                    env={},
-                    secret_arns={DATABASE_URL: self.secrets.arns[DATABASE_URL]},
-                    log_group=self.log_groups[MIGRATIONS].name,
+                    env=env,
+                    secret_arns={n: self.secrets.arns[n] for n in names},
+                    log_group=self.log_groups[subject].name,
                     region=self.aws.region,
                     read_only_root_filesystem=self.aws.read_only_root_filesystem,
-                    secret_versions=[self._database_url_version.version_id],
+                    secret_versions=[version.version_id for version in stored],
                 )
             ),
             volumes=[
@@ -357,25 +411,26 @@ class AwsTarget:
                 for v in volumes(self.aws.read_only_root_filesystem)
             ],
             tags=self.tags,
-            opts=pulumi.ResourceOptions(depends_on=[self._database_url_version]),
+            opts=pulumi.ResourceOptions(depends_on=list(stored)),
         )
         return pulumi.Output.all(
             self.cluster.arn,
             task.arn,
             self.network.private_subnet_ids,
             self.network.task_security_group_id,
-            self.log_groups[MIGRATIONS].name,
+            self.log_groups[subject].name,
+            self._cache_clients(names),
         ).apply(
             lambda v: EcsMigrationSettings(
                 region=self.aws.region,
                 cluster=v[0],
                 task_definition=v[1],
-                container=MIGRATION_CONTAINER,
+                container=container,
                 subnets=tuple(v[2]),
-                security_groups=(v[3],),
+                security_groups=(v[3], *v[5]),
                 assign_public_ip=False,
                 log_group=v[4],
-                log_stream_prefix=MIGRATION_CONTAINER,
+                log_stream_prefix=container,
                 # The run's name (and ECS `startedBy`) is unique per stack and release.
                 name_prefix=self.prefix,
             )

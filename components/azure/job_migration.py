@@ -63,17 +63,19 @@ def logs_hint(job: str, execution: str) -> str:
 
 
 class ContainerAppsJobBackend:
-    """`components.gates.backends.MigrationBackend` on Container Apps Jobs."""
+    """`components.gates.backends.MigrationBackend` on Container Apps Jobs (the migration job,
+    and one job per verify, each run from its own template)."""
 
     def run(self, request: MigrationRequest) -> MigrationResult:
         if request.env:
             raise BackendError(
-                "the migration job runs its own template; plain environment belongs there, not "
-                "in the start request: " + ", ".join(sorted(request.env))
+                f"the {request.purpose} job runs its own template; plain environment belongs "
+                "there, not in the start request: " + ", ".join(sorted(request.env))
             )
         if request.secret_files:
             raise BackendError(
-                "the migration job reads its secrets as Key Vault references from its template; "
+                f"the {request.purpose} job reads its secrets as Key Vault references from its "
+                "template; "
                 "secret files cannot be delivered: " + ", ".join(sorted(request.secret_files))
             )
         settings = ContainerAppsJobSettings.of(request.settings)
@@ -118,7 +120,7 @@ class ContainerAppsJobBackend:
         if not execution:
             raise BackendError(
                 f"job {job} did not start an execution within {timeout:g}s (the start request "
-                "is still provisioning); nothing after the migration has changed"
+                f"is still provisioning); nothing after the {request.purpose} has changed"
             )
         details: Any = None
 
@@ -142,7 +144,7 @@ class ContainerAppsJobBackend:
             raise MigrationTimeout(
                 f"job execution {execution} of {job} did not finish within {timeout:g}s "
                 f"(went {exc.went}); it was stopped. Nothing after the "
-                "migration has changed",
+                f"{request.purpose} has changed",
                 logs_hint(job, execution),
             ) from None
         if status == SUCCEEDED:

@@ -40,8 +40,9 @@ from components.azure.spec import AzureSpec, RevisionMode
 from components.azure.traffic import TrafficShift, TrafficShiftArgs
 from components.azure.vault import AzureVault, AzureVaultArgs, secret_name
 from components.gates.backend_settings import BackendSettings
-from components.spec import DATABASE_URL, REDIS_URL, ServiceSpec, Settings
+from components.spec import DATABASE_URL, REDIS_URL, ServiceSpec, Settings, VerifySpec
 from components.target import (
+    MIGRATIONS_IMAGE,
     CacheEndpoint,
     DatabaseEndpoint,
     ImageSource,
@@ -52,6 +53,7 @@ from components.target import (
 MIGRATION_CONTAINER = "migrate"
 MIGRATION = "migrate"
 """The migration job's workload name (its identity: `identity-migrate`)."""
+VERIFY_CONTAINER = "verify"
 
 
 class AzureTarget:
@@ -246,12 +248,44 @@ class AzureTarget:
 
     def migration_backend(self, image_ref: pulumi.Input[str]) -> pulumi.Input[BackendSettings]:
         migration = self.settings.migration
-        name = app_name(self.prefix, "migrate")
-        identity = self._grant(MIGRATION, [DATABASE_URL])  # the job reads DATABASE_URL only
         # The start request sends no template (components/azure/job_migration.py): this template,
         # updated with every release's pinned image, is what each execution runs.
+        return self._job(
+            "migration-job", app_name(self.prefix, "migrate"), MIGRATION, MIGRATION_CONTAINER,
+            image_ref, migration.command, migration.timeout_seconds,
+            secrets=[DATABASE_URL], env={},  # the job reads DATABASE_URL only
+        )  # fmt: skip
+
+    def verify_backend(
+        self, subject: str, verify: VerifySpec, image_ref: pulumi.Input[str]
+    ) -> pulumi.Input[BackendSettings]:
+        """Its own manual-trigger job per verify, started like the migration's with no
+        template: Jobs_Start takes an optional `JobExecutionTemplate` body, the execution's
+        whole container list (azure-rest-api-specs, Microsoft.App ContainerApps stable
+        2025-01-01 Jobs.json), so overriding the image and command there would have to repeat
+        the secret references and resources. The job runs as its subject's identity (a
+        service's, or the migration job's), which reads exactly the subject's secrets."""
+        if subject == MIGRATIONS_IMAGE:
+            workload, secrets, env = MIGRATION, [DATABASE_URL], {}
+        else:
+            spec = self.settings.service(subject)
+            workload, secrets, env = subject, sorted(spec.secrets), dict(spec.env)
+        return self._job(
+            f"verify-{subject}-job", app_name(self.prefix, f"verify-{subject}"), workload,
+            VERIFY_CONTAINER, image_ref, verify.command, verify.timeout_seconds,
+            secrets=secrets, env=env,
+        )  # fmt: skip
+
+    def _job(
+        self, resource: str, name: str, workload: str, container: str,
+        image_ref: pulumi.Input[str], command: Sequence[str], timeout_seconds: int, *,
+        secrets: Sequence[str], env: Mapping[str, str],
+    ) -> pulumi.Output[BackendSettings]:  # fmt: skip
+        """A manual-trigger job (the migration, a verify job) running as `workload`'s identity,
+        with `secrets` as Key Vault references read by it and `env` plain; its run settings."""
+        identity = self._grant(workload, secrets)
         job = app.Job(
-            "migration-job",
+            resource,
             job_name=name,
             resource_group_name=self.platform.resource_group_name,
             location=self.azure.location,
@@ -262,21 +296,22 @@ class AzureTarget:
             ),
             configuration=app.JobConfigurationArgs(
                 trigger_type="Manual",
-                replica_timeout=migration.timeout_seconds,
-                replica_retry_limit=0,  # a failed migration is looked at, never retried blind
+                replica_timeout=timeout_seconds,
+                replica_retry_limit=0,  # a failed run is looked at, never retried blind
                 manual_trigger_config=app.JobConfigurationManualTriggerConfigArgs(
                     parallelism=1, replica_completion_count=1
                 ),
                 registries=[app.RegistryCredentialsArgs(server=self.registry.login_server,
                                                         identity=identity.identity_id)],
-                secrets=[app.SecretArgs(name=secret_name(DATABASE_URL),
-                                        key_vault_url=self.vault.secret_urls[DATABASE_URL],
-                                        identity=identity.identity_id)],
+                secrets=[app.SecretArgs(name=secret_name(n),
+                                        key_vault_url=self.vault.secret_urls[n],
+                                        identity=identity.identity_id) for n in secrets],
             ),
             template=app.JobTemplateArgs(containers=[app.ContainerArgs(
-                name=MIGRATION_CONTAINER, image=image_ref, command=list(migration.command),
-                env=[app.EnvironmentVarArgs(name=DATABASE_URL,
-                                            secret_ref=secret_name(DATABASE_URL))],
+                name=container, image=image_ref, command=list(command),
+                env=[*(app.EnvironmentVarArgs(name=k, value=v) for k, v in sorted(env.items())),
+                     *(app.EnvironmentVarArgs(name=n, secret_ref=secret_name(n))
+                       for n in secrets)],
                 resources=app.ContainerResourcesArgs(cpu=0.5, memory="1Gi"),
             )]),
             tags=self.tags,
@@ -288,8 +323,7 @@ class AzureTarget:
         return pulumi.Output.all(self.subscription_id, self.platform.resource_group_name,
                                  job.name).apply(
             lambda v: ContainerAppsJobSettings(
-                subscription_id=v[0], resource_group=v[1], job_name=v[2],
-                container=MIGRATION_CONTAINER,
+                subscription_id=v[0], resource_group=v[1], job_name=v[2], container=container,
             )
         )  # fmt: skip
 

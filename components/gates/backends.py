@@ -65,7 +65,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class MigrationRequest:
-    """One run of the migrations image's command."""
+    """One run of an image's command to completion: the migration, or a verify job."""
 
     name: str
     """A platform-safe name for the run, derived from the release (container/task name)."""
@@ -83,6 +83,9 @@ class MigrationRequest:
     known_secrets: tuple[str, ...] = ()
     """Every secret value the stack knows (also the `secret_files` contents), for redaction
     only: masked in log tails and error messages before any text leaves the backend."""
+    purpose: str = "migration"
+    """What the run is, in the backend's messages and labels: "migration", or "verify" for a
+    verify job (components/gates/verify_run.py), which runs through the same backends."""
 
 
 @dataclass(frozen=True)

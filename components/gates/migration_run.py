@@ -23,35 +23,30 @@ refused while previewing (in `diff`, before anything changes) unless `allow_roll
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pulumi
 import pulumi.dynamic
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, UpdateResult
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, UpdateResult
 
-from components.gates.backends import (
-    BackendError,
-    MigrationRequest,
-    MigrationResult,
-    MigrationTimeout,
-    migration_backend,
-    parse_settings,
-    settings_problems,
+from components.gates.backends import MigrationResult
+from components.gates.job_run import (
+    SECRET_OUTPUTS,
+    Fail,
+    JobArgs,
+    check_job,
+    echoed_inputs,
+    job_props,
+    non_empty_string,
+    run_job,
 )
-from components.gates.provider_base import GateProvider, is_unknown, utc_now
-from components.gates.redact import known_secret_values, known_secrets_problem, redact
-from components.imageref import PINNED_IMAGE_PATTERN
+from components.gates.provider_base import GateProvider, is_unknown
 
 MIGRATIONS_KEY = "releasegate:release.migrations"
 ALLOW_ROLLBACK_KEY = "releasegate:release.allowMigrationsRollback"
 RESTORE_KEY = "releasegate:database.restoreFromSnapshot"
-
-MAX_TIMEOUT_SECONDS = 24 * 3600
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 _RECOVER = (
     "The stack is unchanged from this step on: nothing downstream of the migration ran "
@@ -125,15 +120,6 @@ def run_name(release: str, backend: Mapping[str, Any]) -> str:
     return f"{prefix}-migrate-{release}"
 
 
-def _seconds_between(start: str, end: str) -> float:
-    try:
-        begin = datetime.fromisoformat(start.replace("Z", "+00:00"))
-        finish = datetime.fromisoformat(end.replace("Z", "+00:00"))
-    except ValueError:
-        return 0.0
-    return (finish - begin).total_seconds()
-
-
 class MigrationRunProvider(GateProvider):
     """Runs migrations on create and when `image` or `command` changes.
 
@@ -150,77 +136,14 @@ class MigrationRunProvider(GateProvider):
     REPLACE_ON: ClassVar[tuple[str, ...]] = ()
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures: list[CheckFailure] = []
+        def own(inputs: dict[str, Any], fail: Fail) -> None:
+            inputs.setdefault("allow_rollback", False)
+            non_empty_string(inputs, "release", "the migrations pin", fail)
+            allow = inputs.get("allow_rollback")
+            if not is_unknown(allow) and not isinstance(allow, bool):
+                fail("allow_rollback", "must be true or false")
 
-        def fail(prop: str, reason: str) -> None:
-            failures.append(CheckFailure(prop, reason))
-
-        inputs = dict(news)
-        inputs.setdefault("env", {})
-        inputs.setdefault("secret_files", {})
-        inputs.setdefault("allow_rollback", False)
-
-        release = inputs.get("release")
-        if not is_unknown(release) and (not isinstance(release, str) or not release.strip()):
-            fail("release", "must be a non-empty string (the migrations pin)")
-        image = inputs.get("image")
-        if not is_unknown(image) and (
-            not isinstance(image, str) or not PINNED_IMAGE_PATTERN.match(image)
-        ):
-            fail(
-                "image",
-                f"must be a pinned image `registry/repository@sha256:<64 hex>`, got {image!r}",
-            )
-        command = inputs.get("command")
-        if not is_unknown(command) and (
-            not isinstance(command, list)
-            or not all(isinstance(a, str) or is_unknown(a) for a in command)
-        ):
-            fail("command", "must be a list of strings (argv; empty runs the image's command)")
-        env = inputs.get("env")
-        if not is_unknown(env):
-            if not isinstance(env, dict):
-                fail("env", "must be a map of environment variable name to string")
-            else:
-                for key, value in env.items():
-                    if not _ENV_NAME.match(key):
-                        fail("env", f"{key!r} is not a valid environment variable name")
-                    elif not (isinstance(value, str) or is_unknown(value)):
-                        fail("env", f"the value of {key} must be a string")
-        secret_files = inputs.get("secret_files")
-        if not is_unknown(secret_files):
-            if not isinstance(secret_files, dict):
-                fail("secret_files", "must be a map of absolute file path to secret content")
-            else:
-                for path, value in secret_files.items():
-                    if not path.startswith("/") or path.endswith("/") or ".." in path.split("/"):
-                        fail("secret_files", f"{path!r} must be an absolute file path")
-                    elif not (isinstance(value, str) or is_unknown(value)):
-                        fail("secret_files", f"the content of {path} must be a string")
-        timeout = inputs.get("timeout_seconds")
-        if not is_unknown(timeout) and (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, (int, float))
-            or int(timeout) != timeout
-            or not 0 < timeout <= MAX_TIMEOUT_SECONDS
-        ):
-            fail(
-                "timeout_seconds",
-                f"must be a whole number of seconds between 1 and {MAX_TIMEOUT_SECONDS}",
-            )
-        backend = inputs.get("backend")
-        if not is_unknown(backend):
-            if not isinstance(backend, dict):
-                fail("backend", 'must be a map with a "kind"')
-            elif not is_unknown(backend.get("kind")):
-                for backend_problem in settings_problems("migration", backend):
-                    fail("backend", backend_problem)
-        allow = inputs.get("allow_rollback")
-        if not is_unknown(allow) and not isinstance(allow, bool):
-            fail("allow_rollback", "must be true or false")
-        if problem := known_secrets_problem(inputs.get("known_secrets")):
-            fail("known_secrets", problem)
-        return CheckResult(inputs, failures)
+        return check_job(news, own)
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
         """Changes only for `image`/`command`; a rollback to a superseded image raises here,
@@ -267,12 +190,7 @@ class MigrationRunProvider(GateProvider):
         }
         return {
             "release": props["release"],
-            "image": props["image"],
-            "command": list(props.get("command") or []),
-            "env": dict(props.get("env") or {}),
-            "secret_files": dict(props.get("secret_files") or {}),
-            "timeout_seconds": int(props["timeout_seconds"]),
-            "backend": dict(props.get("backend") or {}),
+            **echoed_inputs(props),
             "allow_rollback": bool(props.get("allow_rollback", False)),
             "exit_code": result.exit_code,
             "started_at": result.started_at,
@@ -284,85 +202,24 @@ class MigrationRunProvider(GateProvider):
     @staticmethod
     def _run(props: Mapping[str, Any]) -> MigrationResult:
         release = str(props["release"])
-        image = str(props["image"])
-        secret_files = {str(k): str(v) for k, v in (props.get("secret_files") or {}).items()}
-        secrets = [*secret_files.values(), *known_secret_values(props.get("known_secrets"))]
-        backend_settings = dict(props.get("backend") or {})
-        kind = str(backend_settings.get("kind", ""))
-        timeout = int(props["timeout_seconds"])
-        what = f"migration {release} ({image})"
-        try:
-            settings = parse_settings("migration", backend_settings)
-        except BackendError as exc:
-            raise MigrationFailedError(
-                redact(f"{what} could not run: {exc}. {_RECOVER}", secrets=secrets)
-            ) from None
-        request = MigrationRequest(
-            name=run_name(release, backend_settings),
-            image=image,
-            command=tuple(str(a) for a in props.get("command") or []),
-            env={str(k): str(v) for k, v in (props.get("env") or {}).items()},
-            secret_files=secret_files,
-            timeout_seconds=timeout,
-            settings=settings,
-            known_secrets=tuple(secrets),
-        )
-        started = utc_now()
-        try:
-            result = migration_backend(kind).run(request)
-        except MigrationTimeout as exc:
-            tail = redact(exc.log_tail, secrets=secrets)
-            raise MigrationFailedError(
-                redact(
-                    f"{what} timed out after {timeout}s: {exc}. {_RECOVER}\n"
-                    f"Last log lines:\n{tail or '(no output)'}",
-                    secrets=secrets,
-                )
-            ) from None
-        except BackendError as exc:
-            raise MigrationFailedError(
-                redact(
-                    f"{what} could not run (started {started}): {exc}. {_RECOVER}", secrets=secrets
-                )
-            ) from None
-        tail = redact(result.log_tail, secrets=secrets)
-        if result.exit_code != 0:
-            elapsed = _seconds_between(result.started_at, result.finished_at)
-            raise MigrationFailedError(
-                redact(
-                    f"{what} failed with exit code {result.exit_code} after {elapsed:g}s. "
-                    f"{_RECOVER}\nLast log lines:\n{tail or '(no output)'}",
-                    secrets=secrets,
-                )
-            )
-        return MigrationResult(
-            exit_code=0, log_tail=tail, started_at=result.started_at, finished_at=result.finished_at
+        return run_job(
+            props,
+            name=run_name(release, props.get("backend") or {}),
+            what=f"migration {release} ({props['image']})",
+            recover=_RECOVER,
+            error=MigrationFailedError,
         )
 
 
 @dataclass(frozen=True, kw_only=True)
-class MigrationRunArgs:
+class MigrationRunArgs(JobArgs):
+    """The one-shot job's inputs (`JobArgs`; an `image` or `command` change re-runs the
+    migration), plus what a migration records and refuses."""
+
     release: pulumi.Input[str]
     """The migrations pin (tag or digest), for the run's name and the history record."""
-    image: pulumi.Input[str]
-    """`registry/repository@sha256:...`; a change re-runs the migration."""
-    command: pulumi.Input[Sequence[pulumi.Input[str]]]
-    """argv; a change re-runs the migration. Empty runs the image's own command."""
-    timeout_seconds: pulumi.Input[int]
-    backend: pulumi.Input[Mapping[str, Any]]
-    """The plain form (`to_dict`) of the target's migration settings, e.g.
-    `{"kind": "docker", "docker_host": str | None, "network": str | None}`
-    (`components.gates.backends.BACKENDS["migration"]`)."""
-    env: pulumi.Input[Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
-    """Plain, non-secret environment."""
-    secret_files: pulumi.Input[Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
-    """Container path -> secret content, e.g. `/run/secrets/DATABASE_URL` -> the URL."""
     allow_rollback: pulumi.Input[bool] = False
     """Allow going back to a superseded migrations image (its migrations must be a no-op)."""
-    known_secrets: pulumi.Input[Sequence[pulumi.Input[str]]] = field(default_factory=list)
-    """Every secret value the stack knows (app and generated secrets, DATABASE_URL, the
-    database password), masked in the log tail and error messages. Stored as a Pulumi secret;
-    not diffed, so a secret rotation never re-runs a migration."""
 
 
 class MigrationRun(pulumi.dynamic.Resource, module="gates", name="MigrationRun"):
@@ -387,14 +244,8 @@ class MigrationRun(pulumi.dynamic.Resource, module="gates", name="MigrationRun")
     ) -> None:
         props: dict[str, Any] = {
             "release": args.release,
-            "image": args.image,
-            "command": args.command,
-            "env": args.env,
-            "secret_files": args.secret_files,
-            "timeout_seconds": args.timeout_seconds,
-            "backend": args.backend,
+            **job_props(args),
             "allow_rollback": args.allow_rollback,
-            "known_secrets": pulumi.Output.secret(args.known_secrets),
             "exit_code": None,
             "started_at": None,
             "finished_at": None,
@@ -402,6 +253,6 @@ class MigrationRun(pulumi.dynamic.Resource, module="gates", name="MigrationRun")
             "history": None,
         }
         opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(additional_secret_outputs=["secret_files", "log_tail"])
+            opts, pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_OUTPUTS))
         )
         super().__init__(MigrationRunProvider(), name, props, opts)

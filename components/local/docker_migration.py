@@ -74,7 +74,8 @@ def log_tail(container: Any, secrets: Iterable[str], lines: int = LOG_TAIL_LINES
 
 
 class DockerMigrationBackend:
-    """`components.gates.backends.MigrationBackend` for the local Docker target."""
+    """`components.gates.backends.MigrationBackend` for the local Docker target (the migration
+    and the verify jobs)."""
 
     def run(self, request: MigrationRequest) -> MigrationResult:
         settings = DockerMigrationSettings.of(request.settings)
@@ -86,14 +87,14 @@ class DockerMigrationBackend:
         try:
             with connect(host) as client:
                 _remove_leftover(client, name)
-                _ensure_image(client, request.image, secrets)
+                _ensure_image(client, request.image, secrets, request.purpose)
                 container = client.containers.create(
                     request.image,
                     command=list(request.command) or None,
                     name=name,
                     environment=dict(request.env),
                     network=network,
-                    labels={"releasegate.role": "migration", "releasegate.run": name},
+                    labels={"releasegate.role": request.purpose, "releasegate.run": name},
                 )
                 try:
                     return _run_to_completion(container, request, grace, secrets)
@@ -104,7 +105,7 @@ class DockerMigrationBackend:
         except docker.errors.DockerException as exc:
             raise BackendError(
                 redact(
-                    f"the Docker engine at {describe_host(host)} refused the migration run "
+                    f"the Docker engine at {describe_host(host)} refused the {request.purpose} run "
                     f"{name} ({request.image}): {exc}",
                     secrets=secrets,
                 )
@@ -124,7 +125,9 @@ def _run_to_completion(
     except docker.errors.APIError as exc:
         tail = log_tail(container, secrets)
         raise BackendError(
-            redact(f"the migration container {container.name} did not start: {exc}", secrets)
+            redact(
+                f"the {request.purpose} container {container.name} did not start: {exc}", secrets
+            )
             + (f"\n{tail}" if tail else "")
         ) from exc
     timeout = float(request.timeout_seconds)
@@ -141,7 +144,7 @@ def _run_to_completion(
             except docker.errors.DockerException:
                 container.kill()
             raise MigrationTimeout(
-                f"the migration container {container.name} ({request.image}) did not exit "
+                f"the {request.purpose} container {container.name} ({request.image}) did not exit "
                 f"within {timeout:g}s; it was stopped and removed",
                 tail,
             ) from exc
@@ -180,7 +183,7 @@ def _remove(container: Any) -> None:
         return
 
 
-def _ensure_image(client: Any, image: str, secrets: list[str]) -> None:
+def _ensure_image(client: Any, image: str, secrets: list[str], purpose: str) -> None:
     try:
         client.images.get(image)
         return
@@ -191,7 +194,8 @@ def _ensure_image(client: Any, image: str, secrets: list[str]) -> None:
     except docker.errors.DockerException as exc:
         raise BackendError(
             redact(
-                f"cannot pull the migrations image {image}: {exc}. Check that the pinned "
+                f"cannot pull the {'migrations' if purpose == 'migration' else purpose} image "
+                f"{image}: {exc}. Check that the pinned "
                 "digest exists in the registry and that the engine can reach and log in to it.",
                 secrets,
             )

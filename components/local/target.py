@@ -16,7 +16,7 @@ from components.local.image_build import ImageBuild, ImageBuildArgs
 from components.local.platform import LocalPlatform, LocalPlatformArgs
 from components.local.service import LocalService, LocalServiceArgs
 from components.naming import NOT_ALNUM, slug
-from components.spec import LocalSpec, ServiceSpec, Settings
+from components.spec import LocalSpec, ServiceSpec, Settings, VerifySpec
 from components.target import (
     CacheEndpoint,
     DatabaseEndpoint,
@@ -139,6 +139,16 @@ class LocalTarget:
                 docker_host=self.local.docker_host, network=network
             )
         )
+
+    def verify_backend(
+        self,
+        subject: str,  # noqa: ARG002 - the run is named by the provider
+        verify: VerifySpec,  # noqa: ARG002 - the run carries command and timeout
+        image_ref: pulumi.Input[str],
+    ) -> pulumi.Input[BackendSettings]:
+        """A one-off container on the stack's network, like the migration; its secrets arrive
+        as files (the release graph passes the subject's own)."""
+        return self.migration_backend(image_ref)
 
     def deploy_service(
         self,
