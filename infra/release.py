@@ -23,6 +23,7 @@ from components.gates.image_pin import ImagePin, ImagePinArgs
 from components.gates.ledger import ReleaseLedger, ReleaseLedgerArgs
 from components.gates.migration_run import MigrationRun, MigrationRunArgs
 from components.gates.snapshot import PreMigrationSnapshot, PreMigrationSnapshotArgs
+from components.gates.verify_run import VerifyRun, VerifyRunArgs
 from components.secret_values import (
     CACHE_PASSWORD,
     DATABASE_PASSWORD,
@@ -31,6 +32,7 @@ from components.secret_values import (
     SecretGenerator,
     random_password,
 )
+from components.spec import VerifySpec
 from components.target import Target
 from infra.settings import DATABASE_URL, REDIS_URL, CacheSpec, ServiceSpec, Settings
 
@@ -47,6 +49,8 @@ class Release:
     migration: MigrationRun
     gates: Mapping[str, HealthGate]
     ledger: ReleaseLedger
+    verifies: Mapping[str, VerifyRun]
+    """Per service with a verify (and "migrations" for `migration.verify`), its verify job."""
 
 
 def build_release(
@@ -95,13 +99,15 @@ def build_release(
     migrations_pin = pins[MIGRATIONS]
 
     gates: dict[str, HealthGate] = {}
+    verifies: dict[str, VerifyRun] = {}
     settled: dict[str, pulumi.Resource] = {}
     """Per service, what later steps wait for: its gate, or the traffic move after it."""
     pre_migration = [s for s in settings.services if s.name in settings.migration.after]
     post_migration = [s for s in settings.services if s.name not in settings.migration.after]
     for spec in pre_migration:
         gates[spec.name], settled[spec.name] = _ship(
-            settings, target, spec, pins, secret_values, settled, [], known_secrets=known
+            settings, target, spec, pins, secret_values, settled, [], known_secrets=known,
+            verifies=verifies,
         )
 
     migration_deps: list[pulumi.Resource] = [database.resource, migrations_pin]
@@ -134,9 +140,20 @@ def build_release(
         ),
         opts=pulumi.ResourceOptions(depends_on=[snapshot, *migration_deps]),
     )
+    migrated: pulumi.Resource = migration
+    """What services shipping after the migration wait for: the run, or its verify."""
+    if settings.migration.verify is not None:
+        local = {} if by_reference else {f"{SECRETS_DIR}/{DATABASE_URL}": database.url}
+        verifies[MIGRATIONS] = migrated = _verify(
+            target, MIGRATIONS, settings.migration.verify, pins,
+            verifies_what=migration.release, env={} if by_reference else {
+                f"{DATABASE_URL}_FILE": f"{SECRETS_DIR}/{DATABASE_URL}"},
+            secret_files=local, known_secrets=known, after=migration,
+        )  # fmt: skip
     for spec in post_migration:
         gates[spec.name], settled[spec.name] = _ship(
-            settings, target, spec, pins, secret_values, settled, [migration], known_secrets=known
+            settings, target, spec, pins, secret_values, settled, [migrated], known_secrets=known,
+            verifies=verifies,
         )
 
     ledger = ReleaseLedger(
@@ -144,14 +161,19 @@ def build_release(
         ReleaseLedgerArgs(
             stack=settings.stack,
             release=_with_cache(
-                _ledger_entry(settings, pins, gates, snapshot), cache_identity
+                _ledger_entry(settings, pins, gates, snapshot, verifies), cache_identity
             ),
             keep=settings.ledger_history,
         ),
         # The migration is listed too: when every service ships before it, no gate depends on it.
-        opts=pulumi.ResourceOptions(depends_on=[*gates.values(), *settled.values(), migration]),
+        opts=pulumi.ResourceOptions(
+            depends_on=[*gates.values(), *settled.values(), migration, *verifies.values()]
+        ),
     )
-    return Release(pins=pins, snapshot=snapshot, migration=migration, gates=gates, ledger=ledger)
+    return Release(
+        pins=pins, snapshot=snapshot, migration=migration, gates=gates, ledger=ledger,
+        verifies=verifies,
+    )  # fmt: skip
 
 
 def _pin_images(settings: Settings, target: Target) -> dict[str, ImagePin]:
@@ -187,10 +209,11 @@ def _ship(
     extra_deps: list[pulumi.Resource],
     *,
     known_secrets: pulumi.Output[list[str]],
+    verifies: dict[str, VerifyRun],
 ) -> tuple[HealthGate, pulumi.Resource]:
-    """Roll one service out after its `after` services settled, gate it, then let the target
-    move traffic to it (where the platform waits for that). Returns the gate and what later
-    steps wait for."""
+    """Roll one service out after its `after` services settled, gate it, run its verify job
+    (into `verifies`), then let the target move traffic to it (where the platform waits for
+    that). Returns the gate and what later steps wait for."""
     pin = pins[spec.name]
     rollout = target.deploy_service(
         spec,
@@ -226,8 +249,53 @@ def _ship(
         ),
         opts=pulumi.ResourceOptions(depends_on=[rollout.resource]),
     )
-    promoted = target.promote(spec, rollout, gate)
-    return gate, promoted if promoted is not None else gate
+    checked: pulumi.Resource = gate
+    if spec.verify is not None:
+        # The verify runs after the gate and before anything that waits for the service: the
+        # traffic move (promote waits for what it is given), later services and the ledger.
+        by_reference = target.secrets_by_reference
+        files = {} if by_reference else {f"{SECRETS_DIR}/{n}": secret_values[n]
+                                          for n in spec.secrets}
+        env = {} if by_reference else {**spec.env, **{f"{n}_FILE": f"{SECRETS_DIR}/{n}"
+                                                      for n in spec.secrets}}
+        verifies[spec.name] = checked = _verify(
+            target, spec.name, spec.verify, pins, verifies_what=pin.image_ref, env=env,
+            secret_files=files, known_secrets=known_secrets, after=gate,
+        )  # fmt: skip
+    promoted = target.promote(spec, rollout, checked)
+    return gate, promoted if promoted is not None else checked
+
+
+def _verify(
+    target: Target,
+    subject: str,
+    verify: VerifySpec,
+    pins: Mapping[str, ImagePin],
+    *,
+    verifies_what: pulumi.Input[str],
+    env: Mapping[str, pulumi.Input[str]],
+    secret_files: Mapping[str, pulumi.Input[str]],
+    known_secrets: pulumi.Output[list[str]],
+    after: pulumi.Resource,
+) -> VerifyRun:
+    """The verify job of `subject` (a service, or "migrations"), run with its own pinned image
+    or the one `verify.image` names, through the target's migration runner, after `after`."""
+    image_ref = pins[verify.image or subject].image_ref
+    return VerifyRun(
+        f"verify-{subject}",
+        VerifyRunArgs(
+            subject=subject,
+            verifies=verifies_what,
+            image=image_ref,
+            command=list(verify.command),
+            timeout_seconds=verify.timeout_seconds,
+            backend=provider_input(target.verify_backend(subject, verify, image_ref)),
+            env=env,
+            secret_files=secret_files,
+            known_secrets=known_secrets,
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[after]),
+    )
 
 
 def _ledger_entry(
@@ -235,9 +303,11 @@ def _ledger_entry(
     pins: Mapping[str, ImagePin],
     gates: Mapping[str, HealthGate],
     snapshot: PreMigrationSnapshot,
+    verifies: Mapping[str, VerifyRun],
 ) -> pulumi.Output[dict[str, Any]]:
     """What the ledger records; the migrations entry names the snapshot taken before it, so
-    the restore path for any release is in the ledger."""
+    the restore path for any release is in the ledger. Services and the migration with a
+    verify job record its plain summary (`verify`: exit code, time, duration; never its log)."""
     names = [spec.name for spec in settings.services]
 
     def entry(pin: ImagePin) -> pulumi.Output[dict[str, Any]]:
@@ -260,15 +330,27 @@ def _ledger_entry(
             }
         )
 
-    services = {
-        name: pulumi.Output.all(entry(pins[name]), gate_summary(gates[name])).apply(
-            lambda v: {**v[0], "gate": v[1]}
+    def verify_summary(name: str) -> pulumi.Output[dict[str, Any]]:
+        if name not in verifies:
+            return pulumi.Output.from_input({})
+        return pulumi.Output.unsecret(verifies[name].evidence).apply(
+            lambda e: {"verify": verify_record(e)}
         )
+
+    services = {
+        name: pulumi.Output.all(
+            entry(pins[name]), gate_summary(gates[name]), verify_summary(name)
+        ).apply(lambda v: {**v[0], "gate": v[1], **v[2]})
         for name in names
     }
-    return pulumi.Output.all(services, entry(pins[MIGRATIONS]), snapshot.snapshot_name).apply(
-        lambda v: {"services": v[0], "migrations": {**v[1], "snapshot": v[2]}}
-    )
+    return pulumi.Output.all(
+        services, entry(pins[MIGRATIONS]), snapshot.snapshot_name, verify_summary(MIGRATIONS)
+    ).apply(lambda v: {"services": v[0], "migrations": {**v[1], "snapshot": v[2], **v[3]}})
+
+
+def verify_record(evidence: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ledger's plain summary of a verify job's evidence (its log tail stays out)."""
+    return {k: (evidence or {}).get(k) for k in ("checked_at", "exit_code", "duration_seconds")}
 
 
 def cache_record(spec: CacheSpec, name: pulumi.Input[str]) -> pulumi.Output[dict[str, Any]]:
