@@ -152,6 +152,13 @@ def _tags(entry: Mapping[str, Any]) -> str:
     return ", ".join(f"{name} {pin_of(services[name])}" for name in sorted(services))
 
 
+def _verify_of(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """`{"verify": {checked_at, exit_code, duration_seconds}}` for an entry whose verify job
+    ran (the ledger's plain summary), else nothing."""
+    found = entry.get("verify")
+    return {"verify": dict(found)} if isinstance(found, Mapping) else {}
+
+
 def release_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The ledger as rows for `releases`, newest first."""
     rows = []
@@ -163,10 +170,12 @@ def release_rows(ledger: Mapping[str, Any]) -> list[dict[str, Any]]:
             "services": {name: {"pin": pin_of(s), "digest": s.get("digest"),
                                 "deployed_at": s.get("deployed_at"),
                                 "served_version": (s.get("gate") or {}).get("served_version"),
-                                "gate_seconds": (s.get("gate") or {}).get("elapsed_seconds")}
+                                "gate_seconds": (s.get("gate") or {}).get("elapsed_seconds"),
+                                **_verify_of(s)}
                          for name, s in sorted(services.items())},
             "migrations": {"pin": pin_of(entry.get(MIGRATIONS) or {}),
-                           "snapshot": (entry.get(MIGRATIONS) or {}).get("snapshot")},
+                           "snapshot": (entry.get(MIGRATIONS) or {}).get("snapshot"),
+                           **_verify_of(entry.get(MIGRATIONS) or {})},
             # The cache the release ran against (stacks with `releasegate:cache` only).
             **({"cache": dict(entry["cache"])} if entry.get("cache") else {}),
         })  # fmt: skip

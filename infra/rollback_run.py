@@ -226,16 +226,24 @@ def list_releases(stack_name: str, cwd: Path, fmt: str, out: TextIO | None = Non
         print(f"{row['release']}  recorded {row['recorded_at']}", file=out)
         for name, service in row["services"].items():
             gate = f"served {service['served_version']} in {service['gate_seconds']}s"
-            print(f"    {name:<12} {service['pin']:<14} {service['digest']}  gate: {gate}",
-                  file=out)  # fmt: skip
+            print(f"    {name:<12} {service['pin']:<14} {service['digest']}  gate: {gate}"
+                  f"{_verify_text(service)}", file=out)  # fmt: skip
         migrations = row["migrations"]
-        print(f"    {MIGRATIONS:<12} {migrations['pin']:<14} snapshot {migrations['snapshot']}",
-              file=out)  # fmt: skip
+        print(f"    {MIGRATIONS:<12} {migrations['pin']:<14} snapshot {migrations['snapshot']}"
+              f"{_verify_text(migrations)}", file=out)  # fmt: skip
         if "cache" in row:
             cache = row["cache"]
             print(f"    {'cache':<12} {cache.get('engine')} {cache.get('engine_version')}  "
                   f"{cache.get('name')}", file=out)  # fmt: skip
     return 0
+
+
+def _verify_text(row: Mapping[str, Any]) -> str:
+    """`  verify: exit 0 in 12.5s` for a row whose verify job ran; "" otherwise."""
+    verify = row.get("verify")
+    if not isinstance(verify, Mapping):
+        return ""
+    return f"  verify: exit {verify.get('exit_code')} in {verify.get('duration_seconds')}s"
 
 
 def _tail(exc: Exception) -> str:

@@ -119,6 +119,26 @@ def test_the_releases_command_prints_the_cache_line(monkeypatch: pytest.MonkeyPa
     ]
 
 
+def test_releases_show_each_verify_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    verify = {"checked_at": "2026-11-23T10:00:09Z", "exit_code": 0, "duration_seconds": 7.0}
+    r3 = {**R3, "services": {**R3["services"], "api": {**R3["services"]["api"], "verify": verify}},
+          "migrations": {**R3["migrations"], "verify": verify}}  # fmt: skip
+    ledger = {"current": r3, "history": [r3, R2]}
+    rows = release_rows(ledger)
+    assert rows[0]["services"]["api"]["verify"] == verify
+    assert rows[0]["migrations"]["verify"] == verify
+    assert "verify" not in rows[0]["services"]["web"] and "verify" not in rows[1]["migrations"]
+    monkeypatch.setattr("infra.rollback_run.open_stack", lambda *_: LedgerStack(ledger))
+    out = io.StringIO()
+    assert list_releases("dev", PROJECT_ROOT, "text", out) == 0
+    lines = [line.split() for line in out.getvalue().splitlines()]
+    api, web, migrations = (next(w for w in lines if w[0] == name)
+                            for name in ("api", "web", "migrations"))  # fmt: skip
+    assert api[-5:] == ["verify:", "exit", "0", "in", "7.0s"]
+    assert migrations[-5:] == ["verify:", "exit", "0", "in", "7.0s"]
+    assert "verify:" not in web
+
+
 def test_without_a_terminal_it_refuses_rather_than_hangs() -> None:
     with pytest.raises(RollbackError, match="run again with --yes"):
         confirm("Roll back?", False, io.StringIO(""), io.StringIO())
