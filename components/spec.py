@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components.aws.spec import AwsSpec
 from components.azure.spec import AzureSpec
 from components.imageref import ImageRef
+
+if TYPE_CHECKING:  # components.notifications_spec imports SecretValue from here
+    from components.notifications_spec import NotificationsSpec
 
 DATABASE_URL = "DATABASE_URL"
 """The secret every service and the migration get: the database's connection URL."""
@@ -264,6 +267,9 @@ class Settings:
     snapshot_when: str = "migrations"
     """`releasegate:snapshot.when`: `migrations` (a snapshot when the migrations pin changes)
     or `always` (when any pin changes)."""
+    notifications: NotificationsSpec | None = None
+    """`releasegate:notifications` (components/notifications_spec.py): where release start,
+    failure, success and rollback messages go; None sends none."""
 
     def service(self, name: str) -> ServiceSpec:
         return next(s for s in self.services if s.name == name)

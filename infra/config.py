@@ -23,6 +23,8 @@ from infra.config_azure import load_azure
 from infra.config_build import load_build
 from infra.config_cache import check_cache_references, load_cache
 from infra.config_checks import load_checks, load_identity, load_snapshot_when, load_verify
+from infra.config_notifications import KEY as KEY_NOTIFICATIONS
+from infra.config_notifications import load_notifications
 from infra.config_reader import (
     Problems,
     Reader,
@@ -120,6 +122,9 @@ def load_settings(
     gate = _load_health_gate(problems, obj(KEY_HEALTH_GATE))
     services = _load_gate_checks(problems, raw_services, services, gate)
     snapshot_when = load_snapshot_when(problems, obj(KEY_SNAPSHOT))
+    notifications = load_notifications(
+        problems, raw_get(KEY_NOTIFICATIONS), is_secret(KEY_NOTIFICATIONS), stack
+    )
     local = _load_local(problems, obj(KEY_LOCAL), services) if cloud is Cloud.LOCAL else None
     http_services = [s.name for s in services if s.port is not None]
     aws = (
@@ -193,6 +198,7 @@ def load_settings(
         tags=MappingProxyType(tags),
         cache=cache,
         snapshot_when=snapshot_when,
+        notifications=notifications,
     )
 
 

@@ -100,6 +100,16 @@ SHAPES: dict[str, dict[str, Any]] = {
     "aws.listenerPorts": {**_PORTS, "description": "service: ALB listener port"},
     "aws.hostedZoneId": {"type": "string", "description": "a Route 53 hosted zone id"},
     "aws.hostedZoneName": {"type": "string", "description": "the hosted zone's DNS name"},
+    # Credentials: Pulumi secrets only (infra/config_notifications.py refuses plain values).
+    "notifications.slack.webhookUrl": {**SECURE, "description": "the incoming webhook's URL"},
+    "notifications.teams.webhookUrl": {**SECURE, "description": "the Workflows trigger's URL"},
+    "notifications.webhook.url": {**SECURE, "description": "the receiver's URL"},
+    "notifications.webhook.headers": {
+        "type": "object",
+        "description": "extra request headers: Name: secret value",
+        "additionalProperties": SECURE,
+    },
+    "notifications.github.token": {**SECURE, "description": "a token that may write deployments"},
 }
 """Shapes of keys the loaders read without a typed accessor, by normalized path."""
 
@@ -112,6 +122,12 @@ _CHECK = {
     "expectedStatus": 200,
     "carriesVersion": True,
     "assertions": [{"path": "status", "equals": "ok"}],
+}
+_NOTIFICATIONS = {
+    "slack": {"webhookUrl": "u"},
+    "teams": {"webhookUrl": "u"},
+    "webhook": {"url": "u", "headers": {}},
+    "github": {"repository": "o/n", "token": "t", "environment": "e", "apiUrl": "u"},
 }
 _SERVICES = {
     "api": {
@@ -131,6 +147,7 @@ PROBES: tuple[dict[str, Any], ...] = (
         "migration": {"build": _BUILD, "verify": _VERIFY},
         "local": {},
         "snapshot": {"when": "always"},
+        "notifications": _NOTIFICATIONS,
     },
     {"cloud": "aws", "services": _SERVICES, "aws": {"hostedZoneId": "Z1", "hostedZoneName": "a"}},
     {"cloud": "aws", "services": _SERVICES, "aws": {"vpcId": "vpc-0a1b2c3d", "production": True}},

@@ -92,6 +92,7 @@ KEY_LEDGER_HISTORY = "ledgerHistory"
 KEY_TAGS = "tags"
 KEY_CACHE = "cache"
 KEY_SNAPSHOT = "snapshot"
+KEY_NOTIFICATIONS = "notifications"
 ALL_KEYS = (
     KEY_CLOUD,
     KEY_RELEASE,
@@ -108,4 +109,5 @@ ALL_KEYS = (
     KEY_TAGS,
     KEY_CACHE,
     KEY_SNAPSHOT,
+    KEY_NOTIFICATIONS,
 )
