@@ -40,6 +40,7 @@ from components.azure.spec import AzureSpec, RevisionMode
 from components.azure.traffic import TrafficShift, TrafficShiftArgs
 from components.azure.vault import AzureVault, AzureVaultArgs, secret_name
 from components.gates.backend_settings import BackendSettings
+from components.naming import short_hash
 from components.spec import DATABASE_URL, REDIS_URL, ServiceSpec, Settings, VerifySpec
 from components.target import (
     MIGRATIONS_IMAGE,
@@ -54,6 +55,14 @@ MIGRATION_CONTAINER = "migrate"
 MIGRATION = "migrate"
 """The migration job's workload name (its identity: `identity-migrate`)."""
 VERIFY_CONTAINER = "verify"
+
+
+def verify_job_name(prefix: str, subject: str) -> str:
+    """The verify job's name (2-32 lowercase letters, digits and '-', like an app's):
+    `<prefix>-verify-<subject>`, shortened as `app_name` does; a subject too long to leave room
+    for the prefix's hash is replaced by a hash of it, so every name fits and stays unique."""
+    name = f"verify-{subject}"
+    return app_name(prefix, name if len(name) <= 17 else f"verify-{short_hash(subject, 10)}")
 
 
 class AzureTarget:
@@ -271,7 +280,7 @@ class AzureTarget:
             spec = self.settings.service(subject)
             workload, secrets, env = subject, sorted(spec.secrets), dict(spec.env)
         return self._job(
-            f"verify-{subject}-job", app_name(self.prefix, f"verify-{subject}"), workload,
+            f"verify-{subject}-job", verify_job_name(self.prefix, subject), workload,
             VERIFY_CONTAINER, image_ref, verify.command, verify.timeout_seconds,
             secrets=secrets, env=env,
         )  # fmt: skip

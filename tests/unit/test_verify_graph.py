@@ -5,10 +5,12 @@ run with (image, command, only their subject's secrets), what re-runs them, and 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
+from components.azure.target import verify_job_name
 from infra.plan import Plan, PlannedResource, apply_sets, diff_plans, evaluate, load_stack_config
 from tests.unit.test_program import depends_on, one
 
@@ -187,3 +189,14 @@ def test_azure_verify_job_runs_its_image_with_its_subject_identity_and_secrets()
         plan, "azure-native:app:Job", "migration-job").inputs["identity"]
     assert verify(plan, "api").inputs["backend"]["kind"] == "containerapps-job"
     assert verify(plan, "api").inputs["backend"]["container"] == "verify"
+
+
+@pytest.mark.parametrize("subject", ["api", "migrations", "a" * 31, "payments-reconciliation-job"])
+def test_azure_verify_job_names_fit_the_job_name_rule(subject: str) -> None:
+    """Container Apps job names: 2-32 lowercase letters, digits and '-' (components/azure/
+    naming.py), starting with a letter, ending with a letter or digit; unique per subject."""
+    for prefix in ("releasegate-azure-production", "rg-dev"):
+        name = verify_job_name(prefix, subject)
+        assert re.fullmatch(r"[a-z][a-z0-9-]{0,30}[a-z0-9]", name), name
+        assert "--" not in name
+    assert verify_job_name("rg", subject) != verify_job_name("rg", subject + "x")
