@@ -159,12 +159,39 @@ class ServiceSpec:
 
 
 @dataclass(frozen=True)
+class PromotedFrom:
+    """`release.promotedFrom`, written by `python -m infra promote`: the stack and ledger
+    release the pins were copied from, and each promoted image's digest. The ledger records it
+    only for the images whose pinned digest is still this one (a pin edited by hand since is
+    not "promoted")."""
+
+    stack: str
+    release: str
+    pins: dict[str, str]
+    """Image name (a service or `migrations`) -> `sha256:...` digest. A plain dict, as
+    `dataclasses.asdict` (infra/release.py) copies it."""
+
+
+@dataclass(frozen=True)
+class PromotionSpec:
+    """`releasegate:promotion`: what `python -m infra promote --to <this stack>` requires."""
+
+    source: str | None = None
+    """`from`: the stack promoted from by default (None: `--from` is required)."""
+    min_soak_minutes: int = 30
+    """How long the source's release must have run since its gates passed (Kargo's
+    `requiredSoakTime`)."""
+
+
+@dataclass(frozen=True)
 class ReleaseSpec:
     """`releasegate:release`: what runs. A rollback is a re-pin here."""
 
     pins: Mapping[str, ImageRef]
     migrations: ImageRef
     allow_migrations_rollback: bool
+    promoted_from: PromotedFrom | None = None
+    """Set by `promote`; None for pins set any other way."""
 
 
 @dataclass(frozen=True)
@@ -270,6 +297,8 @@ class Settings:
     notifications: NotificationsSpec | None = None
     """`releasegate:notifications` (components/notifications_spec.py): where release start,
     failure, success and rollback messages go; None sends none."""
+    promotion: PromotionSpec = field(default_factory=PromotionSpec)
+    """`releasegate:promotion`: the soak time and default source of `promote` into this stack."""
 
     def service(self, name: str) -> ServiceSpec:
         return next(s for s in self.services if s.name == name)

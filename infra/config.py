@@ -23,6 +23,7 @@ from infra.config_azure import load_azure
 from infra.config_build import load_build
 from infra.config_cache import check_cache_references, load_cache
 from infra.config_checks import load_checks, load_identity, load_snapshot_when, load_verify
+from infra.config_promotion import PROMOTED_FROM, load_promoted_from, load_promotion
 from infra.config_notifications import KEY as KEY_NOTIFICATIONS
 from infra.config_notifications import load_notifications
 from infra.config_reader import (
@@ -49,6 +50,7 @@ from infra.settings import (
     KEY_LEDGER_HISTORY,
     KEY_LOCAL,
     KEY_MIGRATION,
+    KEY_PROMOTION,
     KEY_RELEASE,
     KEY_SERVICES,
     KEY_SNAPSHOT,
@@ -82,7 +84,7 @@ RawGetter = Callable[[str], str | None]
 SecretTest = Callable[[str], bool]
 
 
-def load_settings(
+def load_settings(  # noqa: PLR0915 - one load per config key, in one place
     project: str,
     stack: str,
     raw_get: RawGetter,
@@ -167,6 +169,7 @@ def load_settings(
         problems, KEY_LEDGER_HISTORY, raw_get(KEY_LEDGER_HISTORY), 20, 2, 200
     )
     tags = _load_tags(problems, obj(KEY_TAGS))
+    promotion = load_promotion(problems, obj(KEY_PROMOTION))
     ordered = _rollout_order(problems, services, migration)
     if local is not None and local.build_context is not None and release is not None:
         for name, ref in [*release.pins.items(), ("migrations", release.migrations)]:
@@ -196,6 +199,7 @@ def load_settings(
         generated_secrets=generated,
         ledger_history=ledger_history,
         tags=MappingProxyType(tags),
+        promotion=promotion,
         cache=cache,
         snapshot_when=snapshot_when,
         notifications=notifications,
@@ -378,10 +382,12 @@ def _load_release(
     problems: Problems, raw: Mapping[str, Any], service_names: list[str]
 ) -> ReleaseSpec | None:
     """None for a foundation-only stack: `release` absent, empty or holding no pin (only
-    `allowMigrationsRollback`). Some pins but not all is an error: half a release cannot ship."""
-    known = {*service_names, "migrations", "allowMigrationsRollback"}
+    `allowMigrationsRollback` or `promotedFrom`). Some pins but not all is an error: half a
+    release cannot ship."""
+    known = {*service_names, "migrations", "allowMigrationsRollback", PROMOTED_FROM}
     r = Reader(problems, KEY_RELEASE, raw, known)
     wanted = [*service_names, "migrations"]
+    promoted_from = load_promoted_from(problems, raw.get(PROMOTED_FROM), wanted)
     if not any(name in raw for name in wanted):
         r.boolean("allowMigrationsRollback", False)
         return None
@@ -409,8 +415,9 @@ def _load_release(
     if migrations is None or len(pins) != len(service_names):
         return None
     return ReleaseSpec(
-        pins=MappingProxyType(pins), migrations=migrations, allow_migrations_rollback=allow
-    )
+        pins=MappingProxyType(pins), migrations=migrations, allow_migrations_rollback=allow,
+        promoted_from=promoted_from,
+    )  # fmt: skip
 
 
 def _load_migration(

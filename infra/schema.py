@@ -69,6 +69,11 @@ SHAPES: dict[str, dict[str, Any]] = {
         "type": "string",
         "description": "the migrations image's pin: an immutable tag or a sha256 digest",
     },
+    "release.promotedFrom.pins": {
+        "type": "object",
+        "description": "image (a service or migrations): the promoted sha256 digest",
+        "additionalProperties": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"},
+    },
     "services.*.env": {
         "type": "object",
         "description": "plain environment: NAME: value (secrets go under `secrets`)",
@@ -115,6 +120,7 @@ SHAPES: dict[str, dict[str, Any]] = {
 
 _BUILD = {"context": "app", "dockerfile": "Dockerfile", "target": "app", "args": {"A": "b"}}
 _VERIFY = {"command": ["true"], "image": "api", "timeoutSeconds": 60}
+_PROMOTED_FROM = {"stack": "staging", "release": "0a1b2c3d", "pins": {"api": "sha256:" + "0" * 64}}
 _CHECK = {
     "path": "/x",
     "method": "POST",
@@ -149,7 +155,13 @@ PROBES: tuple[dict[str, Any], ...] = (
         "snapshot": {"when": "always"},
         "notifications": _NOTIFICATIONS,
     },
-    {"cloud": "aws", "services": _SERVICES, "aws": {"hostedZoneId": "Z1", "hostedZoneName": "a"}},
+    {
+        "cloud": "aws",
+        "services": _SERVICES,
+        "aws": {"hostedZoneId": "Z1", "hostedZoneName": "a"},
+        "release": {"promotedFrom": _PROMOTED_FROM},
+        "promotion": {"from": "staging", "minSoakMinutes": 30},
+    },
     {"cloud": "aws", "services": _SERVICES, "aws": {"vpcId": "vpc-0a1b2c3d", "production": True}},
     {"cloud": "azure", "services": _SERVICES, "azure": {}},
 )

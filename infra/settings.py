@@ -24,6 +24,8 @@ from components.spec import (
     IdentitySpec,
     LocalSpec,
     MigrationSpec,
+    PromotedFrom,
+    PromotionSpec,
     ReleaseSpec,
     SecretValue,
     ServiceSpec,
@@ -45,6 +47,8 @@ __all__ = [
     "IdentitySpec",
     "LocalSpec",
     "MigrationSpec",
+    "PromotedFrom",
+    "PromotionSpec",
     "ReleaseSpec",
     "SecretValue",
     "ServiceSpec",
@@ -90,6 +94,7 @@ KEY_APP_SECRETS = "appSecrets"
 KEY_GENERATED_SECRETS = "generatedSecrets"
 KEY_LEDGER_HISTORY = "ledgerHistory"
 KEY_TAGS = "tags"
+KEY_PROMOTION = "promotion"
 KEY_CACHE = "cache"
 KEY_SNAPSHOT = "snapshot"
 KEY_NOTIFICATIONS = "notifications"
@@ -107,6 +112,7 @@ ALL_KEYS = (
     KEY_GENERATED_SECRETS,
     KEY_LEDGER_HISTORY,
     KEY_TAGS,
+    KEY_PROMOTION,
     KEY_CACHE,
     KEY_SNAPSHOT,
     KEY_NOTIFICATIONS,

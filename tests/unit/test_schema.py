@@ -144,6 +144,8 @@ LEVELS = [
     ({"cloud": "local"}, "migration.verify"),
     ({"cloud": "local"}, "snapshot"),
     ({"cloud": "aws"}, "cache"),
+    ({"cloud": "local"}, "promotion"),
+    ({"cloud": "local", "release": {"promotedFrom": {"pins": {}}}}, "release.promotedFrom"),
     ({"cloud": "local"}, "notifications"),
     ({"cloud": "local"}, "notifications.slack"),
     ({"cloud": "local"}, "notifications.teams"),
@@ -175,7 +177,7 @@ def test_every_reader_in_the_loaders_is_reached_by_a_probe() -> None:
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Reader"
     ]
-    assert len(sites) == 19, f"Reader call sites changed: {sites}; update LEVELS and PROBES"
+    assert len(sites) == 21, f"Reader call sites changed: {sites}; update LEVELS and PROBES"
     assert {p["cloud"] for p in PROBES} == {"local", "aws", "azure"}
 
 
