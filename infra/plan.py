@@ -24,6 +24,7 @@ from typing import Any
 import pulumi
 import yaml
 
+from components.gates.attempt import start_attempt
 from components.gates.ledger import record_release
 from infra import plan_outputs_aws, plan_outputs_azure, pulumi_internals
 from infra.settings import NAMESPACE
@@ -297,6 +298,9 @@ class PlanMocks(pulumi.runtime.Mocks):
         if typ.endswith(":ReleaseLedger"):
             release = plain(inputs.get("release")) or {}
             return record_release(release, None, int(plain(inputs.get("keep")) or 20), OFFLINE_TIME)
+        if typ.endswith(":ReleaseAttempt"):
+            props = {k: plain(v) for k, v in inputs.items()}
+            return start_attempt(props, None, int(props.get("keep") or 40), OFFLINE_TIME)
         if typ == "docker:index/image:Image":
             image_name = str(plain(inputs.get("imageName")))
             repository = image_name.rsplit(":", 1)[0]

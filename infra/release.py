@@ -11,12 +11,14 @@ them unless `migration.after` names services that ship first.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
+from components.gates.attempt import ReleaseAttempt, ReleaseAttemptArgs
 from components.gates.backend_settings import provider_input
 from components.gates.health_gate import HealthGate, HealthGateArgs
 from components.gates.image_pin import ImagePin, ImagePinArgs
@@ -34,6 +36,7 @@ from components.secret_values import (
 )
 from components.spec import VerifySpec
 from components.target import Target
+from infra import release_env
 from infra.settings import DATABASE_URL, REDIS_URL, CacheSpec, ServiceSpec, Settings
 
 MIGRATIONS = "migrations"
@@ -51,6 +54,8 @@ class Release:
     ledger: ReleaseLedger
     verifies: Mapping[str, VerifyRun]
     """Per service with a verify (and "migrations" for `migration.verify`), its verify job."""
+    attempt: ReleaseAttempt | None = None
+    """The record that this release was tried (components/gates/attempt.py)."""
 
 
 def build_release(
@@ -96,6 +101,9 @@ def build_release(
     )
 
     pins = _pin_images(settings, target)
+    # Before anything of the release changes: a record that it was tried (the ledger tells
+    # later whether it passed). Everything after waits for it.
+    attempt = _attempt(settings, pins)
     migrations_pin = pins[MIGRATIONS]
 
     gates: dict[str, HealthGate] = {}
@@ -106,11 +114,11 @@ def build_release(
     post_migration = [s for s in settings.services if s.name not in settings.migration.after]
     for spec in pre_migration:
         gates[spec.name], settled[spec.name] = _ship(
-            settings, target, spec, pins, secret_values, settled, [], known_secrets=known,
+            settings, target, spec, pins, secret_values, settled, [attempt], known_secrets=known,
             verifies=verifies,
         )
 
-    migration_deps: list[pulumi.Resource] = [database.resource, migrations_pin]
+    migration_deps: list[pulumi.Resource] = [database.resource, migrations_pin, attempt]
     migration_deps += [settled[name] for name in settings.migration.after]
     snapshot = PreMigrationSnapshot(
         "pre-migration-snapshot",
@@ -161,9 +169,11 @@ def build_release(
         ReleaseLedgerArgs(
             stack=settings.stack,
             release=_with_cache(
-                _ledger_entry(settings, pins, gates, snapshot, verifies), cache_identity
+                _with_attempt(_ledger_entry(settings, pins, gates, snapshot, verifies), attempt),
+                cache_identity,
             ),
             keep=settings.ledger_history,
+            attempts=attempt.attempts,
         ),
         # The migration is listed too: when every service ships before it, no gate depends on it.
         opts=pulumi.ResourceOptions(
@@ -172,7 +182,7 @@ def build_release(
     )
     return Release(
         pins=pins, snapshot=snapshot, migration=migration, gates=gates, ledger=ledger,
-        verifies=verifies,
+        verifies=verifies, attempt=attempt,
     )  # fmt: skip
 
 
@@ -367,3 +377,83 @@ def _with_cache(
     if cache is None:
         return entry
     return pulumi.Output.all(entry, cache).apply(lambda v: {**v[0], "cache": v[1]})
+
+
+def pins_record(pins: Mapping[str, ImagePin]) -> pulumi.Output[dict[str, Any]]:
+    """The pins as the attempt records them: `{"services": {name: {tag, digest, image}},
+    "migrations": {tag, digest, image}}` (the ledger entry's shape, without evidence)."""
+
+    def pin(image: ImagePin) -> pulumi.Output[dict[str, Any]]:
+        return pulumi.Output.all(image.tag, image.digest, image.image_ref).apply(
+            lambda v: {"tag": v[0], "digest": v[1], "image": v[2]}
+        )
+
+    services = {name: pin(image) for name, image in pins.items() if name != MIGRATIONS}
+    return pulumi.Output.all(services, pin(pins[MIGRATIONS])).apply(
+        lambda v: {"services": v[0], "migrations": v[1]}
+    )
+
+
+def _attempt(settings: Settings, pins: Mapping[str, ImagePin]) -> ReleaseAttempt:
+    """The ReleaseAttempt: the pins, who deploys, and what the environment says about this
+    deploy (override reason, the release a rollback leaves: infra/release_env.py)."""
+    record = pins_record(pins)
+    return ReleaseAttempt(
+        "release-attempt",
+        ReleaseAttemptArgs(
+            stack=settings.stack,
+            release=record,
+            actor=release_env.actor(),
+            promoted_from=record.apply(
+                lambda r: promoted_record(
+                    getattr(settings.pinned_release, "promoted_from", None), r
+                )
+            ),
+            overrides=release_env.overrides(),
+            rollback_of=release_env.rollback_of(),
+            keep=2 * settings.ledger_history,
+        ),
+        opts=pulumi.ResourceOptions(depends_on=list(pins.values())),
+    )
+
+
+def promoted_record(promoted: object, release: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`release.promotedFrom` ({stack, release, pins: {image: digest}}) limited to the images
+    whose promoted digest is the one pinned now; None when there is none (or none matches)."""
+    if promoted is None:
+        return None
+    data = dataclasses.asdict(promoted) if dataclasses.is_dataclass(promoted) else promoted
+    if not isinstance(data, Mapping):
+        return None
+    current = {
+        name: (release.get("services") or {}).get(name, {}).get("digest")
+        for name in (release.get("services") or {})
+    }
+    current[MIGRATIONS] = (release.get(MIGRATIONS) or {}).get("digest")
+    matching = {
+        str(name): digest for name, digest in dict(data.get("pins") or {}).items()
+        if digest is not None and current.get(str(name)) == digest
+    }  # fmt: skip
+    if not matching:
+        return None
+    return {"stack": data.get("stack"), "release": data.get("release"), "pins": matching}
+
+
+def _with_attempt(
+    entry: pulumi.Output[dict[str, Any]], attempt: ReleaseAttempt
+) -> pulumi.Output[dict[str, Any]]:
+    """The ledger entry with its attempt (outputs of the ReleaseAttempt, so an unchanged
+    attempt leaves the entry unchanged whoever deploys)."""
+    fields = pulumi.Output.all(
+        attempt.attempt_id, attempt.started_at, attempt.actor, attempt.promoted_from,
+        attempt.overrides, attempt.rollback_of,
+    )  # fmt: skip
+    return pulumi.Output.all(entry, fields).apply(
+        lambda v: {
+            **v[0],
+            "attempt": {
+                "id": v[1][0], "started_at": v[1][1], "actor": v[1][2],
+                "promoted_from": v[1][3], "overrides": v[1][4] or [], "rollback_of": v[1][5],
+            },
+        }
+    )  # fmt: skip

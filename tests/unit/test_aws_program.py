@@ -360,12 +360,16 @@ def test_repin_changes_only_that_services_task_service_pin_and_gate() -> None:
     touched = {(c.resource.type, c.resource.name) for c in changes}
     assert touched == {
         ("pulumi-python:dynamic/gates:ImagePin", "pin-api"),
+        # The freeze guard holds the pins as configured (its check refuses a change in a window).
+        ("pulumi-python:dynamic/gates:FreezeGuard", "freeze-guard"),
         # The pin's ECR keep tags move with it (an update: the kept history is its state).
         ("pulumi-python:dynamic/aws:EcrImageKeeper", "keep-api"),
         ("aws:ecs/taskDefinition:TaskDefinition", "service-api-task"),
         ("aws:ecs/service:Service", "service-api"),
         ("pulumi-python:dynamic/gates:HealthGate", "gate-api"),
         ("pulumi-python:dynamic/gates:ReleaseLedger", "release-ledger"),
+        # The record that a new release was tried (who, when): every re-pin is one.
+        ("pulumi-python:dynamic/gates:ReleaseAttempt", "release-attempt"),
     }
     keep = next(c for c in changes if c.resource.name == "keep-api")
     assert set(keep.changed_inputs) == {"reference"}  # not one of its replacing inputs

@@ -305,11 +305,15 @@ def test_repin_changes_only_that_apps_revision_pin_gate_and_traffic() -> None:
     touched = {(c.resource.type, c.resource.name) for c in changes}
     assert touched == {
         ("pulumi-python:dynamic/gates:ImagePin", "pin-api"),
+        # The freeze guard holds the pins as configured (its check refuses a change in a window).
+        ("pulumi-python:dynamic/gates:FreezeGuard", "freeze-guard"),
         ("pulumi-python:dynamic/azure:RevisionRollout", "service-api-revision"),
         ("azure-native:app:ContainerApp", "service-api"),
         ("pulumi-python:dynamic/gates:HealthGate", "gate-api"),
         ("pulumi-python:dynamic/azure:TrafficShift", "traffic-shift-api"),
         ("pulumi-python:dynamic/gates:ReleaseLedger", "release-ledger"),
+        # The record that a new release was tried (who, when): every re-pin is one.
+        ("pulumi-python:dynamic/gates:ReleaseAttempt", "release-attempt"),
     }
     app = next(c for c in changes if c.resource.name == "service-api")
     assert set(app.changed_inputs) <= {"template"}, app.changed_inputs

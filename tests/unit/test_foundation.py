@@ -34,6 +34,7 @@ RELEASE_TYPES = {
     "pulumi-python:dynamic/gates:MigrationRun",
     "pulumi-python:dynamic/gates:HealthGate",
     "pulumi-python:dynamic/gates:ReleaseLedger",
+    "pulumi-python:dynamic/gates:ReleaseAttempt",
     # local: per-pin image builds and the service containers
     "releasegate:local:ImageBuild",
     "docker:index/image:Image",

@@ -222,15 +222,18 @@ def test_rollback_repin_touches_only_that_service() -> None:
     touched = {c.resource.name for c in changes}
     allowed_prefixes = (
         "pin-api",
+        "freeze-guard",
         "service-api",
         "gate-api",
         "release-ledger",
+        "release-attempt",
         "build-releasegate-api-v0-9-0",
     )
     assert touched, "a re-pin must change something"
     unexpected = {name for name in touched if not name.startswith(allowed_prefixes)}
     assert not unexpected, f"re-pinning api also touched {sorted(unexpected)}"
-    assert {"pin-api", "gate-api", "service-api-container", "release-ledger"} <= touched
+    assert {"pin-api", "gate-api", "service-api-container", "release-ledger",
+            "release-attempt"} <= touched  # fmt: skip
     for untouched in (
         "migration",
         "pre-migration-snapshot",
