@@ -33,6 +33,7 @@ from components.gates.check_inputs import (
     identity_problems,
 )
 from components.gates.http_probe import GateResult, GateSettings, run_health_gate
+from components.gates.notify import failure_notice, notify_problem
 from components.gates.provider_base import GateProvider, is_unknown, is_whole
 from components.gates.redact import known_secret_values, known_secrets_problem, redact
 from components.imageref import PINNED_IMAGE_PATTERN
@@ -248,6 +249,8 @@ def input_problems(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
     problems += _platform_problems(inputs)
     if problem := known_secrets_problem(inputs.get("known_secrets")):
         problems.append(("known_secrets", problem))
+    if problem := notify_problem(inputs.get("notify")):
+        problems.append(("notify", problem))
     # One reason per input (the first found): a second, contradictory line for the same key
     # only confuses. Reasons quote values (a check's path may carry a token): redacted.
     known = known_secret_values(inputs.get("known_secrets"))
@@ -298,14 +301,16 @@ def run_gate_for(inputs: Mapping[str, Any]) -> GateResult:
 
 
 def _outputs(inputs: Mapping[str, Any], result: GateResult) -> dict[str, Any]:
-    """The inputs and the verdict; `known_secrets` stays an input only (never an output)."""
-    kept = {key: value for key, value in inputs.items() if key != "known_secrets"}
+    """The inputs and the verdict; `known_secrets` and `notify` stay inputs only (never an
+    output)."""
+    kept = {key: value for key, value in inputs.items() if key not in ("known_secrets", "notify")}
     return {**kept, "evidence": {**result.evidence(), "identity": identity_evidence(inputs)}}
 
 
 class HealthGateProvider(GateProvider):
     """Runs the gate on create and on every update; a change to any of `INPUTS` is an update.
-    `known_secrets` (for redaction) is not one of them: a secret rotation re-runs no gate."""
+    `known_secrets` (for redaction) is not one of them: a secret rotation re-runs no gate; nor
+    is `notify` (where a failure is announced, before the gate raises)."""
 
     INPUTS = INPUTS
     REPLACE_ON = ()
@@ -315,12 +320,15 @@ class HealthGateProvider(GateProvider):
         return CheckResult(news, failures)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        result = run_gate_for(props)
+        with failure_notice(props, f"health gate {props.get('service')}"):
+            result = run_gate_for(props)
         gate_id = f"{props['service']}-{uuid.uuid4().hex[:12]}"
         return CreateResult(gate_id, _outputs(props, result))
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(_outputs(_news, run_gate_for(_news)))
+        with failure_notice(_news, f"health gate {_news.get('service')}"):
+            result = run_gate_for(_news)
+        return UpdateResult(_outputs(_news, result))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to delete: the gate is a verdict recorded in state, not infrastructure."""
@@ -373,6 +381,9 @@ class HealthGateArgs:
     known_secrets: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None
     """Every secret value the stack knows, masked in observations and error messages. Pass a
     Pulumi secret; it is not a diffed input, so a secret rotation re-runs no gate."""
+    notify: pulumi.Input[Mapping[str, Any]] | None = None
+    """Where a failure is announced (`{targets, stack, release}`, components/gates/notify.py),
+    before the gate raises. Pass a Pulumi secret; never diffed, never an output."""
 
 
 class HealthGate(Resource, module="gates", name="HealthGate"):
@@ -389,6 +400,7 @@ class HealthGate(Resource, module="gates", name="HealthGate"):
         props["known_secrets"] = (
             None if args.known_secrets is None else pulumi.Output.secret(args.known_secrets)
         )
+        props["notify"] = None if args.notify is None else pulumi.Output.secret(args.notify)
         props["evidence"] = None
         opts = pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(additional_secret_outputs=["evidence"])

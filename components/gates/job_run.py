@@ -28,6 +28,7 @@ from components.gates.backends import (
     parse_settings,
     settings_problems,
 )
+from components.gates.notify import notify_problem
 from components.gates.provider_base import is_unknown, utc_now
 from components.gates.redact import known_secret_values, known_secrets_problem, redact
 from components.imageref import PINNED_IMAGE_PATTERN
@@ -61,6 +62,9 @@ class JobArgs:
     """Every secret value the stack knows (app and generated secrets, DATABASE_URL, the
     database password), masked in the log tail and error messages. Stored as a Pulumi secret;
     not diffed, so a secret rotation never re-runs a job."""
+    notify: pulumi.Input[Mapping[str, Any]] | None = None
+    """Where a failed run is announced (`{targets, stack, release}`, components/gates/
+    notify.py) before it raises. Stored as a Pulumi secret; never diffed, never an output."""
 
 
 def job_props(args: JobArgs) -> dict[str, Any]:
@@ -73,6 +77,7 @@ def job_props(args: JobArgs) -> dict[str, Any]:
         "timeout_seconds": args.timeout_seconds,
         "backend": args.backend,
         "known_secrets": pulumi.Output.secret(args.known_secrets),
+        "notify": None if args.notify is None else pulumi.Output.secret(args.notify),
     }
 
 
@@ -175,6 +180,8 @@ def check_job_inputs(inputs: Mapping[str, Any], fail: Fail) -> None:
                 fail("backend", backend_problem)
     if problem := known_secrets_problem(inputs.get("known_secrets")):
         fail("known_secrets", problem)
+    if problem := notify_problem(inputs.get("notify")):
+        fail("notify", problem)
 
 
 def seconds_between(start: str, end: str) -> float:

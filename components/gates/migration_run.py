@@ -42,6 +42,7 @@ from components.gates.job_run import (
     non_empty_string,
     run_job,
 )
+from components.gates.notify import failure_notice
 from components.gates.provider_base import GateProvider, is_unknown
 
 MIGRATIONS_KEY = "releasegate:release.migrations"
@@ -164,7 +165,8 @@ class MigrationRunProvider(GateProvider):
         return DiffResult(changes=bool(changes), replaces=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        result = self._run(props)
+        with failure_notice(props, f"migration {props.get('release')}"):
+            result = self._run(props)
         outs = self._outputs(props, result, [])
         return CreateResult(run_name(str(props["release"]), props.get("backend") or {}), outs)
 
@@ -173,7 +175,8 @@ class MigrationRunProvider(GateProvider):
         history = history_of(_olds)
         if _news.get("allow_rollback") is not True:
             refuse_rollback(history, str(_news.get("image")), _news.get("release"))
-        result = self._run(_news)
+        with failure_notice(_news, f"migration {_news.get('release')}"):
+            result = self._run(_news)
         return UpdateResult(self._outputs(_news, result, history))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:

@@ -40,6 +40,7 @@ from components.gates.backends import (
     settings_problems,
     snapshot_backend,
 )
+from components.gates.notify import failure_notice, notify_problem
 from components.gates.provider_base import GateProvider, is_unknown
 from components.gates.redact import known_secret_values, known_secrets_problem, redact
 from components.naming import fit, short_hash, slug
@@ -90,9 +91,16 @@ class PreMigrationSnapshotProvider(GateProvider):
                 ]
         if problem := known_secrets_problem(news.get("known_secrets")):
             failures.append(CheckFailure("known_secrets", problem))
+        if problem := notify_problem(news.get("notify")):
+            failures.append(CheckFailure("notify", problem))
         return CheckResult(dict(news), failures)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        with failure_notice(props, "pre-migration snapshot"):
+            return self._take(props)
+
+    @staticmethod
+    def _take(props: dict[str, Any]) -> CreateResult:
         release = str(props["release"])
         plain = dict(props.get("backend") or {})
         kind = str(plain.get("kind", ""))
@@ -155,6 +163,9 @@ class PreMigrationSnapshotArgs:
     known_secrets: pulumi.Input[Sequence[pulumi.Input[str]]] = field(default_factory=list)
     """Every secret value the stack knows, masked in error messages. Stored as a Pulumi
     secret; not diffed, so a secret rotation never takes a snapshot."""
+    notify: pulumi.Input[Mapping[str, Any]] | None = None
+    """Where a failed snapshot is announced (`{targets, stack, release}`, components/gates/
+    notify.py) before it raises. Stored as a Pulumi secret; never diffed, never an output."""
 
 
 class PreMigrationSnapshot(pulumi.dynamic.Resource, module="gates", name="PreMigrationSnapshot"):
@@ -179,6 +190,7 @@ class PreMigrationSnapshot(pulumi.dynamic.Resource, module="gates", name="PreMig
             "trigger": args.trigger,
             "backend": args.backend,
             "known_secrets": pulumi.Output.secret(args.known_secrets),
+            "notify": None if args.notify is None else pulumi.Output.secret(args.notify),
             "snapshot_name": None,
             "location": None,
             "size_bytes": None,

@@ -38,6 +38,7 @@ from components.gates.job_run import (
     run_job,
     seconds_between,
 )
+from components.gates.notify import failure_notice
 from components.gates.provider_base import GateProvider
 from components.naming import slug
 
@@ -93,11 +94,13 @@ class VerifyRunProvider(GateProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         subject = str(props["subject"])
-        outs = self._run(props)
+        with failure_notice(props, f"verify {subject}"):
+            outs = self._run(props)
         return CreateResult(verify_name(subject, props.get("backend") or {}), outs)
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(self._run(_news))
+        with failure_notice(_news, f"verify {_news.get('subject')}"):
+            return UpdateResult(self._run(_news))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to undo: the job ran to its end and its container or task is gone."""
