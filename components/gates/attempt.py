@@ -31,6 +31,7 @@ from pulumi.dynamic import (
 )
 
 from components.gates.ledger import release_id
+from components.gates.notify_events import announce_start
 from components.gates.provider_base import GateProvider, is_unknown, is_whole, utc_now
 
 KEEP = 40
@@ -109,10 +110,12 @@ class ReleaseAttemptProvider(GateProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         outs = start_attempt(props, None, int(props.get("keep") or KEEP), utc_now())
+        announce_start(props, release_id(props.get("release") or {}))
         return CreateResult(f"attempt-{props['stack']}", {**props, **outs})
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         outs = start_attempt(_news, _olds, int(_news.get("keep") or KEEP), utc_now())
+        announce_start(_news, release_id(_news.get("release") or {}))
         return UpdateResult({**_news, **outs})
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, Resource, UpdateResult
 
+from components.gates.notify_events import announce_recorded
 from components.gates.provider_base import GateProvider, is_unknown, is_whole, utc_now
 from components.gates.release_history import (
     ROLLED_BACK,
@@ -218,12 +219,14 @@ class ReleaseLedgerProvider(GateProvider):
         outs = record_release(
             props["release"], None, int(props["keep"]), utc_now(), props.get("attempts")
         )
+        announce_recorded(props, outs, None)  # after recording: success or rollback
         return CreateResult(f"ledger-{props['stack']}", {**props, **outs})
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         outs = record_release(
             _news["release"], _olds, int(_news["keep"]), utc_now(), _news.get("attempts")
         )
+        announce_recorded(_news, outs, _olds)  # after recording: success or rollback
         return UpdateResult({**_news, **outs})
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from components.gates.ledger import release_id
 from components.gates.notify import send
 
 
@@ -28,26 +27,27 @@ def _pins(release: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def _notify_for(props: Mapping[str, Any], release: Mapping[str, Any]) -> dict[str, Any] | None:
+def _notify_for(props: Mapping[str, Any], release: str) -> dict[str, Any] | None:
     notify_input = props.get("notify")
     if not isinstance(notify_input, Mapping):
         return None
     return {
         **notify_input,
         "stack": notify_input.get("stack") or props.get("stack"),
-        "release": release_id(release),
+        "release": release,
     }
 
 
-def announce_start(props: Mapping[str, Any]) -> list[str]:
-    """ReleaseAttempt: the release started (its pins). Returns the warnings (also logged)."""
+def announce_start(props: Mapping[str, Any], release_id: str) -> list[str]:
+    """ReleaseAttempt: the release (`release_id`, the ledger's id of its pins) started.
+    Returns the warnings (also logged)."""
     release = props.get("release") if isinstance(props.get("release"), Mapping) else {}
     details = _pins(release or {})
     if props.get("rollback_of"):
         details["rolls back"] = str(props["rollback_of"])
     if isinstance(props.get("promoted_from"), Mapping):
         details["promoted from"] = str(props["promoted_from"].get("stack"))
-    return send(_notify_for(props, release or {}), "start", details=details,
+    return send(_notify_for(props, release_id), "start", details=details,
                 known_secrets=props.get("known_secrets"))  # fmt: skip
 
 
@@ -92,5 +92,5 @@ def announce_recorded(
         details["rolled back"] = str(current["rollback_of"])
     if isinstance(current.get("duration_seconds"), int | float):
         details["duration"] = f"{current['duration_seconds']:.0f} s"
-    return send(_notify_for(props, release or {}), kind, details=details,
+    return send(_notify_for(props, str(current.get("id"))), kind, details=details,
                 known_secrets=props.get("known_secrets"))  # fmt: skip

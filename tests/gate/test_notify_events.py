@@ -52,7 +52,7 @@ def test_the_attempt_announces_the_start_with_its_pins(receiver: Receiver) -> No
     targets = {"webhook": {"url": receiver.url()}}
     props = {"stack": "staging", "release": RELEASE, "rollback_of": "abc",
              "notify": {"targets": targets, "stack": "staging"}}  # fmt: skip
-    assert announce_start(props) == []
+    assert announce_start(props, release_id(RELEASE)) == []
     (post,) = receiver.posts()
     assert post.body["event"] == "start" and post.body["release"] == release_id(RELEASE)
     assert post.body["details"] == {"api": "v2", "migrations": "v2", "rolls back": "abc"}
@@ -72,7 +72,7 @@ def test_the_ledger_announces_a_rollback(receiver: Receiver) -> None:
 
 
 def test_no_targets_no_message(receiver: Receiver) -> None:
-    assert announce_start({"stack": "s", "release": RELEASE, "notify": None}) == []
+    assert announce_start({"stack": "s", "release": RELEASE, "notify": None}, "r") == []
     outs = {"current": entry("x")}
     assert announce_recorded({"stack": "s", "release": RELEASE}, outs, None) == []
     assert receiver.requests == []
