@@ -59,6 +59,21 @@ def build_parser() -> argparse.ArgumentParser:
                           help="a ledger release id (or prefix) or a tag")  # fmt: skip
     rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     rollback.add_argument("--cwd", type=Path, default=Path.cwd(), help="the Pulumi project")
+    promote = commands.add_parser(
+        "promote",
+        help="copy the source stack's last good release's pins into the target's stack file",
+        description="Reads the source stack's ledger; refuses (exit 2, nothing changed) when its "
+        "last release failed, has soaked less than the target's promotion.minSoakMinutes, or "
+        "uses a digest the target's registry lacks. Otherwise writes each pin as tag@digest "
+        "plus release.promotedFrom into Pulumi.<to>.yaml, shows the diff and asks. It never "
+        "commits or deploys: commit the file.",
+    )
+    promote.add_argument("--from", dest="source", metavar="STACK",
+                         help="the stack to promote from (default: promotion.from of --to)")
+    promote.add_argument("--to", required=True, metavar="STACK", help="the stack file to edit")
+    promote.add_argument("--service", default="all", help="one service, or all (default)")
+    promote.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    promote.add_argument("--cwd", type=Path, default=Path.cwd(), help="the Pulumi project")
     releases = commands.add_parser("releases", help="list the release ledger, newest first")
     releases.add_argument("--stack", required=True)
     releases.add_argument("--cwd", type=Path, default=Path.cwd(), help="the Pulumi project")
@@ -93,6 +108,10 @@ def run_command(args: argparse.Namespace) -> int:
         from infra.rollback_run import rollback  # noqa: PLC0415 - Automation API on demand
 
         return rollback(args.stack, args.cwd, args.service, args.to, args.yes)
+    if args.command == "promote":
+        from infra.promote import promote  # noqa: PLC0415 - Automation API on demand
+
+        return promote(args.source, args.to, args.cwd, args.service, args.yes)
     if args.command == "releases":
         from infra.rollback_run import list_releases  # noqa: PLC0415
 
