@@ -37,6 +37,7 @@ from components.secret_values import (
 from components.spec import VerifySpec
 from components.target import Target
 from infra import release_env
+from infra.release_notify import notify_input
 from infra.settings import DATABASE_URL, REDIS_URL, CacheSpec, ServiceSpec, Settings
 
 MIGRATIONS = "migrations"
@@ -101,6 +102,8 @@ def build_release(
     )
 
     pins = _pin_images(settings, target)
+    # Where each step announces itself (releasegate:notifications; a secret, never diffed).
+    notify = notify_input(settings)
     # Before anything of the release changes: a record that it was tried (the ledger tells
     # later whether it passed). Everything after waits for it.
     attempt = _attempt(settings, pins)
@@ -115,7 +118,7 @@ def build_release(
     for spec in pre_migration:
         gates[spec.name], settled[spec.name] = _ship(
             settings, target, spec, pins, secret_values, settled, [attempt], known_secrets=known,
-            verifies=verifies,
+            verifies=verifies, notify=notify,
         )
 
     migration_deps: list[pulumi.Resource] = [database.resource, migrations_pin, attempt]
@@ -127,6 +130,7 @@ def build_release(
             trigger=migrations_pin.image_ref,
             backend=provider_input(database.snapshot_backend),
             known_secrets=known,
+            notify=notify,
         ),
         # Snapshots are kept after later releases and after `pulumi destroy`.
         opts=pulumi.ResourceOptions(depends_on=migration_deps, retain_on_delete=True),
@@ -145,6 +149,7 @@ def build_release(
             backend=provider_input(target.migration_backend(migrations_pin.image_ref)),
             allow_rollback=settings.pinned_release.allow_migrations_rollback,
             known_secrets=known,
+            notify=notify,
         ),
         opts=pulumi.ResourceOptions(depends_on=[snapshot, *migration_deps]),
     )
@@ -156,12 +161,12 @@ def build_release(
             target, MIGRATIONS, settings.migration.verify, pins,
             verifies_what=migration.release, env={} if by_reference else {
                 f"{DATABASE_URL}_FILE": f"{SECRETS_DIR}/{DATABASE_URL}"},
-            secret_files=local, known_secrets=known, after=migration,
+            secret_files=local, known_secrets=known, after=migration, notify=notify,
         )  # fmt: skip
     for spec in post_migration:
         gates[spec.name], settled[spec.name] = _ship(
             settings, target, spec, pins, secret_values, settled, [migrated], known_secrets=known,
-            verifies=verifies,
+            verifies=verifies, notify=notify,
         )
 
     ledger = ReleaseLedger(
@@ -174,6 +179,7 @@ def build_release(
             ),
             keep=settings.ledger_history,
             attempts=attempt.attempts,
+            notify=notify,
         ),
         # The migration is listed too: when every service ships before it, no gate depends on it.
         opts=pulumi.ResourceOptions(
@@ -220,6 +226,7 @@ def _ship(
     *,
     known_secrets: pulumi.Output[list[str]],
     verifies: dict[str, VerifyRun],
+    notify: pulumi.Output[dict[str, Any]] | None = None,
 ) -> tuple[HealthGate, pulumi.Resource]:
     """Roll one service out after its `after` services settled, gate it, run its verify job
     (into `verifies`), then let the target move traffic to it (where the platform waits for
@@ -256,6 +263,7 @@ def _ship(
             rollout=rollout.revision,
             connect_to=rollout.connect_to,
             known_secrets=known_secrets,
+            notify=notify,
         ),
         opts=pulumi.ResourceOptions(depends_on=[rollout.resource]),
     )
@@ -270,7 +278,7 @@ def _ship(
                                                       for n in spec.secrets}}
         verifies[spec.name] = checked = _verify(
             target, spec.name, spec.verify, pins, verifies_what=pin.image_ref, env=env,
-            secret_files=files, known_secrets=known_secrets, after=gate,
+            secret_files=files, known_secrets=known_secrets, after=gate, notify=notify,
         )  # fmt: skip
     promoted = target.promote(spec, rollout, checked)
     return gate, promoted if promoted is not None else checked
@@ -287,6 +295,7 @@ def _verify(
     secret_files: Mapping[str, pulumi.Input[str]],
     known_secrets: pulumi.Output[list[str]],
     after: pulumi.Resource,
+    notify: pulumi.Output[dict[str, Any]] | None = None,
 ) -> VerifyRun:
     """The verify job of `subject` (a service, or "migrations"), run with its own pinned image
     or the one `verify.image` names, through the target's migration runner, after `after`."""
@@ -303,6 +312,7 @@ def _verify(
             env=env,
             secret_files=secret_files,
             known_secrets=known_secrets,
+            notify=notify,
         ),
         opts=pulumi.ResourceOptions(depends_on=[after]),
     )
@@ -411,6 +421,7 @@ def _attempt(settings: Settings, pins: Mapping[str, ImagePin]) -> ReleaseAttempt
             ),
             overrides=release_env.overrides(),
             rollback_of=release_env.rollback_of(),
+            notify=notify_input(settings),
             keep=2 * settings.ledger_history,
         ),
         opts=pulumi.ResourceOptions(depends_on=list(pins.values())),

@@ -13,7 +13,7 @@ of target only (`slack`, `teams`, `webhook`, `github`), never its URL: a webhook
 the credential.
 
 The `notify` input every provider takes (a Pulumi secret, never diffed, never an output):
-`{"targets": {...}, "stack": str, "release": str}` with targets
+`{"targets": {...}, "stack": str}` with targets
 `slack: {webhook_url}`, `teams: {webhook_url}`, `webhook: {url, headers}`,
 `github: {repository, token, environment, ref, api_url, log_url}` (each optional).
 """
@@ -180,7 +180,8 @@ def _post_json(target: _Target, url: str, payload: Mapping[str, Any], budget: _B
 
 def _github(target: _Target, event: Event, budget: _Budget) -> None:
     """GitHub deployment statuses: a deployment of the ref to the environment (created on
-    start, or found again by its release id), then a status for the event.
+    start, or found again: the newest one releasegate created for the ref and environment,
+    of this release when the event knows its id), then a status for the event.
 
     REST API (docs.github.com, Deployments): `POST /repos/{owner}/{repo}/deployments` takes
     `ref`, `environment`, `auto_merge` (default true: merges the default branch into the ref;
@@ -206,7 +207,7 @@ def _github(target: _Target, event: Event, budget: _Budget) -> None:
                 "task": "deploy",
                 "auto_merge": False,
                 "required_contexts": [],
-                "description": f"releasegate release {event.release} of {event.stack}",
+                "description": f"releasegate release of {event.stack}",
                 "payload": {"releasegate_release": event.release, "stack": event.stack},
             })  # fmt: skip
             deployment_id = _id_of(created)
@@ -231,8 +232,9 @@ def _id_of(response: httpx.Response) -> int:
     return int(body["id"])
 
 
-def _deployment_of(response: httpx.Response, release: str) -> int | None:
-    """The newest deployment created for `release` (its payload names it), if any."""
+def _deployment_of(response: httpx.Response, release: str | None) -> int | None:
+    """The newest deployment releasegate created (its payload says so), for `release` when
+    given, if any."""
     try:
         items = response.json()
     except ValueError:
@@ -241,7 +243,9 @@ def _deployment_of(response: httpx.Response, release: str) -> int | None:
         return None
     for item in items:
         payload = item.get("payload") if isinstance(item, Mapping) else None
-        if isinstance(payload, Mapping) and payload.get("releasegate_release") == release:
+        if not isinstance(payload, Mapping) or "releasegate_release" not in payload:
+            continue
+        if release is None or payload.get("releasegate_release") == release:
             return int(item["id"])
     return None
 
@@ -334,13 +338,14 @@ def send(
     if not isinstance(notify_input, Mapping) or is_unknown(notify_input, deep=True):
         return []
     targets = notify_input.get("targets")
-    stack, release = notify_input.get("stack"), notify_input.get("release")
+    stack = notify_input.get("stack")
+    release = notify_input.get("release")
     if not isinstance(targets, Mapping) or not targets or kind not in EVENT_KINDS:
         return []
     event = Event(
         kind=kind,
         stack=str(stack or "?"),
-        release=str(release or "?"),
+        release=str(release) if release else None,
         step=step,
         summary=summary,
         details=dict(details or {}),
@@ -356,7 +361,7 @@ def notify_problem(value: object) -> str | None:
     if value is None or is_unknown(value, deep=True):
         return None
     if not isinstance(value, Mapping) or not isinstance(value.get("targets"), Mapping):
-        return "must be {targets, stack, release} (infra/release.py builds it)"
+        return "must be {targets, stack} (infra/release_notify.py builds it)"
     unknown = sorted(set(value["targets"]) - set(KINDS))
     if unknown:
         return f"unknown notification targets {unknown}; known: {', '.join(KINDS)}"
@@ -365,16 +370,19 @@ def notify_problem(value: object) -> str | None:
 
 @contextmanager
 def failure_notice(props: Mapping[str, Any], step: str | Callable[[], str]) -> Iterator[None]:
-    """Around a provider's create/update: if it raises, send `failure` (the step, the error
-    message as the evidence, the rollback command) and re-raise the same error unchanged."""
+    """Around a provider's create/update: if it raises, send `failure` (the step, its image,
+    the error message as the evidence, the rollback command) and re-raise the same error
+    unchanged."""
     try:
         yield
     except Exception as exc:
+        image = props.get("image")
         send(
             props.get("notify"),
             "failure",
             step=step() if callable(step) else step,
             summary=str(exc),
+            details={"image": image} if isinstance(image, str) else None,
             known_secrets=props.get("known_secrets"),
         )
         raise

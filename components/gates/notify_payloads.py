@@ -49,8 +49,10 @@ class Event:
 
     kind: EventKind
     stack: str
-    release: str
-    """The release id (components/gates/ledger.py `release_id`: a hash of the pinned digests)."""
+    release: str | None = None
+    """The release id (components/gates/ledger.py `release_id`: a hash of the pinned digests),
+    where the sender knows it: the attempt and the ledger do; a failing step knows its own
+    image (in `details`), not the whole release."""
     step: str | None = None
     """Failure only: which step failed, such as `health gate api` or `migration`."""
     summary: str = ""
@@ -72,7 +74,7 @@ class Event:
     def text(self) -> str:
         """The whole message as plain text (Slack's notification fallback, the generic
         webhook's `text`)."""
-        lines = [f"{self.title} (release {self.release})"]
+        lines = [self.title + (f" (release {self.release})" if self.release else "")]
         if self.step:
             lines.append(f"Step: {self.step}")
         if self.summary:
@@ -93,7 +95,9 @@ def slack_payload(event: Event) -> dict[str, Any]:
     JSON payload with the message text and some options"; with `blocks`, `text` "is used as a
     fallback string to display in notifications" (docs.slack.dev, Sending messages using
     incoming webhooks; @slack/webhook IncomingWebhookSendArguments: text, blocks)."""
-    header = f"{_ICONS[event.kind]} *{event.title}* (release `{event.release}`)"
+    header = f"{_ICONS[event.kind]} *{event.title}*"
+    if event.release:
+        header += f" (release `{event.release}`)"
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": header}},
     ]
@@ -135,8 +139,10 @@ def teams_payload(event: Event) -> dict[str, Any]:
         {"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": True,
          "text": event.title,
          **({"color": "Attention"} if event.kind == "failure" else {})},
-        {"type": "TextBlock", "wrap": True, "isSubtle": True, "text": f"Release {event.release}"},
     ]  # fmt: skip
+    if event.release:
+        body.append({"type": "TextBlock", "wrap": True, "isSubtle": True,
+                     "text": f"Release {event.release}"})  # fmt: skip
     facts = [{"title": "Step", "value": event.step}] if event.step else []
     facts += [{"title": key, "value": value} for key, value in event.details.items()]
     if facts:

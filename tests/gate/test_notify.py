@@ -116,6 +116,17 @@ def test_github_start_creates_a_deployment_and_later_events_add_statuses(
         assert request.headers["accept"] == "application/vnd.github+json"
 
 
+def test_github_a_failing_step_updates_the_newest_releasegate_deployment(
+    receiver: Receiver,
+) -> None:
+    targets = {"github": github_target(receiver)}
+    assert notify(targets, Event(kind="start", stack="production", release="r1")) == []
+    step_failed = Event(kind="failure", stack="production", step="migration v2", summary="x")
+    assert notify(targets, step_failed) == []  # a step knows no release id
+    (deployment,) = receiver.deployments
+    assert [s["state"] for s in deployment["statuses"]] == ["in_progress", "failure"]
+
+
 def test_github_success_without_a_start_creates_its_deployment(receiver: Receiver) -> None:
     event = Event(kind="rollback", stack="production", release="r2")
     assert notify({"github": github_target(receiver)}, event) == []
