@@ -74,10 +74,28 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--service", default="all", help="one service, or all (default)")
     promote.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     promote.add_argument("--cwd", type=Path, default=Path.cwd(), help="the Pulumi project")
-    releases = commands.add_parser("releases", help="list the release ledger, newest first")
+    releases = commands.add_parser(
+        "releases",
+        help="the deployment log: every release, newest first (succeeded, failed, rolled back)",
+        description="When, who, pins and digests, snapshot, gate and verify evidence, duration, "
+        "outcome, promoted-from and override reasons; read from the stack's checkpoint, so a "
+        "release that failed its gate is listed too.",
+    )
     releases.add_argument("--stack", required=True)
     releases.add_argument("--cwd", type=Path, default=Path.cwd(), help="the Pulumi project")
-    releases.add_argument("--format", choices=("text", "json"), default="text")
+    releases.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    check_pins = commands.add_parser(
+        "check-pins",
+        help="refuse a stack file that pins an image of a failed or rolled-back release",
+        description="Run before `pulumi up`: exits 2 naming each pin of the committed stack "
+        "file that a release recorded as failed (it never passed its gates) or rolled back "
+        "brought, unless a reason is given (--override-reason or RELEASEGATE_OVERRIDE_REASON; "
+        "the ledger records it). A stack with no release record passes.",
+    )
+    _stack_file_arguments(check_pins)
+    check_pins.add_argument("--cwd", type=Path, default=Path.cwd(), help="the Pulumi project")
+    check_pins.add_argument("--override-reason", metavar="TEXT",
+                            help="ship the refused pins anyway, for this reason")  # fmt: skip
     images = commands.add_parser(
         "images",
         help="list the images the stack file pins and how CI builds them (infra/images.py)",
@@ -113,9 +131,13 @@ def run_command(args: argparse.Namespace) -> int:
 
         return promote(args.source, args.to, args.cwd, args.service, args.yes)
     if args.command == "releases":
-        from infra.rollback_run import list_releases  # noqa: PLC0415
+        from infra.releases_cmd import list_releases  # noqa: PLC0415
 
         return list_releases(args.stack, args.cwd, args.format)
+    if args.command == "check-pins":
+        from infra.releases_cmd import check_pins  # noqa: PLC0415
+
+        return check_pins(args.stack, args.config_file, args.cwd, args.override_reason)
     if args.command == "schema":
         from infra.schema import main as print_schema  # noqa: PLC0415
 

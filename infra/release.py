@@ -433,7 +433,9 @@ def promoted_record(promoted: object, release: Mapping[str, Any]) -> dict[str, A
     whose promoted digest is the one pinned now; None when there is none (or none matches)."""
     if promoted is None:
         return None
-    data = dataclasses.asdict(promoted) if dataclasses.is_dataclass(promoted) else promoted
+    data: object = promoted
+    if dataclasses.is_dataclass(promoted) and not isinstance(promoted, type):
+        data = dataclasses.asdict(promoted)
     if not isinstance(data, Mapping):
         return None
     current = {

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from infra.rollback import MIGRATIONS, RollbackError, RollbackPlan, plan_rollback, release_rows
+from infra.rollback import MIGRATIONS, RollbackError, RollbackPlan, plan_rollback
 
 RELEASEGATE = "releasegate"
 
@@ -198,52 +198,11 @@ def _rollback(
 
 
 def list_releases(stack_name: str, cwd: Path, fmt: str, out: TextIO | None = None) -> int:
-    """The ledger, newest first. A stack with no release yet (foundation only, or no `up` has
-    passed its gates) is a state, not an error: one line (`[]` as JSON) and exit 0."""
-    from pulumi import automation as auto  # noqa: PLC0415
+    """The deployment log (infra/releases_cmd.py): every release from the stack's checkpoint,
+    failed and rolled-back ones included."""
+    from infra.releases_cmd import list_releases as deployment_log  # noqa: PLC0415 - cycle
 
-    out = out or sys.stdout
-    stack = open_stack(stack_name, cwd)
-    try:
-        outputs = stack.outputs()
-    except auto.errors.CommandError as exc:
-        raise RollbackError(backend_error(exc, stack_name)) from exc
-    ledger = getattr(outputs.get("ledger"), "value", None)
-    rows = release_rows(ledger) if isinstance(ledger, Mapping) else []
-    if fmt == "json":
-        print(json.dumps(rows, indent=2), file=out)
-        return 0
-    if not rows:
-        next_step = getattr(outputs.get("nextStep"), "value", None)
-        why = (
-            f"it is foundation only. {next_step}"
-            if next_step
-            else "its ledger is empty (no `pulumi up` of a release has passed its gates)"
-        )
-        print(f"no release yet on stack {stack_name!r}: {why}", file=out)  # fmt: skip
-        return 0
-    for row in rows:
-        print(f"{row['release']}  recorded {row['recorded_at']}", file=out)
-        for name, service in row["services"].items():
-            gate = f"served {service['served_version']} in {service['gate_seconds']}s"
-            print(f"    {name:<12} {service['pin']:<14} {service['digest']}  gate: {gate}"
-                  f"{_verify_text(service)}", file=out)  # fmt: skip
-        migrations = row["migrations"]
-        print(f"    {MIGRATIONS:<12} {migrations['pin']:<14} snapshot {migrations['snapshot']}"
-              f"{_verify_text(migrations)}", file=out)  # fmt: skip
-        if "cache" in row:
-            cache = row["cache"]
-            print(f"    {'cache':<12} {cache.get('engine')} {cache.get('engine_version')}  "
-                  f"{cache.get('name')}", file=out)  # fmt: skip
-    return 0
-
-
-def _verify_text(row: Mapping[str, Any]) -> str:
-    """`  verify: exit 0 in 12.5s` for a row whose verify job ran; "" otherwise."""
-    verify = row.get("verify")
-    if not isinstance(verify, Mapping):
-        return ""
-    return f"  verify: exit {verify.get('exit_code')} in {verify.get('duration_seconds')}s"
+    return deployment_log(stack_name, cwd, fmt, out)
 
 
 def _tail(exc: Exception) -> str:

@@ -141,7 +141,7 @@ class ReleaseAttemptArgs:
     "migrations": {tag, digest, image}}`."""
     actor: pulumi.Input[str]
     """Who runs the deploy (GITHUB_ACTOR in CI, else the local user): recorded, never diffed."""
-    promoted_from: pulumi.Input[Mapping[str, Any]] | None = None
+    promoted_from: pulumi.Input[Mapping[str, Any] | None] = None
     """`release.promotedFrom` of the stack file (`{stack, release, pins}`), when promoted."""
     overrides: pulumi.Input[Sequence[Mapping[str, str]]] = field(default_factory=list)
     """`[{kind, reason}]`: refusals overridden with a reason (kind failed-pin, freeze)."""

@@ -170,6 +170,14 @@ class FakeStack:
     def outputs(self) -> dict[str, auto.OutputValue]:
         return self._outputs
 
+    def export_stack(self) -> auto.Deployment:
+        """The checkpoint `releases` reads: the ledger resource's state is what the `ledger`
+        output exports (after a successful `up`)."""
+        ledger = self._outputs.get("ledger")
+        resources = [] if ledger is None else [
+            {"type": "pulumi-python:dynamic/gates:ReleaseLedger", "outputs": ledger.value}]
+        return auto.Deployment(version=3, deployment={"resources": resources})  # fmt: skip
+
 
 def releases_of(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], outputs: dict[str, Any],

@@ -106,6 +106,11 @@ class LedgerStack:
     def outputs(self) -> dict[str, auto.OutputValue]:
         return {"ledger": auto.OutputValue(value=self._ledger, secret=False)}
 
+    def export_stack(self) -> auto.Deployment:
+        """The checkpoint `releases` reads: the ledger resource holds what `ledger` exports."""
+        resource = {"type": "pulumi-python:dynamic/gates:ReleaseLedger", "outputs": self._ledger}
+        return auto.Deployment(version=3, deployment={"resources": [resource]})
+
 
 def test_the_releases_command_prints_the_cache_line(monkeypatch: pytest.MonkeyPatch) -> None:
     cache = {"engine": "valkey", "engine_version": "8.0", "name": "releasegate-dev-cache"}
