@@ -12,6 +12,7 @@ them unless `migration.after` names services that ship first.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,12 +36,21 @@ from components.secret_values import (
     random_password,
 )
 from components.spec import VerifySpec
-from components.target import Target
+from components.target import DatabaseEndpoint, Target
 from infra import release_env
 from infra.release_notify import notify_input
-from infra.settings import DATABASE_URL, REDIS_URL, CacheSpec, ServiceSpec, Settings
+from infra.settings import (
+    DATABASE_URL,
+    REDIS_URL,
+    CacheSpec,
+    IdentitySpec,
+    ServiceSpec,
+    Settings,
+)
 
 MIGRATIONS = "migrations"
+ALL_PINS_TRIGGER = "pins:sha256:"
+"""The snapshot trigger's prefix under snapshot.when always (a hash of every pin follows)."""
 SECRETS_DIR = "/run/secrets"
 
 
@@ -115,25 +125,26 @@ def build_release(
     """Per service, what later steps wait for: its gate, or the traffic move after it."""
     pre_migration = [s for s in settings.services if s.name in settings.migration.after]
     post_migration = [s for s in settings.services if s.name not in settings.migration.after]
+    # snapshot.when always: every release that changes a pin takes it before anything rolls
+    # out, so the services shipping before the migration wait for it too.
+    first = (
+        [_snapshot(
+            settings, database, pins, known, [database.resource, *pins.values(), attempt], notify
+        )]
+        if settings.snapshot_when == "always"
+        else []
+    )
     for spec in pre_migration:
         gates[spec.name], settled[spec.name] = _ship(
-            settings, target, spec, pins, secret_values, settled, [attempt], known_secrets=known,
+            settings, target, spec, pins, secret_values, settled, [*first, attempt],
+            known_secrets=known,
             verifies=verifies, notify=notify,
         )
 
     migration_deps: list[pulumi.Resource] = [database.resource, migrations_pin, attempt]
     migration_deps += [settled[name] for name in settings.migration.after]
-    snapshot = PreMigrationSnapshot(
-        "pre-migration-snapshot",
-        PreMigrationSnapshotArgs(
-            release=settings.pinned_release.migrations.reference,
-            trigger=migrations_pin.image_ref,
-            backend=provider_input(database.snapshot_backend),
-            known_secrets=known,
-            notify=notify,
-        ),
-        # Snapshots are kept after later releases and after `pulumi destroy`.
-        opts=pulumi.ResourceOptions(depends_on=migration_deps, retain_on_delete=True),
+    snapshot = (
+        first[0] if first else _snapshot(settings, database, pins, known, migration_deps, notify)
     )
     # Where the platform injects secrets by reference, the migration task/job carries them.
     by_reference = target.secrets_by_reference
@@ -190,6 +201,70 @@ def build_release(
         pins=pins, snapshot=snapshot, migration=migration, gates=gates, ledger=ledger,
         verifies=verifies, attempt=attempt,
     )  # fmt: skip
+
+
+def gate_checks(spec: ServiceSpec) -> list[dict[str, Any]]:
+    """The service's checks as the HealthGate's `checks` input (components/gates/health_gate)."""
+    return [
+        {
+            "path": check.path,
+            "method": check.method,
+            **({"body": dict(check.body)} if check.body is not None else {}),
+            "expected_status": check.expected_status,
+            "assertions": [
+                {"path": a.path, "op": a.op, "value": a.value} for a in check.assertions
+            ],
+            "carries_version": check.carries_version,
+        }
+        for check in spec.checks
+    ]
+
+
+def gate_identity(spec: ServiceSpec) -> dict[str, Any]:
+    """The service's identity as the HealthGate's `identity` input (none when unset)."""
+    identity = spec.identity or IdentitySpec("none", None)
+    return {"source": identity.source, **({"name": identity.name} if identity.name else {})}
+
+
+def _snapshot(
+    settings: Settings,
+    database: DatabaseEndpoint,
+    pins: Mapping[str, ImagePin],
+    known: pulumi.Output[list[str]],
+    depends_on: list[pulumi.Resource],
+    notify: pulumi.Output[dict[str, Any]] | None = None,
+) -> PreMigrationSnapshot:
+    """The pre-migration snapshot; its trigger (a change replaces it: a new snapshot) is the
+    migrations image (snapshot.when migrations) or every pin together (always)."""
+    return PreMigrationSnapshot(
+        "pre-migration-snapshot",
+        PreMigrationSnapshotArgs(
+            release=settings.pinned_release.migrations.reference,
+            trigger=snapshot_trigger(settings.snapshot_when, pins),
+            backend=provider_input(database.snapshot_backend),
+            known_secrets=known,
+            notify=notify,
+        ),
+        # Snapshots are kept after later releases and after `pulumi destroy`.
+        opts=pulumi.ResourceOptions(depends_on=depends_on, retain_on_delete=True),
+    )
+
+
+def snapshot_trigger(when: str, pins: Mapping[str, ImagePin]) -> pulumi.Output[str]:
+    """`migrations`: the migrations image reference, as before snapshot.when existed (no diff
+    for existing stacks). `always`: one value that changes when any pin changes, a sha256 of
+    the sorted `name=image` lines, prefixed `pins:` (not a bare digest: the RDS backend
+    reads a trigger's `@sha256:` part as the migrations image's digest and would otherwise
+    tag the snapshot with the last pin's digest alone; components/aws/rds_snapshot.py)."""
+    if when != "always":
+        return pins[MIGRATIONS].image_ref
+    names = sorted(pins)
+
+    def combined(refs: list[str]) -> str:
+        lines = "\n".join(f"{name}={ref}" for name, ref in zip(names, refs, strict=True))
+        return ALL_PINS_TRIGGER + hashlib.sha256(lines.encode()).hexdigest()
+
+    return pulumi.Output.all(*(pins[name].image_ref for name in names)).apply(combined)
 
 
 def _pin_images(settings: Settings, target: Target) -> dict[str, ImagePin]:
@@ -257,6 +332,9 @@ def _ship(
             interval_seconds=gate_spec.interval_seconds,
             success_threshold=gate_spec.success_threshold,
             failure_threshold=gate_spec.failure_threshold,
+            failure_limit=gate_spec.failure_limit,
+            checks=gate_checks(spec) if rollout.health_url is not None else None,
+            identity=gate_identity(spec) if rollout.health_url is not None else None,
             startup_seconds=gate_spec.startup_seconds,
             deadline_seconds=gate_spec.deadline_seconds,
             platform=None if rollout.platform is None else provider_input(rollout.platform),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 from infra.plan import Plan, PlannedResource, ResourceChange
+from infra.release import ALL_PINS_TRIGGER
 
 MAX_VALUE = 110
 
@@ -41,8 +43,9 @@ def _short(value: Any) -> str:
 
 
 # The release graph's own resources (infra/release.py), by type suffix and name prefix.
-PIN, SNAPSHOT, MIGRATION, GATE, LEDGER = (
+PIN, SNAPSHOT, MIGRATION, GATE, LEDGER, VERIFY = (
     ":ImagePin", ":PreMigrationSnapshot", ":MigrationRun", ":HealthGate", ":ReleaseLedger",
+    ":VerifyRun",
 )  # fmt: skip
 GATE_PREFIX, PIN_PREFIX, TRAFFIC_PREFIX = "gate-", "pin-", "traffic-shift-"
 MIGRATIONS = "migrations"
@@ -59,7 +62,8 @@ def release_order(plan: Plan) -> list[str]:
     steps = {
         r.urn: r
         for r in plan.resources
-        if r.type.endswith((SNAPSHOT, MIGRATION, GATE, LEDGER)) or r.name.startswith(TRAFFIC_PREFIX)
+        if r.type.endswith((SNAPSHOT, MIGRATION, GATE, LEDGER, VERIFY))
+        or r.name.startswith(TRAFFIC_PREFIX)
     }
     pins = [r for r in plan.resources if r.type.endswith(PIN)]
     if not pins:
@@ -115,12 +119,72 @@ def release_order(plan: Plan) -> list[str]:
 
 def _step_label(res: PlannedResource) -> str:
     if res.type.endswith(SNAPSHOT):
-        return "pre-migration snapshot"
+        trigger = res.inputs.get("trigger")
+        if isinstance(trigger, str) and trigger.startswith(ALL_PINS_TRIGGER):
+            return "pre-migration snapshot (taken when any pin changes: snapshot.when always)"
+        return "pre-migration snapshot (taken when the migrations pin changes)"
+    if res.type.endswith(VERIFY):
+        subject = res.inputs.get("subject", res.name)
+        command = res.inputs.get("command")
+        shown = shlex.join(command) if isinstance(command, list) else _short(command)
+        who = "migration" if subject == MIGRATIONS else str(subject)
+        return f"{who} verify: {_short(shown)}"
     if res.type.endswith(MIGRATION):
         return "migration"
     if res.type.endswith(LEDGER):
         return "ledger"
     return res.name
+
+
+def gate_checks(plan: Plan) -> list[str]:
+    """Per gated service, its identity and the checks each probe makes, for the plan's
+    reader: what "healthy" means for this release, which the order alone does not say."""
+    lines: list[str] = []
+    for gate in sorted((r for r in plan.resources if r.type.endswith(GATE)), key=lambda r: r.name):
+        inputs = gate.inputs
+        service = inputs.get("service", gate.name[len(GATE_PREFIX) :])
+        checks = inputs.get("checks")
+        if inputs.get("url") is None:
+            lines.append(f"{service}: identity: platform only (the running tasks, containers "
+                         "or revision run the pinned digest); no HTTP checks")  # fmt: skip
+            continue
+        lines.append(f"{service}: identity: {_identity(inputs)}")
+        if not isinstance(checks, list):
+            status = inputs.get("expected_status", 200)
+            lines.append(f"  GET {_short(inputs.get('url'))} -> {status}, carries the version")
+            continue
+        by_http = not _identity(inputs).startswith("platform")
+        lines += [f"  {_check(c, by_http)}" for c in checks if isinstance(c, dict)]
+    return lines
+
+
+def _identity(inputs: dict[str, Any]) -> str:
+    identity = inputs.get("identity")
+    if isinstance(identity, dict):
+        source, name = identity.get("source"), identity.get("name")
+    elif inputs.get("version_header"):
+        source, name = "header", inputs.get("version_header")
+    else:
+        source, name = "field", inputs.get("version_field")
+    if source == "field":
+        return f"JSON field {name}"
+    if source == "header":
+        return f"header {name}"
+    return "platform only (the running tasks, containers or revision run the pinned digest)"
+
+
+def _check(check: dict[str, Any], by_http: bool) -> str:
+    """`POST /runs -> 202, body {...}; status equals "ok"; carries the version` (only said
+    when the identity is read from the answers: `by_http`)."""
+    text = f"{check.get('method', 'GET')} {check.get('path')} -> {check.get('expected_status')}"
+    if check.get("body") is not None:
+        text += f", body {_short(check['body'])}"
+    for assertion in check.get("assertions") or []:
+        value = json.dumps(assertion.get("value"), sort_keys=True)
+        text += f"; {assertion.get('path')} {assertion.get('op')} {value}"
+    if by_http and check.get("carries_version"):
+        text += "; carries the version"
+    return text
 
 
 def plan_text(plan: Plan) -> str:
@@ -133,6 +197,7 @@ def plan_text(plan: Plan) -> str:
     order = release_order(plan)
     if order:
         lines += ["Release order:", *(f"  {step}" for step in order)]
+        lines += ["Gate checks (every check each probe):", *(f"  {c}" for c in gate_checks(plan))]
     else:
         lines.append("Release order: foundation only (the release names no pins: no pin, "
                      "snapshot, migration, rollout, gate or ledger)")  # fmt: skip

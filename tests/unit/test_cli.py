@@ -63,7 +63,7 @@ def test_plan_text_opens_with_the_release_order() -> None:
     assert result.stdout.splitlines()[1:8] == [
         "Release order:",
         "  1. pin images: api, web, worker, migrations",
-        "  2. pre-migration snapshot",
+        "  2. pre-migration snapshot (taken when the migrations pin changes)",
         "  3. migration",
         "  4. api rollout + gate",
         "  5. web, worker rollouts + gates (side by side)",
@@ -82,14 +82,14 @@ def test_release_order_follows_migration_after_and_service_after() -> None:
     assert order_of("dev", "migration.after=[api]") == [
         "1. pin images: api, web, worker, migrations",
         "2. api rollout + gate",
-        "3. pre-migration snapshot",
+        "3. pre-migration snapshot (taken when the migrations pin changes)",
         "4. migration",
         "5. web, worker rollouts + gates (side by side)",
         "6. ledger",
     ]
     assert order_of("dev", "services.worker.after=[]") == [
         "1. pin images: api, worker, web, migrations",
-        "2. pre-migration snapshot",
+        "2. pre-migration snapshot (taken when the migrations pin changes)",
         "3. migration",
         "4. api, worker rollouts + gates (side by side)",
         "5. web rollout + gate",
@@ -97,7 +97,7 @@ def test_release_order_follows_migration_after_and_service_after() -> None:
     ]
     assert order_of("staging", "services.web.after=[]") == [
         "1. pin images: api, web, migrations",
-        "2. pre-migration snapshot",
+        "2. pre-migration snapshot (taken when the migrations pin changes)",
         "3. migration",
         "4. api, web rollouts + gates (side by side)",
         "5. ledger",
