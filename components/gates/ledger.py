@@ -102,9 +102,13 @@ def record_release(
         old_attempt = previous_current.get("attempt") or {}
         if old_attempt.get("id") == (current.get("attempt") or {}).get("id"):
             # The same attempt (nothing new was tried): its duration stays the first one.
-            for key in ("duration_seconds", "started_at"):
+            for key in ("duration_seconds", "started_at", "earlier_attempts"):
                 if key in previous_current:
                     current[key] = previous_current[key]
+        elif old_attempt.get("id"):
+            # A new attempt of the same pins: the one it replaces stays known as recorded.
+            earlier = [*(previous_current.get("earlier_attempts") or []), old_attempt["id"]]
+            current["earlier_attempts"] = earlier[-2 * keep :]
         history = [current, *history[1:]] if history else [current]
         previous = (old_outs or {}).get("previous")
     else:

@@ -58,18 +58,20 @@ def _entries(value: object) -> list[Mapping[str, Any]]:
 
 
 def was_recorded(attempt: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> bool:
-    """Did the ledger record this attempt? By the attempt id it stored, or (entries from before
-    attempts existed, or a release re-recorded in its place) by a record of the same release
-    at or after the attempt started."""
+    """Did the ledger record this attempt? By the attempt id an entry stored (its own, or one
+    it replaced when the same release was re-recorded in place: `earlier_attempts`). An entry
+    from before attempts existed has none: then a record of the same release at or after the
+    attempt started counts."""
     started = parse_time(attempt.get("started_at"))
     for entry in history:
         if entry.get("id") != attempt.get("id"):
             continue
         recorded_attempt = entry.get("attempt")
-        if isinstance(recorded_attempt, Mapping) and (
-            recorded_attempt.get("id") == attempt.get("attempt_id")
-        ):
-            return True
+        if isinstance(recorded_attempt, Mapping):
+            ids = [recorded_attempt.get("id"), *(entry.get("earlier_attempts") or [])]
+            if attempt.get("attempt_id") in ids:
+                return True
+            continue
         recorded = parse_time(entry.get("recorded_at"))
         if started is not None and recorded is not None and recorded >= started:
             return True

@@ -197,3 +197,17 @@ def test_releases_markdown_through_the_command(
     monkeypatch.setattr("sys.stdout", out)
     assert main(["releases", "--stack", "prod", "--format", "markdown"]) == 0
     assert f"## {release_id(pins('v2'))}: failed" in out.getvalue()
+
+
+def test_a_failed_attempt_stays_failed_in_the_log_after_the_same_pins_pass_later() -> None:
+    stack = Stack()
+    stack.up("v1", "2026-11-29T10:00:00Z")
+    stack.up("v2", "2026-11-29T11:00:00Z", passes=False)
+    stack.up("v2", "2026-11-29T12:00:00Z", overrides=[{"kind": "failed-pin", "reason": "ok"}])
+    history = history_from_deployment("prod", checkpoint(stack))
+    assert [(r.pins["api"]["tag"], r.outcome) for r in history.releases] == [
+        ("v2", "succeeded"), ("v2", "failed"), ("v1", "succeeded"),
+    ]  # fmt: skip
+    # It passed its gates since: no longer refused.
+    assert history.refused({"api": "v2"}) == []
+    assert history.releases[0].overrides[0]["reason"] == "ok"

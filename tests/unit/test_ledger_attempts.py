@@ -143,3 +143,17 @@ def test_state_from_before_attempts_reads_and_records_fine() -> None:
     assert outs["marked"] == {}
     assert outs["current"]["outcome"] == "succeeded" and "actor" not in outs["current"]
     assert [h["id"] for h in outs["history"]] == [outs["current"]["id"], "r1"]
+
+
+def test_a_new_attempt_of_the_same_pins_keeps_the_one_it_replaces_recorded() -> None:
+    from components.gates.release_history import unrecorded_attempts  # noqa: PLC0415
+
+    stack = Stack()
+    stack.up("v1", "2026-11-29T10:00:00Z")
+    first = stack.attempt["attempts"][0]  # type: ignore[index]
+    # The same pins again with a new marker (a reason given): a new attempt, re-recorded in place.
+    stack.up("v1", "2026-11-29T11:00:00Z", overrides=[{"kind": "freeze", "reason": "incident"}])
+    assert stack.ledger is not None and stack.attempt is not None
+    assert stack.ledger["current"]["earlier_attempts"] == [first["attempt_id"]]
+    assert unrecorded_attempts(stack.attempt["attempts"], stack.ledger["history"]) == []
+    assert stack.ledger["marked"] == {}
