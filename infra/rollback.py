@@ -14,6 +14,13 @@ they are tested without an engine; `execute` drives the stack through Pulumi's A
 - Migrations are forward-only: when the target's migrations image is not the one pinned now,
   the schema would have to go back, so the rollback is refused before anything changes, naming
   the snapshot to restore from instead (roll code back alone with `--service NAME`).
+- Several services roll back in REVERSE release order (`rollback_steps`): a release ships each
+  service after the ones it names in `after` (web after the api it calls), so a rollback
+  re-pins web first and the api last, one gated `pulumi up` per service; the newer web never
+  runs against an older api that it may not support.
+- A service the stack file already pins at the target, while the last recorded release still
+  runs another image, is a step again (`retry`): the step that failed in an earlier rollback,
+  so running the same command again goes on where it stopped.
 """
 
 from __future__ import annotations
@@ -36,6 +43,42 @@ class RollbackPlan:
     repins: dict[str, str] = field(default_factory=dict)
     """Config path under the release object (`api`, `migrations`) -> the pin to set."""
     unchanged: tuple[str, ...] = ()
+    retry: tuple[str, ...] = ()
+    """Re-pins the stack file already holds but no recorded release ran (a failed step)."""
+    leaving: str | None = None
+    """The ledger id of the release running now: the one this rollback leaves (the program
+    records it as `rollback_of`, so the ledger marks it rolled back)."""
+
+
+def release_sequence(
+    services: Sequence[tuple[str, Sequence[str]]], migration_after: Sequence[str] = ()
+) -> list[str]:
+    """The order a release rolls services out (infra/release.py): each after the services its
+    `after` names (depth first, in declaration order, as infra/config.py's `_rollout_order`),
+    those the migration waits for (`migration.after`) before the others."""
+    after = {name: tuple(deps) for name, deps in services}
+    ordered: list[str] = []
+
+    def visit(name: str, path: frozenset[str]) -> None:
+        if name in ordered or name in path:  # done, or a cycle (the config refuses those)
+            return
+        for dep in after.get(name, ()):
+            if dep in after:
+                visit(dep, path | {name})
+        ordered.append(name)
+
+    for name, _ in services:
+        visit(name, frozenset())
+    first = [name for name in ordered if name in migration_after]
+    return first + [name for name in ordered if name not in migration_after]
+
+
+def rollback_steps(repins: Mapping[str, str], sequence: Sequence[str]) -> list[tuple[str, str]]:
+    """One (service, pin) step per re-pin, in reverse release order. A re-pinned name the
+    sequence does not know (no longer in the config) goes first, as nothing waits for it."""
+    unknown = sorted(name for name in repins if name not in sequence)
+    known = [name for name in reversed(sequence) if name in repins]
+    return [(name, repins[name]) for name in [*unknown, *known]]
 
 
 def releases(ledger: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -100,15 +143,21 @@ def plan_rollback(
     target = choose_target(ledger, current_pins, wanted, names)
     repins: dict[str, str] = {}
     unchanged: list[str] = []
+    retry: list[str] = []
+    running = releases(ledger)[0]
+    ran = running.get("services") or {}
     for name in names:
         entry = (target.get("services") or {}).get(name)
         if entry is None:
             raise RollbackError(f"release {target.get('id')} has no service {name!r}")
         pin = pin_of(entry)
-        if current_pins.get(name) == pin:
-            unchanged.append(name)
-        else:
+        if current_pins.get(name) != pin:
             repins[name] = pin
+        elif name in ran and pin_of(ran[name]) != pin:
+            repins[name] = pin  # pinned by a rollback step that failed its gate: retry it
+            retry.append(name)
+        else:
+            unchanged.append(name)
     target_migrations = pin_of(target.get(MIGRATIONS) or {})
     pinned_migrations = current_pins.get(MIGRATIONS)
     if everything and pinned_migrations and target_migrations != pinned_migrations:
@@ -118,7 +167,13 @@ def plan_rollback(
             f"nothing to roll back: {', '.join(names)} already run release {target.get('id')} "
             f"({_tags(target)})"
         )
-    return RollbackPlan(target=target, repins=repins, unchanged=tuple(unchanged))
+    return RollbackPlan(target=target, repins=repins, unchanged=tuple(unchanged),
+                        retry=tuple(retry), leaving=_id_of(running))  # fmt: skip
+
+
+def _id_of(entry: Mapping[str, Any]) -> str | None:
+    found = entry.get("id")
+    return str(found) if found else None
 
 
 def _schema_refusal(
