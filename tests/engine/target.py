@@ -38,6 +38,7 @@ from components.local.backend_settings import (
 )
 from components.local.docker_client import connect
 from components.local.docker_migration import secret_files_archive
+from components.spec import VerifySpec
 from components.target import (
     CacheEndpoint,
     DatabaseEndpoint,
@@ -268,6 +269,15 @@ class EngineTarget:
         return DockerMigrationSettings(
             docker_host=self.docker_host, name_prefix=self.name_prefix, stop_grace_seconds=1
         )
+
+    def verify_backend(
+        self,
+        subject: str,
+        verify: VerifySpec,
+        image_ref: pulumi.Input[str],
+    ) -> pulumi.Input[BackendSettings]:
+        """Verify jobs run like the migration: a container on the test's engine."""
+        return self.migration_backend(image_ref)
 
     def deploy_service(
         self,
