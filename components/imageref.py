@@ -27,7 +27,9 @@ class ImageRefError(ValueError):
 
 @dataclass(frozen=True)
 class ImageRef:
-    """One pin: exactly one of `tag` or `digest` is set."""
+    """One pin: a tag, a digest, or both when written `tag@sha256:...` (as `promote` writes
+    them: the digest decides what runs, the tag is the version the gate expects to be served
+    and what the ledger shows)."""
 
     tag: str | None = None
     digest: str | None = None
@@ -36,6 +38,14 @@ class ImageRef:
     def reference(self) -> str:
         """The string the registry API takes after `/manifests/`."""
         return self.digest if self.digest is not None else str(self.tag)
+
+    @property
+    def pinned(self) -> str:
+        """The pin as written: `tag@sha256:...` when it names both, else `reference`. What the
+        image pin takes, so it records the tag next to the digest it verifies."""
+        if self.tag is not None and self.digest is not None:
+            return f"{self.tag}@{self.digest}"
+        return self.reference
 
     @property
     def is_digest(self) -> bool:
@@ -50,12 +60,17 @@ def parse_image_ref(value: object) -> ImageRef:
     if not text:
         raise ImageRefError(f"is empty; allowed: {ALLOWED}")
     if text.startswith("sha256:") or "@" in text:
-        digest = text.split("@", 1)[-1]
+        tag, _, digest = text.rpartition("@")
         if not DIGEST_PATTERN.match(digest):
             raise ImageRefError(
                 f"is not a valid digest (sha256: followed by 64 lowercase hex); allowed: {ALLOWED}"
             )
-        return ImageRef(digest=digest)
+        if tag and (not TAG_PATTERN.match(tag) or tag.lower() in MUTABLE_TAGS):
+            raise ImageRefError(
+                f"names {tag!r} before its digest, which is not an immutable tag; allowed: "
+                f"{ALLOWED}, or both as tag@sha256:<64 hex>"
+            )
+        return ImageRef(tag=tag or None, digest=digest)
     if text.lower() in MUTABLE_TAGS:
         raise ImageRefError(
             "is a mutable tag: it moves to new images, so a rollback to it is not "

@@ -258,15 +258,16 @@ class PlanMocks(pulumi.runtime.Mocks):
             reference = str(plain(inputs.get("reference")))
             expected = plain(inputs.get("expected_digest"))
             registry, repository = plain(inputs.get("registry")), plain(inputs.get("repository"))
+            tag, _, pinned = reference.rpartition("@")  # a tag, a digest or tag@digest
             digest = (
-                reference
-                if reference.startswith("sha256:")
+                pinned
+                if pinned.startswith("sha256:")
                 else expected or fake_digest(str(registry), str(repository), reference)
             )
             return {
                 "digest": digest,
                 "image_ref": f"{registry}/{repository}@{digest}",
-                "tag": None if reference.startswith("sha256:") else reference,
+                "tag": (tag or None) if pinned.startswith("sha256:") else reference,
                 "resolved_at": OFFLINE_TIME,
             }
         if typ.endswith(":HealthGate"):

@@ -280,7 +280,7 @@ def _pin_images(settings: Settings, target: Target) -> dict[str, ImagePin]:
             ImagePinArgs(
                 registry=source.registry,
                 repository=source.repository,
-                reference=ref.reference,
+                reference=ref.pinned,
                 insecure=source.insecure,
                 expected_digest=source.expected_digest,
                 resolver=source.resolver,

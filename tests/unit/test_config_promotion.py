@@ -80,3 +80,13 @@ def test_a_bad_promoted_from_is_refused_naming_each_problem() -> None:
     assert any("release.promotedFrom" in p for p in _problems(
         {"release": {**PINS, "promotedFrom": "staging"}}
     ))  # fmt: skip
+
+
+def test_a_pin_written_tag_at_digest_keeps_both_and_refuses_a_mutable_tag() -> None:
+    release = _load({"release": {**PINS, "api": f"v1.5.0@{DIGEST}"}}).pinned_release
+    assert (release.pins["api"].tag, release.pins["api"].digest) == ("v1.5.0", DIGEST)
+    assert release.pins["api"].reference == DIGEST  # the registry is asked for the digest
+    bare = _load({"release": {**PINS, "api": DIGEST}}).pinned_release.pins["api"]
+    assert (bare.tag, bare.digest) == (None, DIGEST)
+    problems = _problems({"release": {**PINS, "api": f"latest@{DIGEST}"}})
+    assert any("release.api" in p and "'latest' before its digest" in p for p in problems)
