@@ -97,9 +97,8 @@ def test_identity_header_on_a_head_check() -> None:
 
 def test_verify_jobs_and_snapshot_policy() -> None:
     spec = services(verify={"command": ["./scripts/smoke.sh"], "timeoutSeconds": 120})
-    settings = load({**spec, "snapshot": {"when": "always"},
-                     "migration": {"verify": {"command": ["sh", "-c", "check"], "image": "api"}}})
-    # fmt: skip
+    migration = {"verify": {"command": ["sh", "-c", "check"], "image": "api"}}
+    settings = load({**spec, "snapshot": {"when": "always"}, "migration": migration})
     assert settings.service("api").verify == VerifySpec(("./scripts/smoke.sh",), None, 120)
     assert settings.migration.verify == VerifySpec(("sh", "-c", "check"), "api", 600)
     assert settings.snapshot_when == "always"
