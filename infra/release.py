@@ -533,18 +533,23 @@ def promoted_record(promoted: object, release: Mapping[str, Any]) -> dict[str, A
 def _with_attempt(
     entry: pulumi.Output[dict[str, Any]], attempt: ReleaseAttempt
 ) -> pulumi.Output[dict[str, Any]]:
-    """The ledger entry with its attempt (outputs of the ReleaseAttempt, so an unchanged
-    attempt leaves the entry unchanged whoever deploys)."""
-    fields = pulumi.Output.all(
-        attempt.attempt_id, attempt.started_at, attempt.actor, attempt.promoted_from,
-        attempt.overrides, attempt.rollback_of,
-    )  # fmt: skip
-    return pulumi.Output.all(entry, fields).apply(
-        lambda v: {
-            **v[0],
-            "attempt": {
-                "id": v[1][0], "started_at": v[1][1], "actor": v[1][2],
-                "promoted_from": v[1][3], "overrides": v[1][4] or [], "rollback_of": v[1][5],
-            },
+    """The ledger entry with its attempt, read from the ReleaseAttempt's outputs (so an
+    unchanged attempt leaves the entry unchanged whoever deploys): from the newest entry of
+    its `attempts`, not from its top-level `promoted_from`/`rollback_of`: a top-level output that
+    is None (or absent) is unknown in every preview (pulumi/runtime/rpc.py `resolve_outputs`),
+    which would make the ledger change on each preview of an unchanged stack."""
+
+    def record(attempts: list[dict[str, Any]]) -> dict[str, Any]:
+        this = attempts[0] if attempts else {}
+        return {
+            "id": this.get("attempt_id"),
+            "started_at": this.get("started_at"),
+            "actor": this.get("actor"),
+            "promoted_from": this.get("promoted_from"),
+            "overrides": this.get("overrides") or [],
+            "rollback_of": this.get("rollback_of"),
         }
-    )  # fmt: skip
+
+    return pulumi.Output.all(entry, attempt.attempts.apply(record)).apply(
+        lambda v: {**v[0], "attempt": v[1]}
+    )

@@ -1,0 +1,142 @@
+"""Failed pins are refused, under the real Pulumi CLI (file backend), on a stack of its own in
+the engine project: a release whose gate fails leaves its ReleaseAttempt in the checkpoint
+(the ledger and the stack outputs stay on the last good release); `python -m infra check-pins`
+then refuses the stack file's pin naming that release, passes with a reason (flag or
+environment); the next `up` with the reason ships and the ledger records the override, the
+actor and the duration; an unchanged stack previews clean whoever runs it; and
+`python -m infra releases --format markdown|json` shows the failed and the succeeded releases.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.engine.conftest import REPO, STACK, PulumiResult, Stack
+
+pytestmark = [pytest.mark.servers]
+
+PINS_STACK = "pins"
+ACTOR = "engine-tester"
+REASON = "the v1.2.0 gate failed on a stale canary; verified by hand"
+
+
+def run(stack: Stack, *args: str, env: dict[str, str] | None = None,
+        check: bool = True) -> PulumiResult:  # fmt: skip
+    """`pulumi <args> --stack pins`, with the deploy's actor and optional extra environment."""
+    project = stack.project
+    saved = project.env
+    project.env = {**saved, "GITHUB_ACTOR": ACTOR, **(env or {})}
+    try:
+        return project.pulumi(*args, "--non-interactive", "--stack", PINS_STACK, check=check)
+    finally:
+        project.env = saved
+
+
+def infra(stack: Stack, *args: str, env: dict[str, str] | None = None
+          ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """`python -m infra <args> --stack pins --cwd <project>`, as an operator or CI runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "infra", *args, "--stack", PINS_STACK,
+         "--cwd", str(stack.project.root)],
+        cwd=REPO, env={**stack.project.env, **(env or {})}, capture_output=True, text=True,
+        timeout=300, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def resources(stack: Stack) -> dict[str, dict[str, Any]]:
+    """resource name -> state entry, from `pulumi stack export` (the checkpoint)."""
+    exported = json.loads(run(stack, "stack", "export").stdout)
+    return {r["urn"].rsplit("::", 1)[-1]: r for r in exported["deployment"]["resources"]}
+
+
+def ledger(stack: Stack) -> dict[str, Any]:
+    outputs = json.loads(run(stack, "stack", "output", "--json").stdout)
+    value: dict[str, Any] = outputs["ledger"]
+    return value
+
+
+@pytest.fixture(scope="module")
+def pinned(stack: Stack) -> Iterator[Stack]:
+    """A second stack of the engine project (its own service container), released once at
+    api v1.0.0."""
+    root = stack.project.root
+    document = yaml.safe_load((root / f"Pulumi.{STACK}.yaml").read_text())
+    config = {k: v for k, v in document["config"].items()
+              if not isinstance(v, dict) or "secure" not in v}  # fmt: skip
+    config["engine:namePrefix"] = f"{stack.name_prefix}-pin"
+    config["releasegate:release"] = {"api": "v1.0.0", "migrations": "m1"}
+    (root / f"Pulumi.{PINS_STACK}.yaml").write_text(json.dumps({"config": config}, indent=2))
+    stack.project.pulumi("stack", "init", PINS_STACK, "--non-interactive")
+    stack.app.healthy("v1.0.0")
+    run(stack, "up", "--yes", "--skip-preview")
+    yield stack
+    run(stack, "destroy", "--yes", "--skip-preview", check=False)
+
+
+@pytest.mark.timeout(900)
+def test_a_pin_that_failed_its_gate_is_refused_until_a_reason_is_given(pinned: Stack) -> None:
+    stack = pinned
+    good = ledger(stack)["current"]
+    assert good["outcome"] == "succeeded" and good["actor"] == ACTOR
+
+    # A release whose gate fails: the app keeps serving v1.0.0.
+    run(stack, "config", "set", "--path", "release.api", "v1.2.0")
+    failed_up = run(stack, "up", "--yes", "--skip-preview", check=False)
+    assert failed_up.returncode != 0 and "health gate for 'api' failed" in failed_up.output
+    assert ledger(stack)["current"]["id"] == good["id"], "a failed gate changed the ledger"
+    attempt = resources(stack)["release-attempt"]["outputs"]["attempts"][0]
+    failed_id, failed_at = attempt["id"], attempt["started_at"]
+    digest = stack.registry.digests["v1.2.0"]
+    assert attempt["pins"]["services"]["api"]["digest"] == digest and failed_id != good["id"]
+
+    # The committed stack file still pins v1.2.0: refused, naming pin, release, when and why.
+    refused = infra(stack, "check-pins", env={"RELEASEGATE_OVERRIDE_REASON": ""})
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"api v1.2.0 ({digest}) was in release {failed_id}, failed at {failed_at}" in (
+        refused.stderr), refused.stderr  # fmt: skip
+    assert "never passed its gates" in refused.stderr and "--override-reason" in refused.stderr
+    assert "migrations" not in refused.stderr.split("\n", 1)[1], "m1 ran before: not refused"
+
+    with_flag = infra(stack, "check-pins", "--override-reason", REASON)
+    assert with_flag.returncode == 0, with_flag.stderr
+    assert REASON in with_flag.stdout and failed_id in with_flag.stdout
+    with_env = infra(stack, "check-pins", env={"RELEASEGATE_OVERRIDE_REASON": REASON})
+    assert with_env.returncode == 0, with_env.stderr
+
+    # The next up with the reason ships (v1.2.0 is served now) and records the override.
+    stack.app.healthy("v1.2.0")
+    run(stack, "up", "--yes", "--skip-preview", env={"RELEASEGATE_OVERRIDE_REASON": REASON})
+    current = ledger(stack)["current"]
+    assert (current["id"], current["outcome"], current["actor"]) == (failed_id, "succeeded", ACTOR)
+    [override] = current["overrides"]
+    assert (override["kind"], override["reason"]) == ("failed-pin", REASON)
+    assert any(f"api v1.2.0 ({digest})" in line for line in override["refused"])
+    assert isinstance(current["duration_seconds"], int | float) and current["duration_seconds"] >= 0
+    assert current["started_at"] <= current["recorded_at"]
+
+    # Another person previewing the unchanged stack, without a reason: nothing changes.
+    run(stack, "preview", "--expect-no-changes", env={"GITHUB_ACTOR": "someone-else"})
+    after = infra(stack, "check-pins", env={"RELEASEGATE_OVERRIDE_REASON": ""})
+    assert after.returncode == 0, after.stderr  # it passed its gates since
+
+    # The deployment log: the failed release, then the same pins succeeding with the override.
+    markdown = infra(stack, "releases", "--format", "markdown")
+    assert markdown.returncode == 0, markdown.stderr
+    text = markdown.stdout
+    assert f"## {failed_id}: failed" in text and f"## {failed_id}: succeeded" in text
+    assert f"## {good['id']}: succeeded" in text
+    assert text.index(f"## {failed_id}: succeeded") < text.index(f"## {failed_id}: failed")
+    assert f"- Who: {ACTOR}" in text and f"- Override (failed-pin): {REASON}" in text
+    assert f"| api | v1.2.0 | {digest} | served v1.2.0 in " in text
+    rows = json.loads(infra(stack, "releases", "--format", "json").stdout)
+    assert [(r["release"], r["outcome"]) for r in rows] == [
+        (failed_id, "succeeded"), (failed_id, "failed"), (good["id"], "succeeded"),
+    ]  # fmt: skip
+    assert rows[1]["started_at"] == failed_at and rows[1]["services"]["api"]["pin"] == "v1.2.0"
