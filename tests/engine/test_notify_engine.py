@@ -70,5 +70,7 @@ def test_a_receiver_that_is_down_never_hides_the_gates_error(stack: Stack) -> No
         result = stack.project.up(check=False)
         assert result.returncode != 0, result.output
         assert f"serves version '{current}'" in result.output, result.output[-4000:]
+        # The provider's warning (pulumi.log.warn) reaches the up's output, by kind only.
+        assert "webhook notification (failure) not delivered" in result.output, result.output
     finally:
         _restore(stack, current)
