@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from components.gates.oci import ManifestNotFoundError, RegistryError, ResolveRequest
+from components.gates.release_history import parse_time
 from components.imageref import DIGEST_PATTERN, ImageRef
 from infra.rollback import RollbackError
 from infra.settings import NAMESPACE, Cloud, Settings
@@ -104,69 +105,37 @@ def _reveal(value: Any) -> Any:
     return value
 
 
-def _outputs_of(deployment: Mapping[str, Any], type_suffix: str) -> Mapping[str, Any] | None:
-    for resource in deployment.get("resources") or []:
-        if str(resource.get("type", "")).endswith(type_suffix):
-            outputs = _reveal(resource.get("outputs") or {})
-            return outputs if isinstance(outputs, Mapping) else None
-    return None
-
-
-def parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _pins_of(entry: Mapping[str, Any]) -> dict[str, Pin]:
-    pins: dict[str, Pin] = {}
-    services = entry.get("services") or {}
-    for name, pin in [*services.items(), (MIGRATIONS, entry.get(MIGRATIONS) or {})]:
-        digest = pin.get("digest") if isinstance(pin, Mapping) else None
+def _pins_of(pins: Mapping[str, Mapping[str, Any]]) -> dict[str, Pin]:
+    found: dict[str, Pin] = {}
+    for name, pin in pins.items():
+        digest = pin.get("digest")
         if isinstance(digest, str) and DIGEST_PATTERN.match(digest):
             tag = pin.get("tag")
-            pins[str(name)] = Pin(str(tag) if tag else None, digest)
-    return pins
+            found[str(name)] = Pin(str(tag) if tag else None, digest)
+    return found
 
 
 def last_release(deployment: Mapping[str, Any]) -> SourceRelease | None:
-    """The stack's last release: its newest attempt (components/gates/attempt.py) and whether
-    the ledger recorded it (it passed every gate) or marked it; without attempts in state (a
-    stack released before attempts existed), the ledger's current release. None: no release."""
-    ledger = _outputs_of(deployment, ":ReleaseLedger") or {}
-    attempts_out = _outputs_of(deployment, ":ReleaseAttempt") or {}
-    current = ledger.get("current") if isinstance(ledger.get("current"), Mapping) else None
-    marked = ledger.get("marked") if isinstance(ledger.get("marked"), Mapping) else {}
-    attempts = [a for a in attempts_out.get("attempts") or [] if isinstance(a, Mapping)]
-    newest = attempts[0] if attempts else None
-    if newest is not None:
-        recorded_attempt = ((current or {}).get("attempt") or {}).get("id")
-        recorded = current is not None and (
-            newest.get("attempt_id") == recorded_attempt
-            if recorded_attempt
-            else newest.get("id") == current.get("id")
-        )
-        if not recorded:
-            return SourceRelease(
-                id=str(newest.get("id")), outcome=FAILED, pins=_pins_of(newest.get("pins") or {}),
-                started_at=newest.get("started_at"), actor=newest.get("actor"),
-                reason="the ledger never recorded it: a gate, the migration or a rollout failed",
-            )  # fmt: skip
-    if current is None:
+    """The stack's last release from its checkpoint (infra/ledger_read.py: its newest attempt
+    or ledger entry; an attempt the ledger never recorded failed), or None: no release yet."""
+    from infra.ledger_read import IN_PROGRESS, history_from_deployment  # noqa: PLC0415
+
+    history = history_from_deployment("", _reveal(deployment))
+    if not history.releases:
         return None
-    mark = (marked or {}).get(str(current.get("id")))
-    outcome = SUCCEEDED
-    reason = None
-    if isinstance(mark, Mapping) and mark.get("state") in (FAILED, ROLLED_BACK):
-        outcome, reason = str(mark["state"]), str(mark.get("reason") or "")
+    newest = history.releases[0]
+    reason = {
+        FAILED: "the ledger never recorded it: a gate, the migration or a rollout failed",
+        ROLLED_BACK: str((newest.mark or {}).get("reason") or "it was rolled back"),
+        IN_PROGRESS: "a `pulumi up` of it is still running; wait for its gates",
+    }.get(newest.outcome)
+    recorded = parse_time(newest.recorded_at)
+    if recorded is not None and recorded.tzinfo is None:
+        recorded = recorded.replace(tzinfo=UTC)  # the providers write UTC
     return SourceRelease(
-        id=str(current.get("id")), outcome=outcome, pins=_pins_of(current),
-        recorded_at=parse_time(current.get("recorded_at")),
-        started_at=current.get("started_at"), actor=current.get("actor"), reason=reason,
+        id=newest.id, outcome=newest.outcome, pins=_pins_of(newest.pins),
+        recorded_at=recorded, started_at=newest.started_at,
+        actor=newest.actor, reason=reason,
     )  # fmt: skip
 
 
