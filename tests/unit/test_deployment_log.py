@@ -211,3 +211,22 @@ def test_a_failed_attempt_stays_failed_in_the_log_after_the_same_pins_pass_later
     # It passed its gates since: no longer refused.
     assert history.refused({"api": "v2"}) == []
     assert history.releases[0].overrides[0]["reason"] == "ok"
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/rollback.md"])
+def test_the_documented_releases_and_check_pins_commands_parse(doc: str) -> None:
+    """Every `python -m infra releases|check-pins ...` line the docs show is a command the CLI
+    takes (argparse exits on an unknown option or format)."""
+    import re  # noqa: PLC0415
+    import shlex  # noqa: PLC0415
+
+    from infra.cli import build_parser  # noqa: PLC0415
+
+    text = (PROJECT_ROOT / doc).read_text()
+    lines = re.findall(r"python -m infra ((?:releases|check-pins) [^\n#`]*)", text)
+    assert any(line.startswith("check-pins") for line in lines), doc
+    examples = [line for line in lines if "[" not in line]  # not the usage synopses
+    assert examples, doc
+    for line in examples:
+        args = build_parser().parse_args(shlex.split(line))
+        assert args.stack, line
