@@ -62,6 +62,11 @@ class ReleaseRecord:
     cache: Mapping[str, Any] | None = None
     attempt_id: str | None = None
 
+    @property
+    def duration(self) -> int | float | None:
+        """Seconds from the attempt's start to the ledger's record (None when unknown)."""
+        return self.duration_seconds
+
 
 @dataclass(frozen=True)
 class History:
