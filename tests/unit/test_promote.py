@@ -321,3 +321,17 @@ def test_the_cli_exits_2_naming_the_refusal_and_changes_nothing(
     assert (project / "Pulumi.production.yaml").read_text() == before
     assert cli.main(["promote", "--to", "production", "--cwd", str(project)]) == 2
     assert "pass --from, or set releasegate:promotion.from" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/promotion.md"])
+def test_every_promote_command_in_the_docs_parses(doc: str) -> None:
+    """The documented commands are ones the CLI takes (flags renamed later would fail here)."""
+    import shlex  # noqa: PLC0415
+
+    lines = [line.split("#")[0] for line in (REPO / doc).read_text().splitlines()
+             if "-m infra promote" in line and "`" not in line.split("-m infra promote")[0]]
+    assert lines, f"{doc} shows no promote command"
+    for line in lines:
+        argv = shlex.split(line.split("-m infra ", 1)[1])
+        args = cli.build_parser().parse_args(argv)
+        assert args.command == "promote" and args.to, line
