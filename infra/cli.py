@@ -50,14 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
         "rollback",
         help="roll back to a good release from the ledger: re-pin, pulumi up, gated",
         description="Reads the release ledger, defaults to the last good release, shows what "
-        "will change, asks, re-pins the stack config and runs `pulumi up`. Refuses (before "
-        "changing anything) when the schema would have to go back.",
+        "will change, asks, re-pins the stack config and runs `pulumi up`: one gated `up` per "
+        "service, in reverse release order (web before the api it calls). Refuses (before "
+        "changing anything) when the schema would have to go back. The stack file then holds "
+        "the re-pins: commit it (or pass --commit), or the next deploy ships the old pins.",
     )
     rollback.add_argument("--stack", required=True)
     rollback.add_argument("--service", default="all", help="one service, or all (default)")
     rollback.add_argument("--to", dest="to", metavar="RELEASE",
                           help="a ledger release id (or prefix) or a tag")  # fmt: skip
     rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    rollback.add_argument("--commit", action="store_true",
+                          help="commit the re-pinned stack file on a new branch, "
+                          "rollback/<stack>-<release>-<UTC time>, never the current one")
     rollback.add_argument("--cwd", type=Path, default=Path.cwd(), help="the Pulumi project")
     promote = commands.add_parser(
         "promote",
@@ -125,7 +130,8 @@ def run_command(args: argparse.Namespace) -> int:
     if args.command == "rollback":
         from infra.rollback_run import rollback  # noqa: PLC0415 - Automation API on demand
 
-        return rollback(args.stack, args.cwd, args.service, args.to, args.yes)
+        return rollback(args.stack, args.cwd, args.service, args.to, args.yes,
+                        commit=args.commit)  # fmt: skip
     if args.command == "promote":
         from infra.promote import promote  # noqa: PLC0415 - Automation API on demand
 

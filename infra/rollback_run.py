@@ -1,7 +1,9 @@
 """The rollback and release-list commands on Pulumi's Automation API (see `infra.rollback` for
 the decisions). Reads the ledger from the stack's outputs and the pins from its config, shows
 what will change, asks, re-pins, runs `pulumi up` (gated like any release), then prints the gate
-evidence and the elapsed time."""
+evidence and the elapsed time. Several services roll back one gated `up` each, in reverse
+release order (infra/rollback_steps.py); the stack file then holds the re-pins, and the command
+says to commit it, or commits it on a new branch with --commit (infra/rollback_commit.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from infra.rollback import MIGRATIONS, RollbackError, RollbackPlan, plan_rollback
+from infra.rollback import MIGRATIONS, RollbackError, RollbackPlan, plan_rollback, rollback_steps
 
 RELEASEGATE = "releasegate"
 
@@ -137,6 +139,7 @@ def confirm(question: str, assume_yes: bool, stdin: TextIO, out: TextIO) -> bool
 def rollback(
     stack_name: str, cwd: Path, service: str, wanted: str | None, assume_yes: bool,
     out: TextIO | None = None, stdin: TextIO | None = None,
+    commit: bool = False,
 ) -> int:  # fmt: skip
     """A failed `pulumi up` reports itself; any other failure of the CLI (no such stack, no
     login, no passphrase) is one sentence (RollbackError). `out`/`stdin` default to the
@@ -144,17 +147,23 @@ def rollback(
     from pulumi import automation as auto  # noqa: PLC0415
 
     try:
-        return _rollback(stack_name, cwd, service, wanted, assume_yes,
+        return _rollback(commit, stack_name, cwd, service, wanted, assume_yes,
                          out or sys.stdout, stdin or sys.stdin)  # fmt: skip
     except auto.errors.CommandError as exc:
         raise RollbackError(backend_error(exc, stack_name)) from exc
 
 
 def _rollback(
-    stack_name: str, cwd: Path, service: str, wanted: str | None, assume_yes: bool,
+    commit: bool, stack_name: str, cwd: Path, service: str, wanted: str | None, assume_yes: bool,
     out: TextIO, stdin: TextIO,
 ) -> int:  # fmt: skip
-    from pulumi import automation as auto  # noqa: PLC0415
+    from infra.rollback_commit import check_committable  # noqa: PLC0415 - cycle
+    from infra.rollback_steps import (  # noqa: PLC0415 - cycle
+        print_steps,
+        release_order,
+        run_steps,
+        stack_file,
+    )
 
     began = time.monotonic()
     stack = open_stack(stack_name, cwd)
@@ -170,31 +179,21 @@ def _rollback(
     if plan.unchanged:
         print(f"  unchanged: {', '.join(plan.unchanged)}", file=out)
     print(f"  {MIGRATIONS}: stays {pins.get(MIGRATIONS)} (forward-only; not re-run)", file=out)
+    steps = rollback_steps(plan.repins, release_order(stack, stack_name, cwd, namespace))
+    # --commit is refused (no repository, a stack file with other changes) before anything
+    # changes, like every other refusal.
+    committable = check_committable(stack_file(cwd, stack_name)) if commit else None
+    print_steps(steps, pins, plan, out)
     show_changes(plan, stack_name, cwd, out, stack)
-    if not confirm("Re-pin and run `pulumi up`? [y/N]", assume_yes, stdin, out):
+    if not confirm(f"Re-pin and run {len(steps)} gated `pulumi up` step(s)? [y/N]",
+                   assume_yes, stdin, out):  # fmt: skip
         print("not rolled back; nothing changed", file=out)
         return 1
-    _set_pins(stack, namespace, plan.repins)
-    try:
-        stack.up(on_output=lambda line: print(line, end="", file=out))
-    except auto.errors.CommandError as exc:
-        print(f"\nrollback FAILED after {time.monotonic() - began:.1f}s: {_tail(exc)}", file=out)
-        print("The config now pins: " + ", ".join(f"{k}={v}" for k, v in plan.repins.items())
-              + ". Nothing after the failed step changed; the ledger still records the last "
-              "good release. Fix the cause and run `pulumi up`, or roll back to another "
-              "release with --to.", file=out)  # fmt: skip
-        return 1
-    ledger = read_ledger(stack)
-    current = ledger.get("current") or {}
-    print(f"\nrolled back {stack_name} to {current.get('id')} in "
-          f"{time.monotonic() - began:.1f}s; gate evidence:", file=out)  # fmt: skip
-    for name, entry in sorted((current.get("services") or {}).items()):
-        gate = entry.get("gate") or {}
-        print(f"  {name}: serves {gate.get('served_version')} "
-              f"({gate.get('consecutive_successes')} healthy answers in "
-              f"{gate.get('elapsed_seconds')}s, checked {gate.get('checked_at')})",
-              file=out)  # fmt: skip
-    return 0
+    resume = f"python -m infra rollback --stack {stack_name} --to {target.get('id')}" + (
+        f" --service {service}" if service != "all" else ""
+    )
+    return run_steps(stack, stack_name, cwd, namespace, plan, pins, steps, resume, committable,
+                     out, began)  # fmt: skip
 
 
 def list_releases(stack_name: str, cwd: Path, fmt: str, out: TextIO | None = None) -> int:

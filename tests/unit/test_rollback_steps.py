@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
+from infra.cli import build_parser
 from infra.release_env import ROLLBACK_OF_ENV
 from infra.rollback import RollbackError, plan_rollback, release_sequence, rollback_steps
 from infra.rollback_commit import (
@@ -243,3 +244,8 @@ def test_an_existing_branch_is_refused_naming_it(repo: Path) -> None:
         commit_on_new_branch(target, "rollback/dev-r1-x", "Roll back")
     assert _git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "main"
 
+
+def test_the_command_takes_commit() -> None:
+    args = build_parser().parse_args(["rollback", "--stack", "dev", "--yes", "--commit"])
+    assert args.commit is True
+    assert build_parser().parse_args(["rollback", "--stack", "dev"]).commit is False

@@ -1,0 +1,190 @@
+"""`python -m infra rollback` of several services through the real Pulumi CLI on a file backend:
+releasegate's own program with two services, web shipping after the api it calls (both from the
+engine test registry's images, each a podman container gated against the test's HTTP app).
+
+Both are released at v1.0.0, then at v1.1.0; the rollback re-pins web first and runs a gated
+`up`, then the api and another gated `up`: the ledger records the step in between (web back,
+the api not yet), marks the release it left as rolled back (RELEASEGATE_ROLLBACK_OF reached the
+program), the stack file holds the re-pins, and the command says to commit it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.docker.test_snapshot import DATABASE, USER
+from tests.engine.conftest import (
+    PROJECT,
+    REPO,
+    ApiRegistry,
+    Database,
+    Project,
+    _environment,
+    migration_command,
+)
+from tests.servers.http_app import HttpApp
+from tests.servers.podman import PodmanEngine
+
+pytestmark = [pytest.mark.servers]
+
+STACK = "order"
+
+
+@dataclass
+class Ordered:
+    project: Project
+    app: HttpApp
+    registry: ApiRegistry
+
+    @property
+    def stack_file(self) -> Path:
+        return self.project.root / f"Pulumi.{STACK}.yaml"
+
+    def up(self) -> Any:
+        return self.project.pulumi("up", "--yes", "--skip-preview", "--non-interactive",
+                                   "--stack", STACK)  # fmt: skip
+
+    def ledger(self) -> dict[str, Any]:
+        result = self.project.pulumi("stack", "output", "--json", "--stack", STACK)
+        ledger: dict[str, Any] = json.loads(result.stdout)["ledger"]
+        return ledger
+
+    def ledger_state(self) -> dict[str, Any]:
+        """The ReleaseLedger resource's outputs in the checkpoint (`marked` is not exported)."""
+        result = self.project.pulumi("stack", "export", "--stack", STACK)
+        resources = json.loads(result.stdout)["deployment"]["resources"]
+        found = next(r for r in resources if r["type"].endswith(":ReleaseLedger"))
+        outputs: dict[str, Any] = found["outputs"]
+        return outputs
+
+    def pin(self, api: str, web: str) -> None:
+        for name, tag in (("api", api), ("web", web)):
+            self.project.pulumi("config", "set", "--path", "--stack", STACK,
+                                f"release.{name}", tag)  # fmt: skip
+
+    def infra(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "infra", *args, "--stack", STACK,
+             "--cwd", str(self.project.root)],
+            cwd=REPO, env=self.project.env, capture_output=True, text=True, timeout=600,
+            check=False, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def ordered(
+    pulumi_bin: str,
+    api_registry: ApiRegistry,
+    engine: PodmanEngine,
+    database: Database,
+    app: HttpApp,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Ordered]:
+    work = tmp_path_factory.mktemp("rollback-order")
+    root = work / "project"
+    shutil.copytree(PROJECT / "program", root / "program",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    project_file = (REPO / "Pulumi.yaml").read_text()
+    (root / "Pulumi.yaml").write_text(
+        project_file.replace("\nmain: infra/\n", "\nmain: program/\n")
+    )
+    (root / "venv").symlink_to(os.path.relpath(REPO / "venv", root))
+    project = Project(root, _environment(pulumi_bin, work / "state"))
+    service = {"port": 8000, "healthPath": "/health/ready", "secrets": ["DATABASE_URL"],
+               "repository": "releasegate/api"}  # fmt: skip
+    (root / f"Pulumi.{STACK}.yaml").write_text(
+        "# the rollback order engine test's stack: web ships after the api it calls\n"
+        "config:\n"
+        "  releasegate:cloud: local\n"
+        "  releasegate:release:\n"
+        "    api: v1.0.0\n"
+        "    web: v1.0.0\n"
+        "    migrations: m1\n"
+        "  releasegate:services:\n"
+        f"    web: {json.dumps({**service, 'port': 3000, 'after': ['api']})}\n"
+        f"    api: {json.dumps(service)}\n"
+        f"  releasegate:migration: {json.dumps({'command': migration_command(0)})}\n"
+        f"  releasegate:database: {{name: {DATABASE}, username: {USER}}}\n"
+        "  releasegate:healthGate: {requestTimeoutSeconds: 2, intervalSeconds: 0.2,\n"
+        "    successThreshold: 2, failureThreshold: 3, startupSeconds: 1, deadlineSeconds: 10}\n"
+        f"  releasegate:local: {{dockerHost: '{engine.base_url}'}}\n"
+        "  releasegate:ledgerHistory: 6\n"
+        f"  engine:registry: '{api_registry.server.address}'\n"
+        f"  engine:appUrl: '{app.url}'\n"
+        f"  engine:dbContainer: {database.container.name}\n"
+        f"  engine:namePrefix: {engine.name_prefix}order\n"
+    )
+    project.pulumi("stack", "init", STACK, "--non-interactive")
+    yield Ordered(project, app, api_registry)
+    project.pulumi("destroy", "--yes", "--non-interactive", "--stack", STACK, check=False)
+
+
+@pytest.mark.timeout(900)
+def test_rollback_of_two_services_goes_web_then_api_each_gated_and_says_to_commit(
+    ordered: Ordered,
+) -> None:
+    digests = ordered.registry.digests
+    ordered.app.healthy("v1.0.0")
+    ordered.up()
+    first = ordered.ledger()["current"]
+    ordered.app.healthy("v1.1.0")
+    ordered.pin("v1.1.0", "v1.1.0")
+    ordered.up()
+    left = ordered.ledger()["current"]
+    assert {n: s["tag"] for n, s in left["services"].items()} == {"api": "v1.1.0",
+                                                                  "web": "v1.1.0"}  # fmt: skip
+
+    ordered.app.healthy("v1.0.0")  # what the rolled-back builds serve
+    result = ordered.infra("rollback", "--yes")
+    output = result.stdout
+    assert result.returncode == 0, output[-6000:] + result.stderr[-3000:]
+
+    # The step plan, printed before anything ran: web first, then the api it calls.
+    plan = output[: output.index("step 1/2:")]
+    assert "1. web: v1.1.0 -> v1.0.0" in plan and "2. api: v1.1.0 -> v1.0.0" in plan
+    assert output.index("step 1/2: web") < output.index("step 1/2 done: web serves v1.0.0")
+    assert output.index("step 1/2 done") < output.index("step 2/2: api")
+    assert "step 2/2 done: api serves v1.0.0" in output
+
+    # The ledger recorded each step as its own gated release, web's first.
+    ledger = ordered.ledger()
+    final, between = ledger["history"][0], ledger["history"][1]
+    assert ledger["history"][2]["id"] == left["id"]
+    assert {n: s["tag"] for n, s in between["services"].items()} == {"api": "v1.1.0",
+                                                                     "web": "v1.0.0"}  # fmt: skip
+    assert between["services"]["web"]["gate"]["served_version"] == "v1.0.0"
+    assert {n: s["tag"] for n, s in final["services"].items()} == {"api": "v1.0.0",
+                                                                   "web": "v1.0.0"}  # fmt: skip
+    assert final["services"]["api"]["gate"]["served_version"] == "v1.0.0"
+    assert between["recorded_at"] <= final["recorded_at"]
+    web_gate = final["services"]["web"]["gate"]["checked_at"]
+    assert web_gate == between["services"]["web"]["gate"]["checked_at"]  # not re-gated
+    assert web_gate < final["services"]["api"]["gate"]["checked_at"]
+    assert final["services"]["api"]["digest"] == digests["v1.0.0"]
+    assert final["id"] == first["id"]  # the pins of the first release again
+    # RELEASEGATE_ROLLBACK_OF reached the program: both steps name the release left, and
+    # the ledger marks it rolled back with the images the rollback changed.
+    assert between["rollback_of"] == left["id"] and final["rollback_of"] == left["id"]
+    mark = ordered.ledger_state()["marked"][left["id"]]
+    assert mark["state"] == "rolled-back" and mark["images"] == ["api", "web"]
+
+    # The stack file (a temporary copy) holds the re-pins; the command says to commit it.
+    config = yaml.safe_load(ordered.stack_file.read_text())["config"]
+    assert config["releasegate:release"] == {"api": "v1.0.0", "web": "v1.0.0",
+                                             "migrations": "m1"}  # fmt: skip
+    assert (f"The stack file {ordered.stack_file} changed; it now pins: api=v1.0.0, "
+            "web=v1.0.0, migrations=m1.") in output  # fmt: skip
+    assert f"Commit it: git commit -m 'Roll back {STACK} to release {first['id']}' -- " in output
+    assert ("otherwise the next deploy from the repository ships web v1.1.0, api v1.1.0 "
+            "again") in output  # fmt: skip
