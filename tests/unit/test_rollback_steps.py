@@ -5,6 +5,7 @@ release in RELEASEGATE_ROLLBACK_OF, what a failed step says, the stack file's re
 from __future__ import annotations
 
 import io
+import json
 import re
 import subprocess
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from infra.rollback_commit import (
     file_pins,
     reminder,
 )
+from infra.rollback_run import rollback
 from infra.rollback_steps import print_steps, release_order, run_steps
 
 
@@ -89,7 +91,7 @@ class FakeAutomationStack:
         self.ups: list[tuple[dict[str, str], dict[str, str]]] = []
 
     def set_config(self, key: str, value: auto.ConfigValue, path: bool = False) -> None:
-        assert path and key.startswith("releasegate:release.")
+        assert path and ":release." in key
         self.pins[key.rsplit(".", 1)[1]] = value.value
 
     def up(self, on_output: Any = None) -> None:
@@ -107,6 +109,20 @@ class FakeAutomationStack:
 
     def outputs(self) -> dict[str, auto.OutputValue]:
         return {"ledger": auto.OutputValue(value=self.ledger, secret=False)}
+
+    def get_config(self, key: str, path: bool = False) -> auto.ConfigValue:
+        if path:  # other:release.<service>
+            return auto.ConfigValue(self.pins[key.rsplit(".", 1)[1]])
+        assert key == "other:release"
+        return auto.ConfigValue(json.dumps(self.pins))
+
+    def preview(self, diff: bool = False) -> Any:
+        """`show_changes` previews another project's re-pins (and sets them back after)."""
+        return type("Preview", (), {"stdout": f"preview of {sorted(self.pins.items())}"})()
+
+    def get_all_config(self) -> dict[str, auto.ConfigValue]:
+        services = {"api": {}, "web": {"after": ["api"]}}
+        return {"other:services": auto.ConfigValue(json.dumps(services))}
 
 
 R2 = release("r2", api="v2", web="v2")
@@ -249,3 +265,63 @@ def test_the_command_takes_commit() -> None:
     args = build_parser().parse_args(["rollback", "--stack", "dev", "--yes", "--commit"])
     assert args.commit is True
     assert build_parser().parse_args(["rollback", "--stack", "dev"]).commit is False
+
+
+def _project(folder: Path) -> Path:
+    """Another Pulumi project (not releasegate's program): its order comes from its config."""
+    folder.mkdir()
+    (folder / "Pulumi.yaml").write_text("name: other\nruntime: python\n")
+    (folder / "Pulumi.dev.yaml").write_text("config:\n  other:release: {api: v2, web: v2}\n")
+    return folder
+
+
+def test_commit_outside_a_repository_is_refused_before_anything_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = FakeAutomationStack(LEDGER, PINS, failing=set())
+    monkeypatch.setattr("infra.rollback_run.open_stack", lambda *_: stack)
+    project = _project(tmp_path / "project")
+    with pytest.raises(RollbackError, match="--commit needs a git repository"):
+        rollback("dev", project, "all", None, True, io.StringIO(), io.StringIO(""), commit=True)
+    assert stack.ups == [] and stack.pins == PINS
+
+
+def test_the_command_runs_the_steps_and_commits_on_a_new_branch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through `rollback()`: another project's `after` order, a step per service, and the
+    stack file committed alone on rollback/dev-r1-<time> (here the fake writes the file as
+    `pulumi config set` would)."""
+    project = _project(tmp_path / "project")
+    _git(project, "init", "--quiet", "--initial-branch", "main")
+    _git(project, "config", "user.name", "Test")
+    _git(project, "config", "user.email", "test@example.com")
+    _git(project, "add", ".")
+    _git(project, "commit", "--quiet", "-m", "initial")
+    stack = FakeAutomationStack(LEDGER, PINS, failing=set())
+    file = project / "Pulumi.dev.yaml"
+    written = stack.set_config
+
+    def set_config(key: str, value: auto.ConfigValue, path: bool = False) -> None:
+        written(key, value, path)
+        pins = {k: v for k, v in stack.pins.items() if k != "migrations"}
+        file.write_text("config:\n  other:release: " + json.dumps(pins) + "\n")
+
+    stack.set_config = set_config  # type: ignore[method-assign]
+    monkeypatch.setattr("infra.rollback_run.open_stack", lambda *_: stack)
+    out = io.StringIO()
+    code = rollback("dev", project, "all", None, True, out, io.StringIO(""), commit=True)
+    text = out.getvalue()
+    assert code == 0, text
+    assert [pins["web"] + pins["api"] for pins, _ in stack.ups] == ["v1v2", "v1v1"]
+    assert "1. web: v2 -> v1" in text and "2. api: v2 -> v1" in text
+    branch = _git(project, "branch", "--show-current")
+    assert re.fullmatch(r"rollback/dev-r1-\d{8}T\d{6}Z", branch), branch
+    assert f"Committed Pulumi.dev.yaml on the new branch {branch}" in text
+    assert f"git push --set-upstream origin {branch}" in text
+    assert f"gh pr create --base main --head {branch} --fill" in text
+    assert _git(project, "log", "--format=%s", "main") == "initial"
+    assert _git(project, "show", "--name-only", "--format=%s", "HEAD").splitlines() == [
+        "Roll back dev to release r1", "", "Pulumi.dev.yaml",
+    ]
+    assert _git(project, "status", "--porcelain") == ""
