@@ -7,8 +7,10 @@ The decisions are pure functions over the ledger and the current pins (`plan_rol
 they are tested without an engine; `execute` drives the stack through Pulumi's Automation API.
 
 - The target defaults to the last good release: the ledger's `current` when the stack's pins no
-  longer match it (a release failed at its gate; the ledger never recorded it), else `previous`.
-  `--to` names a release by its ledger id (or a prefix) or by a tag every chosen service had.
+  longer match it (a release failed at its gate; the ledger never recorded it), else the newest
+  older release that runs something else and brings no pin of a failed or rolled-back release
+  (so a second rollback does not go back to what the first one left). `--to` names a release
+  by its ledger id (or a prefix) or by a tag every chosen service had.
 - `--service all` (the default) re-pins every service the release lists and its migrations
   image; a named service re-pins only that service.
 - Migrations are forward-only: when the target's migrations image is not the one pinned now,
@@ -25,7 +27,7 @@ they are tested without an engine; `execute` drives the stack through Pulumi's A
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,8 +103,11 @@ def _matches(entry: Mapping[str, Any], pins: Mapping[str, str]) -> bool:
 
 def choose_target(
     ledger: Mapping[str, Any], current_pins: Mapping[str, str], wanted: str | None,
-    services: Sequence[str],
+    services: Sequence[str], refused: Mapping[str, Collection[str]] | None = None,
 ) -> Mapping[str, Any]:  # fmt: skip
+    """`refused`: image -> digests of failed or rolled-back releases (infra/ledger_read.py).
+    The default target skips a release that would bring one back (the steps in between of an
+    earlier rollback, the release it left) and one that runs what runs now."""
     history = releases(ledger)
     if not history:
         raise RollbackError("the ledger is empty: this stack never recorded a good release")
@@ -125,12 +130,27 @@ def choose_target(
             f"the stack already runs the only good release in the ledger ({current.get('id')}); "
             "there is nothing older to roll back to"
         )
-    return history[1]
+    older = [e for e in history[1:] if e.get("id") != current.get("id")]
+    good = [e for e in older if not _brings_refused(e, services, refused or {})]
+    if not good:
+        raise RollbackError(
+            f"no older release to roll back to: the stack runs {current.get('id')} and every "
+            "older one in the ledger runs it too or brings a pin of a failed or rolled-back "
+            "release (`python -m infra releases` lists them); name one with --to"
+        )
+    return good[0]
+
+
+def _brings_refused(
+    entry: Mapping[str, Any], services: Sequence[str], refused: Mapping[str, Collection[str]]
+) -> bool:
+    chosen = entry.get("services") or {}
+    return any((chosen.get(name) or {}).get("digest") in refused.get(name, ()) for name in services)
 
 
 def plan_rollback(
     ledger: Mapping[str, Any], current_pins: Mapping[str, str], service: str,
-    wanted: str | None = None,
+    wanted: str | None = None, refused: Mapping[str, Collection[str]] | None = None,
 ) -> RollbackPlan:  # fmt: skip
     """Decide what to re-pin; raise RollbackError (before anything changes) when it must not."""
     everything = service == "all"
@@ -140,7 +160,7 @@ def plan_rollback(
         raise RollbackError(
             f"service {service!r} is not in the ledger; known: {', '.join(sorted(target_services))}"
         )
-    target = choose_target(ledger, current_pins, wanted, names)
+    target = choose_target(ledger, current_pins, wanted, names, refused)
     repins: dict[str, str] = {}
     unchanged: list[str] = []
     retry: list[str] = []

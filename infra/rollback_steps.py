@@ -61,6 +61,15 @@ def release_order(stack: Any, stack_name: str, cwd: Path, namespace: str) -> lis
     return release_sequence(declared, after)
 
 
+def refused_digests(stack: Any) -> dict[str, set[str]]:
+    """image -> the digests of failed and rolled-back releases, from the stack's checkpoint
+    (infra/ledger_read.py; the ledger's `marked` is not a stack output): the default target
+    never brings one back."""
+    from infra.ledger_read import read_history  # noqa: PLC0415
+
+    return read_history(stack).failed_digests()
+
+
 def _json_config(config: Mapping[str, Any], key: str) -> Any:
     value = getattr(config.get(key), "value", None)
     if isinstance(value, str):

@@ -110,6 +110,11 @@ class FakeAutomationStack:
     def outputs(self) -> dict[str, auto.OutputValue]:
         return {"ledger": auto.OutputValue(value=self.ledger, secret=False)}
 
+    def export_stack(self) -> auto.Deployment:
+        """The checkpoint the refused digests are read from: the ledger resource's outputs."""
+        resource = {"type": "pulumi-python:dynamic/gates:ReleaseLedger", "outputs": self.ledger}
+        return auto.Deployment(version=3, deployment={"resources": [resource]})
+
     def get_config(self, key: str, path: bool = False) -> auto.ConfigValue:
         if path:  # other:release.<service>
             return auto.ConfigValue(self.pins[key.rsplit(".", 1)[1]])
@@ -175,6 +180,30 @@ def test_a_failed_step_stops_and_says_what_is_done_left_and_how_to_go_on(tmp_pat
     plan = plan_rollback(stack.ledger, stack.pins, "all", "r1")
     assert plan.repins == {"api": "v1"} and plan.retry == ("api",)
     assert plan.unchanged == ("web",)
+
+
+def test_the_default_target_never_brings_back_a_rolled_back_pin() -> None:
+    """After a rollback from r2 to r1 (through a step with web back and the api not yet), a
+    second rollback does not pick that step or r2: both bring a digest r2 brought."""
+    final = release("f", api="v1", web="v1")
+    final["id"] = "r1"
+    between = release("i", api="v2", web="v1")
+    ledger = {"current": final, "history": [final, between, R2, R1]}
+    pins = {"api": "v1", "web": "v1", "migrations": "m1"}
+    rolled_back = {"api": {"sha256:v2"}, "web": {"sha256:v2"}}
+    assert plan_rollback(ledger, pins, "all").target["id"] == "i"  # without the record
+    with pytest.raises(RollbackError, match="no older release to roll back to: the stack runs r1"):
+        plan_rollback(ledger, pins, "all", refused=rolled_back)
+    r3 = release("r3", api="v3", web="v3")
+    newer = {"current": r3, "history": [r3, R2, R1]}
+    pinned = {"api": "v3", "web": "v3", "migrations": "m1"}
+    assert plan_rollback(newer, pinned, "all", refused=rolled_back).target["id"] == "r1"
+    # Only the images rolled back count: web alone may go to r2's web if only the api was bad.
+    assert plan_rollback(newer, pinned, "web", refused={"api": {"sha256:v2"}}).repins == {
+        "web": "v2"
+    }
+    # --to names a release explicitly: it is taken as asked.
+    assert plan_rollback(newer, pinned, "all", "r2", refused=rolled_back).target["id"] == "r2"
 
 
 def test_a_first_step_that_fails_leaves_the_rest_not_started(tmp_path: Path) -> None:
