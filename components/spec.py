@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from components.aws.spec import AwsSpec
 from components.azure.spec import AzureSpec
+from components.freeze_window import FreezeWindow
 from components.imageref import ImageRef
 
 if TYPE_CHECKING:  # components.notifications_spec imports SecretValue from here
@@ -297,6 +298,9 @@ class Settings:
     notifications: NotificationsSpec | None = None
     """`releasegate:notifications` (components/notifications_spec.py): where release start,
     failure, success and rollback messages go; None sends none."""
+    freeze: tuple[FreezeWindow, ...] = ()
+    """`releasegate:freeze`: windows during which a change to a pin is refused at preview
+    (components/gates/freeze.py) unless overridden with a reason."""
     promotion: PromotionSpec = field(default_factory=PromotionSpec)
     """`releasegate:promotion`: the soak time and default source of `promote` into this stack."""
 

@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--commit", action="store_true",
                           help="commit the re-pinned stack file on a new branch, "
                           "rollback/<stack>-<release>-<UTC time>, never the current one")
+    rollback.add_argument("--reason", metavar="TEXT",
+                          help="roll back inside a deploy freeze window, for this reason "
+                          "(recorded in the release ledger)")  # fmt: skip
     rollback.add_argument("--cwd", type=Path, default=Path.cwd(), help="the Pulumi project")
     promote = commands.add_parser(
         "promote",
@@ -131,7 +134,7 @@ def run_command(args: argparse.Namespace) -> int:
         from infra.rollback_run import rollback  # noqa: PLC0415 - Automation API on demand
 
         return rollback(args.stack, args.cwd, args.service, args.to, args.yes,
-                        commit=args.commit)  # fmt: skip
+                        reason=args.reason, commit=args.commit)  # fmt: skip
     if args.command == "promote":
         from infra.promote import promote  # noqa: PLC0415 - Automation API on demand
 

@@ -23,6 +23,7 @@ from infra.config_azure import load_azure
 from infra.config_build import load_build
 from infra.config_cache import check_cache_references, load_cache
 from infra.config_checks import load_checks, load_identity, load_snapshot_when, load_verify
+from infra.config_freeze import load_freeze
 from infra.config_promotion import PROMOTED_FROM, load_promoted_from, load_promotion
 from infra.config_notifications import KEY as KEY_NOTIFICATIONS
 from infra.config_notifications import load_notifications
@@ -45,6 +46,7 @@ from infra.settings import (
     KEY_CACHE,
     KEY_CLOUD,
     KEY_DATABASE,
+    KEY_FREEZE,
     KEY_GENERATED_SECRETS,
     KEY_HEALTH_GATE,
     KEY_LEDGER_HISTORY,
@@ -169,6 +171,7 @@ def load_settings(  # noqa: PLR0915 - one load per config key, in one place
         problems, KEY_LEDGER_HISTORY, raw_get(KEY_LEDGER_HISTORY), 20, 2, 200
     )
     tags = _load_tags(problems, obj(KEY_TAGS))
+    freeze = load_freeze(problems, raw_get(KEY_FREEZE))
     promotion = load_promotion(problems, obj(KEY_PROMOTION))
     ordered = _rollout_order(problems, services, migration)
     if local is not None and local.build_context is not None and release is not None:
@@ -202,6 +205,7 @@ def load_settings(  # noqa: PLR0915 - one load per config key, in one place
         promotion=promotion,
         cache=cache,
         snapshot_when=snapshot_when,
+        freeze=freeze,
         notifications=notifications,
     )
 

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ import yaml
 from components.gates.attempt import start_attempt
 from components.gates.ledger import record_release
 from infra import plan_outputs_aws, plan_outputs_azure, pulumi_internals
+from infra.plan_freeze import freeze_notes
 from infra.settings import NAMESPACE
 
 SECRET = "[secret]"  # noqa: S105 - the mask printed in place of secret values
@@ -494,6 +496,7 @@ def evaluate(config: StackConfig, monitor: RecordingMonitor | None = None) -> Pl
             "`pulumi preview` resolves the real ones from the registry",
         ]
     notes += cache_notes(monitor.records)
+    notes += freeze_notes(monitor.records, datetime.now(UTC))
     return Plan(
         stack=config.stack,
         cloud=str(cloud),

@@ -21,6 +21,7 @@ import pulumi
 
 from components.gates.attempt import ReleaseAttempt, ReleaseAttemptArgs
 from components.gates.backend_settings import provider_input
+from components.gates.freeze import FreezeGuard
 from components.gates.health_gate import HealthGate, HealthGateArgs
 from components.gates.image_pin import ImagePin, ImagePinArgs
 from components.gates.ledger import ReleaseLedger, ReleaseLedgerArgs
@@ -38,6 +39,7 @@ from components.secret_values import (
 from components.spec import VerifySpec
 from components.target import DatabaseEndpoint, Target
 from infra import release_env
+from infra.release_freeze import freeze_guard, with_freeze_override
 from infra.release_notify import notify_input
 from infra.settings import (
     DATABASE_URL,
@@ -75,6 +77,9 @@ def build_release(
     """The release graph; None for a foundation-only stack (no pins), which gets the secrets
     and the database (with DATABASE_URL stored) and nothing of a release. `generate_secret`
     makes each generated secret (pulumi-random; the engine tests use a dynamic provider)."""
+    # First of all: the freeze guard's check refuses a change of pins inside a freeze window
+    # (releasegate:freeze) before any other resource of the stack is touched.
+    guard = freeze_guard(settings) if settings.release is not None else None
     generated = GeneratedSecrets(
         "secrets",
         GeneratedSecretsArgs(
@@ -116,7 +121,7 @@ def build_release(
     notify = notify_input(settings)
     # Before anything of the release changes: a record that it was tried (the ledger tells
     # later whether it passed). Everything after waits for it.
-    attempt = _attempt(settings, pins)
+    attempt = _attempt(settings, pins, guard)
     migrations_pin = pins[MIGRATIONS]
 
     gates: dict[str, HealthGate] = {}
@@ -482,9 +487,12 @@ def pins_record(pins: Mapping[str, ImagePin]) -> pulumi.Output[dict[str, Any]]:
     )
 
 
-def _attempt(settings: Settings, pins: Mapping[str, ImagePin]) -> ReleaseAttempt:
+def _attempt(
+    settings: Settings, pins: Mapping[str, ImagePin], guard: FreezeGuard | None = None
+) -> ReleaseAttempt:
     """The ReleaseAttempt: the pins, who deploys, and what the environment says about this
-    deploy (override reason, the release a rollback leaves: infra/release_env.py)."""
+    deploy (override reason, the release a rollback leaves: infra/release_env.py; a freeze
+    window the guard let a change of pins through with a reason: infra/release_freeze.py)."""
     record = pins_record(pins)
     return ReleaseAttempt(
         "release-attempt",
@@ -497,7 +505,7 @@ def _attempt(settings: Settings, pins: Mapping[str, ImagePin]) -> ReleaseAttempt
                     getattr(settings.pinned_release, "promoted_from", None), r
                 )
             ),
-            overrides=release_env.overrides(),
+            overrides=with_freeze_override(release_env.overrides(), guard),
             rollback_of=release_env.rollback_of(),
             notify=notify_input(settings),
             keep=2 * settings.ledger_history,

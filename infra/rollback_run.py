@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import yaml
 
 from infra.rollback import MIGRATIONS, RollbackError, RollbackPlan, plan_rollback, rollback_steps
+from infra.rollback_freeze import check_freeze
 
 RELEASEGATE = "releasegate"
 
@@ -138,7 +139,7 @@ def confirm(question: str, assume_yes: bool, stdin: TextIO, out: TextIO) -> bool
 
 def rollback(
     stack_name: str, cwd: Path, service: str, wanted: str | None, assume_yes: bool,
-    out: TextIO | None = None, stdin: TextIO | None = None,
+    out: TextIO | None = None, stdin: TextIO | None = None, reason: str | None = None,
     commit: bool = False,
 ) -> int:  # fmt: skip
     """A failed `pulumi up` reports itself; any other failure of the CLI (no such stack, no
@@ -148,14 +149,14 @@ def rollback(
 
     try:
         return _rollback(commit, stack_name, cwd, service, wanted, assume_yes,
-                         out or sys.stdout, stdin or sys.stdin)  # fmt: skip
+                         out or sys.stdout, stdin or sys.stdin, reason)  # fmt: skip
     except auto.errors.CommandError as exc:
         raise RollbackError(backend_error(exc, stack_name)) from exc
 
 
 def _rollback(
     commit: bool, stack_name: str, cwd: Path, service: str, wanted: str | None, assume_yes: bool,
-    out: TextIO, stdin: TextIO,
+    out: TextIO, stdin: TextIO, reason: str | None = None,
 ) -> int:  # fmt: skip
     from infra.rollback_commit import check_committable  # noqa: PLC0415 - cycle
     from infra.rollback_steps import (  # noqa: PLC0415 - cycle
@@ -171,6 +172,8 @@ def _rollback(
     ledger = read_ledger(stack)  # first: a foundation-only stack has no pins to read either
     pins = read_pins(stack, namespace)
     plan = plan_rollback(ledger, pins, service, wanted)
+    # Inside a freeze window: refused without --reason, before anything changes.
+    check_freeze(stack, stack_name, namespace, reason, out)
     target = plan.target
     print(f"rollback of {stack_name} to release {target.get('id')} "
           f"(recorded {target.get('recorded_at')}):", file=out)  # fmt: skip

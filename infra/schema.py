@@ -146,6 +146,11 @@ _SERVICES = {
     },
     "worker": {"command": ["python", "-m", "worker"]},
 }
+_FREEZE = [
+    {"start": "2026-12-20T00:00:00Z", "end": "2027-01-04T00:00:00Z", "reason": "year end"},
+    {"weekly": {"days": ["fri"], "from": "16:00", "to": "24:00"}, "timeZone": "Europe/Berlin",
+     "reason": "no Friday-evening deploys"},
+]
 PROBES: tuple[dict[str, Any], ...] = (
     {
         "cloud": "local",
@@ -154,6 +159,7 @@ PROBES: tuple[dict[str, Any], ...] = (
         "local": {},
         "snapshot": {"when": "always"},
         "notifications": _NOTIFICATIONS,
+        "freeze": _FREEZE,
     },
     {
         "cloud": "aws",
@@ -269,6 +275,8 @@ def build_schema(root: Path = PROJECT_ROOT) -> dict[str, Any]:
             schema["additionalProperties"] = {"anyOf": [{"type": "string"}, SECURE]}
         elif key in recorded:
             schema.update(_object(key, recorded))
+        elif f"{key}[]" in recorded:  # a list of objects (freeze windows)
+            schema["items"] = _object(f"{key}[]", recorded)
         schema.update(recorded.get("", {}).get(key) or {})
         schema.update(copy.deepcopy(SHAPES.get(key, {})))
         full = f"{NAMESPACE}:{key}"

@@ -97,6 +97,7 @@ KEY_TAGS = "tags"
 KEY_PROMOTION = "promotion"
 KEY_CACHE = "cache"
 KEY_SNAPSHOT = "snapshot"
+KEY_FREEZE = "freeze"
 KEY_NOTIFICATIONS = "notifications"
 ALL_KEYS = (
     KEY_CLOUD,
@@ -116,4 +117,5 @@ ALL_KEYS = (
     KEY_CACHE,
     KEY_SNAPSHOT,
     KEY_NOTIFICATIONS,
+    KEY_FREEZE,
 )

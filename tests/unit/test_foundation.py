@@ -35,6 +35,7 @@ RELEASE_TYPES = {
     "pulumi-python:dynamic/gates:HealthGate",
     "pulumi-python:dynamic/gates:ReleaseLedger",
     "pulumi-python:dynamic/gates:ReleaseAttempt",
+    "pulumi-python:dynamic/gates:FreezeGuard",
     # local: per-pin image builds and the service containers
     "releasegate:local:ImageBuild",
     "docker:index/image:Image",
