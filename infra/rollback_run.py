@@ -161,6 +161,7 @@ def _rollback(
     from infra.rollback_commit import check_committable  # noqa: PLC0415 - cycle
     from infra.rollback_steps import (  # noqa: PLC0415 - cycle
         print_steps,
+        refused_digests,
         release_order,
         run_steps,
         stack_file,
@@ -171,7 +172,7 @@ def _rollback(
     namespace = project_name(cwd)
     ledger = read_ledger(stack)  # first: a foundation-only stack has no pins to read either
     pins = read_pins(stack, namespace)
-    plan = plan_rollback(ledger, pins, service, wanted)
+    plan = plan_rollback(ledger, pins, service, wanted, refused_digests(stack))
     # Inside a freeze window: refused without --reason, before anything changes.
     check_freeze(stack, stack_name, namespace, reason, out)
     target = plan.target
