@@ -37,7 +37,7 @@ def test_actionlint_accepts_every_workflow() -> None:
     assert built.returncode == 0, built.stderr
     binary = built.stdout.strip().splitlines()[-1]
     files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
-    assert len(files) == 3
+    assert len(files) == 4
     result = subprocess.run([binary, *files], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
