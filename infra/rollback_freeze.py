@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from components.freeze_window import FreezeWindow, show_time
 from infra.config_freeze import load_freeze
 from infra.config_reader import Problems
-from infra.release_env import OVERRIDE_REASON_ENV
+from infra.release_env import OVERRIDE_REASON_ENV, override_reason
 from infra.rollback import RollbackError
 from infra.settings import KEY_FREEZE
 
@@ -41,13 +41,15 @@ def check_freeze(
     stack: Any, stack_name: str, namespace: str, reason: str | None, out: TextIO,
     now: datetime | None = None,
 ) -> None:  # fmt: skip
-    """Refuse (RollbackError, exit 2) inside an active window without a reason; with one, set
+    """Refuse (RollbackError, exit 2) inside an active window without a reason (--reason, or
+    RELEASEGATE_OVERRIDE_REASON already in the environment); with one, set
     RELEASEGATE_OVERRIDE_REASON for the stack's later CLI runs (the workspace's env_vars are
     merged over os.environ for every command: pulumi/automation/_stack.py `_cli_kwargs`,
     pulumi/automation/_cmd.py)."""
     moment = now or datetime.now(UTC)
     active = [w for w in stack_windows(stack, namespace) if w.active_at(moment)]
-    text = (reason or "").strip()
+    # RELEASEGATE_OVERRIDE_REASON in the environment would reach the `up` anyway: a reason too.
+    text = (reason or "").strip() or (override_reason() or "")
     if active and not text:
         named = "; ".join(
             f"{w.describe()} until {show_time(w.active_until(moment) or moment)}" for w in active

@@ -384,7 +384,10 @@ class FakeStack:
         return self.config
 
 
-def test_rollback_inside_a_window_needs_a_reason_and_says_how() -> None:
+def test_rollback_inside_a_window_needs_a_reason_and_says_how(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("RELEASEGATE_OVERRIDE_REASON", raising=False)
     stack = FakeStack([YEAR_END.as_input() | {"start": "2026-12-20T00:00:00Z"}])
     with pytest.raises(RollbackError) as caught:
         check_freeze(stack, "production", "releasegate", None, io.StringIO(),
@@ -393,6 +396,16 @@ def test_rollback_inside_a_window_needs_a_reason_and_says_how() -> None:
     assert "'year-end freeze'" in message and "until 2027-01-03T23:00:00Z" in message
     assert '--reason "<why>"' in message and "nothing was changed" in message
     assert "RELEASEGATE_OVERRIDE_REASON" not in stack.workspace.env_vars
+
+
+def test_rollback_takes_the_reason_from_the_environment_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RELEASEGATE_OVERRIDE_REASON", "incident 4713")
+    stack = FakeStack([YEAR_END.as_input()])
+    check_freeze(stack, "production", "releasegate", None, io.StringIO(),
+                 now=at("2026-12-24T12:00:00Z"))  # fmt: skip
+    assert stack.workspace.env_vars["RELEASEGATE_OVERRIDE_REASON"] == "incident 4713"
 
 
 def test_rollback_with_a_reason_sets_the_override_for_its_up() -> None:
