@@ -127,6 +127,8 @@ def _step_label(res: PlannedResource) -> str:
         subject = res.inputs.get("subject", res.name)
         command = res.inputs.get("command")
         shown = shlex.join(command) if isinstance(command, list) else _short(command)
+        # A multi-line script (a YAML `|` block) stays on the step's one line.
+        shown = "; ".join(line.strip() for line in shown.splitlines() if line.strip())
         who = "migration" if subject == MIGRATIONS else str(subject)
         return f"{who} verify: {_short(shown)}"
     if res.type.endswith(MIGRATION):
