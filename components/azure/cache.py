@@ -54,7 +54,7 @@ database default is Disabled in 2025-07-01). Entra would need every client to fe
 a token itself (a Redis client library with an Entra extension); a service that reads
 `REDIS_URL` gets a password it can use with any client. The primary key is read with
 listDatabaseKeys (a secret output), kept in Key Vault as `redis-url` =
-`rediss://:<key>@<host>:10000/0` (the key percent-encoded: keys are base64 and may hold `/`,
+`rediss://default:<key>@<host>:10000/0` (the key percent-encoded: keys are base64 and may hold `/`,
 `+` and `=`, which a URL's userinfo cannot carry raw; redis-py's `parse_url` unquotes the
 password), and read by the services that list REDIS_URL as a Key Vault reference, each with
 Secrets User on that secret only (components/azure/target.py). Database 0 is the only one
@@ -83,8 +83,16 @@ RDB_FREQUENCY = "12h"
 
 
 def redis_url(key: str, host: str, port: int = PORT) -> str:
-    """`rediss://:<key>@<host>:<port>/0`, the key percent-encoded (a URL's userinfo)."""
-    return f"rediss://:{quote(key, safe='')}@{host}:{port}/0"
+    """`rediss://default:<key>@<host>:<port>/0`, the key percent-encoded (a URL's userinfo).
+
+    The user is named, as on AWS and locally: Managed Redis runs Redis Enterprise, where the
+    database's password (here the access key) is the `default` user's ("Authenticate as
+    default user: AUTH <default-database-password>", redis.io/docs/latest/operate/rs/security/
+    access-control/manage-users/default-user), and the one-argument AUTH "assumes that the
+    implicit username is 'default'" (redis.io/commands/auth), so `AUTH default <key>` is the
+    same login; an empty user name makes some clients (redis-cli 7.0) send `AUTH "" <key>`,
+    which the server refuses."""
+    return f"rediss://default:{quote(key, safe='')}@{host}:{port}/0"
 
 
 @dataclass(frozen=True)
@@ -108,7 +116,7 @@ class AzureCache(pulumi.ComponentResource):
     """The cluster, its database, its private endpoint and the connection URL (a secret)."""
 
     url: pulumi.Output[str]
-    """`rediss://:<key>@<host>:10000/0`: always a Pulumi secret."""
+    """`rediss://default:<key>@<host>:10000/0`: always a Pulumi secret."""
     host_name: pulumi.Output[str]
     cluster: redisenterprise.RedisEnterprise
     database: redisenterprise.Database

@@ -138,13 +138,13 @@ def test_url_carries_the_primary_key_over_tls_and_is_secret() -> None:
                          "resourceGroupName": "rg"}  # fmt: skip
     url = urlparse(seen["url"])
     assert url.scheme == "rediss" and url.hostname == HOST and url.port == 10000
-    assert url.path == "/0" and url.username in ("", None)
+    assert url.path == "/0" and url.username == "default"  # as on AWS and locally
     assert unquote(url.password or "") == KEY  # what redis-py's parse_url hands to AUTH
     assert seen["url_is_secret"]
 
 
 def test_redis_url_percent_encodes_every_reserved_character() -> None:
-    assert redis_url("a/b+c=", "h", 10000) == "rediss://:a%2Fb%2Bc%3D@h:10000/0"
+    assert redis_url("a/b+c=", "h", 10000) == "rediss://default:a%2Fb%2Bc%3D@h:10000/0"
 
 
 def test_sku_list_is_the_sdk_enum_without_the_retiring_enterprise_tiers() -> None:
@@ -289,6 +289,7 @@ def test_redis_url_is_stored_typed_and_never_in_plain_text() -> None:
         assert stored["contentType"] == "application/x-redis-url"
         url = urlparse(stored["value"])
         assert url.scheme == "rediss" and url.port == 10000 and url.path == "/0"
+        assert url.username == "default"  # the user AWS and local name too
         assert url.hostname == f"{cache_name(f'releasegate-{stack}')}.westeurope.redis.azure.net"
         assert unquote(url.password or "") == "offline-access-key"
         # The offline plan never shows it.
