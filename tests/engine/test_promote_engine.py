@@ -58,8 +58,10 @@ def _stack_file(name: str, api: str, migrations: str, extra: str,
         "    api: {port: 8000, healthPath: /health/ready, secrets: [DATABASE_URL]}\n"
         f"  releasegate:migration: {json.dumps({'command': migration_command(0)})}\n"
         f"  releasegate:database: {{name: {DATABASE}, username: {USER}}}\n"
+        # Start-up and deadline with room for a loaded machine; a never-served version still
+        # fails within seconds of start-up (failureThreshold in a row).
         "  releasegate:healthGate: {requestTimeoutSeconds: 2, intervalSeconds: 0.2,\n"
-        "    successThreshold: 2, failureThreshold: 3, startupSeconds: 1, deadlineSeconds: 10}\n"
+        "    successThreshold: 2, failureThreshold: 3, startupSeconds: 5, deadlineSeconds: 30}\n"
         f"  releasegate:local: {{dockerHost: '{engine.base_url}'}}\n"
         "  releasegate:ledgerHistory: 5\n"
         f"{extra}"
