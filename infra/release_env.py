@@ -4,8 +4,9 @@ The program (`pulumi up`) and the commands (`check-pins`, `rollback`, `promote`)
 these names; the values become the ReleaseAttempt's inputs (components/gates/attempt.py) so the
 ledger records who deployed, why a refusal was overridden and which release a rollback left.
 
-- `GITHUB_ACTOR`: set by GitHub Actions to the user that triggered the workflow (docs.github.com
-  "Store information in variables": default environment variables); else the local user.
+- `GITHUB_ACTOR`: "the name of the person or app that initiated the workflow", a default
+  environment variable of GitHub Actions that a workflow cannot overwrite (docs.github.com,
+  Actions "Variables reference"); else the local user.
 - `RELEASEGATE_OVERRIDE_REASON`: why a refused pin (or a freeze) is shipped anyway.
 - `RELEASEGATE_ROLLBACK_OF`: the ledger release id a rollback leaves (set by `infra rollback`).
 """
