@@ -188,3 +188,51 @@ def test_rollback_of_two_services_goes_web_then_api_each_gated_and_says_to_commi
     assert f"Commit it: git commit -m 'Roll back {STACK} to release {first['id']}' -- " in output
     assert ("otherwise the next deploy from the repository ships web v1.1.0, api v1.1.0 "
             "again") in output  # fmt: skip
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                          check=True).stdout.strip()  # fmt: skip
+
+
+@pytest.mark.timeout(600)
+def test_rollback_with_commit_commits_the_stack_file_on_a_new_branch(ordered: Ordered) -> None:
+    """The project as a repository whose main pins what runs: the api ships v1.2.0 (pinned and
+    committed), then `rollback --service api --yes --commit` rolls it back, gated, and commits
+    the re-pinned stack file alone on rollback/order-<release>-<UTC time>; main is untouched."""
+    root = ordered.project.root
+    _git(root, "init", "--quiet", "--initial-branch", "main")
+    _git(root, "config", "user.name", "Release Engineer")
+    _git(root, "config", "user.email", "release@example.com")
+    _git(root, "add", "Pulumi.yaml", ordered.stack_file.name)
+    _git(root, "commit", "--quiet", "-m", "the order stack")
+    before = ordered.ledger()["current"]
+    ordered.app.healthy("v1.2.0")
+    ordered.project.pulumi("config", "set", "--path", "--stack", STACK, "release.api", "v1.2.0")
+    ordered.up()
+    shipped = ordered.ledger()["current"]
+    assert shipped["services"]["api"]["tag"] == "v1.2.0"
+    _git(root, "commit", "--quiet", "-m", "ship api v1.2.0", "--", ordered.stack_file.name)
+
+    ordered.app.healthy("v1.0.0")
+    result = ordered.infra("rollback", "--service", "api", "--yes", "--commit")
+    output = result.stdout
+    assert result.returncode == 0, output[-6000:] + result.stderr[-3000:]
+    assert "1. api: v1.2.0 -> v1.0.0" in output and "step 1/1 done: api serves v1.0.0" in output
+    current = ordered.ledger()["current"]
+    assert current["services"]["api"]["tag"] == "v1.0.0" and current["id"] == before["id"]
+    assert current["rollback_of"] == shipped["id"]
+
+    branch = _git(root, "branch", "--show-current")
+    assert branch.startswith(f"rollback/{STACK}-{before['id']}-"), branch
+    assert f"Committed {ordered.stack_file.name} on the new branch {branch}" in output
+    assert f"git push --set-upstream origin {branch}" in output
+    assert f"gh pr create --base main --head {branch} --fill" in output
+    assert _git(root, "show", "--name-only", "--format=%s", "HEAD").splitlines() == [
+        f"Roll back {STACK} to release {before['id']}", "", ordered.stack_file.name,
+    ]
+    committed = yaml.safe_load(_git(root, "show", f"HEAD:{ordered.stack_file.name}"))
+    assert committed["config"]["releasegate:release"]["api"] == "v1.0.0"
+    assert _git(root, "log", "--format=%s", "-1", "main") == "ship api v1.2.0"
+    assert _git(root, "status", "--porcelain", "--", ordered.stack_file.name) == ""
+    assert "Commit it: git commit" not in output  # committed: no reminder
