@@ -92,4 +92,6 @@ def unique(engine: PodmanEngine) -> Callable[[str], str]:
 
 
 def containers_named(client: Any, prefix: str) -> list[str]:
-    return [c.name for c in client.containers.list(all=True) if c.name.startswith(prefix)]
+    # ignore_removed: a container removed between the list and its inspect is not an error.
+    containers = client.containers.list(all=True, ignore_removed=True)
+    return [c.name for c in containers if c.name.startswith(prefix)]

@@ -326,6 +326,6 @@ def test_destroy_leaves_the_snapshot(stack: Stack) -> None:
     left = [r["urn"] for r in state["deployment"].get("resources") or []
             if r["type"].startswith("pulumi-python:dynamic")]  # fmt: skip
     assert left == [], left
-    names = [c.name for c in stack.engine.client().containers.list(all=True)]
+    names = [c.name for c in stack.engine.client().containers.list(all=True, ignore_removed=True)]
     assert f"{stack.name_prefix}-api" not in names, "destroy left the api container"
     print(f"engine timings: {json.dumps(TIMINGS)}")

@@ -160,7 +160,9 @@ class PodmanEngine:
     def cleanup(self) -> None:
         """Remove every container, volume and network whose name starts with `name_prefix`."""
         client = self.client()
-        for container in client.containers.list(all=True):
+        # ignore_removed: a container removed between the list and its inspect (docker SDK
+        # inspects each listed container) is gone already, which is what cleanup wants.
+        for container in client.containers.list(all=True, ignore_removed=True):
             if container.name.startswith(self.name_prefix):
                 with contextlib.suppress(docker.errors.DockerException):
                     container.remove(force=True)
