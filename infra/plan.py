@@ -290,6 +290,20 @@ class PlanMocks(pulumi.runtime.Mocks):
                 "log_tail": "",
                 "history": [],
             }
+        if typ.endswith(":VerifyRun"):
+            # As components/gates/verify_run.py's provider returns them after a run that
+            # passed, so the ledger's verify summary is what a real release records.
+            return {
+                "exit_code": 0,
+                "log_tail": "",
+                "evidence": {
+                    "checked_at": OFFLINE_TIME,
+                    "started_at": OFFLINE_TIME,
+                    "exit_code": 0,
+                    "duration_seconds": 0.0,
+                    "image": plain(inputs.get("image")),
+                },
+            }
         if typ.endswith(":PreMigrationSnapshot"):
             snapshot = f"pre-migrate-{plain(inputs.get('release'))}-offline"
             return {

@@ -11,7 +11,15 @@ from typing import Any
 import pytest
 
 from components.azure.target import verify_job_name
-from infra.plan import Plan, PlannedResource, apply_sets, diff_plans, evaluate, load_stack_config
+from infra.plan import (
+    OFFLINE_TIME,
+    Plan,
+    PlannedResource,
+    apply_sets,
+    diff_plans,
+    evaluate,
+    load_stack_config,
+)
 from tests.unit.test_program import depends_on, one
 
 API_VERIFY = (
@@ -103,6 +111,20 @@ def test_the_ledger_records_a_plain_verify_summary() -> None:
     assert "verify" in release["migrations"]
     for summary in (release["services"]["api"]["verify"], release["migrations"]["verify"]):
         assert set(summary) <= {"checked_at", "exit_code", "duration_seconds"}
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "azure-staging"])
+def test_the_offline_ledger_shows_each_verify_as_a_passed_run(stack: str) -> None:
+    """Under mocks the verify jobs have made-up outputs like the other dynamic resources (a run
+    that passed), so the plan's ledger shows the summary a release records, not an empty one."""
+    plan = plan_for(stack, API_VERIFY, MIGRATION_VERIFY)
+    current = plan.outputs["ledger"]["current"]
+    passed = {"checked_at": OFFLINE_TIME, "exit_code": 0, "duration_seconds": 0}
+    assert current["services"]["api"]["verify"] == passed
+    assert current["migrations"]["verify"] == passed
+    assert "verify" not in current["services"]["web"]
+    check = verify(plan, "api")
+    assert check.inputs["image"] == one(plan, ":HealthGate", "gate-api").inputs["image"]
 
 
 def test_only_a_repin_of_what_it_verifies_re_runs_a_verify() -> None:
