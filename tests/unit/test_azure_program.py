@@ -544,3 +544,27 @@ def test_the_hardening_replaces_no_stateful_resource_on_an_existing_stack() -> N
                for r in of_type(plan, "azure-native:network:Subnet")}  # fmt: skip
     assert subnets == {"apps": "10.60.0.0/23", "database": "10.60.2.0/24",
                        "endpoints": "10.60.3.0/24"}  # fmt: skip
+
+
+def test_service_names_up_to_the_configs_limit_make_valid_azure_names() -> None:
+    """31-character service names (the config's limit) give container apps, identities and
+    verify jobs valid, distinct names within Azure's 32 (components/azure/naming.py)."""
+    names = ("notification-dispatcher-worker1", "notification-dispatcher-worker2")
+    sets = [f'services.{n}={{"replicas": 1, "repository": "releasegate/api"}}' for n in names]
+    sets += [f"release.{n}=v1.0.0" for n in names]
+    sets += [f'services.{names[0]}.verify={{"command": ["true"]}}']
+    plan = evaluate(apply_sets(load_stack_config("azure-staging"), sets))
+    rule = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,30}[a-z0-9]$")
+    made = {
+        (r.type, r.name): r.inputs[key]
+        for r in plan.resources
+        for key in ("containerAppName", "jobName", "resourceName")
+        if r.type.startswith("azure-native:app:") or r.type.endswith(":UserAssignedIdentity")
+        if isinstance(r.inputs.get(key), str)
+    }
+    for name in names:
+        assert ("azure-native:app:ContainerApp", f"service-{name}") in made
+    bad = {k: v for k, v in made.items() if not rule.match(v)}
+    assert bad == {}
+    apps = [v for (t, _), v in made.items() if t == "azure-native:app:ContainerApp"]
+    assert len(apps) == len(set(apps))

@@ -9,6 +9,7 @@ components/naming.py, and must never change.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -223,3 +224,30 @@ def test_fit_keeps_the_suffix_whole_within_the_limit() -> None:
     assert name == "a" * 13 + "-" + short_hash("x", 6)
     assert len(name) == 20
     assert fit("abc-def", 8, "123") == "abc-123"
+
+
+CONTAINER_APP_NAME = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,30}[a-z0-9]$")
+"""Azure's container app name rule (components/azure/naming.py APP_NAME_MAX)."""
+
+
+@pytest.mark.parametrize("length", range(1, 32))
+@pytest.mark.parametrize("prefix", ["rg-dev", "releasegate-azure-production"])
+def test_every_service_name_the_config_accepts_makes_a_valid_app_name(
+    prefix: str, length: int
+) -> None:
+    """Service names may have 31 characters (infra/settings.py SERVICE_NAME); from 24 on the
+    prefix cannot keep a letter, so the name itself is cut and carries the hash of both."""
+    name = ("worker-" + "q" * 40)[:length].rstrip("-") or "w"
+    made = app_name(prefix, name)
+    assert CONTAINER_APP_NAME.match(made), made
+    assert len(made) <= 32
+
+
+def test_long_service_names_stay_apart_and_keep_their_start() -> None:
+    one, two = "notification-dispatcher-worker1", "notification-dispatcher-worker2"
+    prefix = "releasegate-azure-staging"
+    assert app_name(prefix, one) != app_name(prefix, two)
+    assert app_name(prefix, one).startswith("notification-dispatcher-")
+    assert app_name("other-stack", one) != app_name(prefix, one)
+    # Names that fit beside the prefix's hash keep today's form (existing apps stay as named).
+    assert app_name(prefix, "a" * 23) == f"r-{short_hash(prefix, 6)}-{'a' * 23}"
