@@ -47,6 +47,20 @@ MAX_INACTIVE_REVISIONS = 20
 stay unique regardless (their suffix carries the time)."""
 
 
+def app_revision_mode(spec: ServiceSpec, configured: RevisionMode) -> RevisionMode:
+    """The app's `activeRevisionsMode`: the configured one for an app with ingress; single for
+    a worker (no ingress; a drained one included). Multiple mode exists to hold traffic on the
+    old revision until the gate passed; a worker has no traffic to hold, so in multiple mode its
+    old revision would keep running (and consuming) beside the new one after the release. In
+    single mode "the existing active revision isn't deactivated until the new revision is
+    ready" and then is, ingress or not ("If ingress is enabled, the existing revision continues
+    to receive 100% of the traffic until the new revision is ready": learn.microsoft.com/azure/
+    container-apps/application-lifecycle-management, Zero downtime deployment); the gate
+    (revision_platform.py `exclusive`) passes once no older revision runs a replica."""
+    has_ingress = spec.port is not None and bool(spec.health_path)
+    return configured if has_ingress and spec.replicas != 0 else RevisionMode.SINGLE
+
+
 def cpu_and_memory(spec: ServiceSpec) -> tuple[float, str]:
     """ECS-style CPU units to Container Apps' combinations: 0.25 vCPU steps, 2 GiB per vCPU."""
     cpu = max(0.25, round(spec.cpu / 1024 * 4) / 4)
@@ -140,8 +154,8 @@ class AzureApp(pulumi.ComponentResource):
     ) -> None:
         super().__init__("releasegate:azure:App", name, None, opts)
         spec = args.spec
-        # A drained worker (0 replicas) always runs single mode: older revisions deactivated.
-        mode = RevisionMode.SINGLE if spec.replicas == 0 else args.revision_mode
+        # A worker (no ingress, drained or not) always runs single mode: see app_revision_mode.
+        mode = app_revision_mode(spec, args.revision_mode)
         multiple = mode is RevisionMode.MULTIPLE
         has_ingress = spec.port is not None and bool(spec.health_path)
         template = pulumi.Output.from_input(args.image).apply(lambda i: template_json(spec, i))

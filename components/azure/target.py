@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import app, authorization
 
-from components.azure.app import AzureApp, AzureAppArgs
+from components.azure.app import AzureApp, AzureAppArgs, app_revision_mode
 from components.azure.backend_settings import (
     ContainerAppsJobSettings,
     ContainerAppsRevisionSettings,
@@ -374,6 +374,8 @@ class AzureTarget:
                                  self.platform.default_domain, spec.health_path or "/")
             if has_ingress else None
         )  # fmt: skip
+        # Single mode (a worker's always): the gate also waits for the older revision to go.
+        single = app_revision_mode(spec, self.azure.revision_mode) is RevisionMode.SINGLE
         platform = pulumi.Output.all(
             self.subscription_id, self.platform.resource_group_name, component.revision_name,
             image_ref,
@@ -381,8 +383,7 @@ class AzureTarget:
             lambda v: ContainerAppsRevisionSettings(
                 subscription_id=v[0], resource_group=v[1], app_name=name, revision_name=v[2],
                 image=v[3], replicas=0 if spec.replicas == 0 else None,
-                exclusive=(True if spec.replicas and self.azure.revision_mode is RevisionMode.SINGLE
-                           else None),
+                exclusive=True if spec.replicas and single else None,
             )
         )
         return ServiceRollout(

@@ -11,9 +11,10 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.appcontainers.models import ContainerApp
 
 from components.azure import azure_clients
-from components.azure.app import fingerprint, template_json
+from components.azure.app import app_revision_mode, fingerprint, template_json
 from components.azure.revision_platform import ContainerAppsRevisionProbe
 from components.azure.revision_rollout import RevisionRolloutProvider
+from components.azure.spec import RevisionMode
 from components.gates.health_gate import HealthGateProvider
 from components.gates.http_probe import HealthGateError
 from infra.settings import ServiceSpec
@@ -117,3 +118,46 @@ def test_a_serving_revision_names_the_digest_it_proved(arm: ArmServer) -> None:
     rollout = roll_out(WORKER, V1, "Single")
     seen = ContainerAppsRevisionProbe().observe(platform(rollout, V1, None))
     assert seen.healthy and seen.detail.endswith("running=Running, runs sha256:111111111111")
+
+
+def exclusive_gate(rollout: dict[str, Any], image: str) -> dict[str, Any]:
+    """A running worker's gate as the Azure target asks for it: platform only, `exclusive`."""
+    props = {"service": "worker", "image": image, "expected_versions": ["v2"], "url": None,
+             "interval_seconds": 0.05, "success_threshold": 2, "failure_threshold": 2,
+             "startup_seconds": 0.3, "deadline_seconds": 3, "rollout": rollout["rollout_id"],
+             "platform": {**platform(rollout, image, None), "exclusive": True}}  # fmt: skip
+    outs = HealthGateProvider().create(props).outs
+    assert outs is not None
+    return dict(outs)
+
+
+def test_in_multiple_mode_a_workers_old_revision_would_keep_running(arm: ArmServer) -> None:
+    """Why a worker never runs multiple mode: no traffic moves for a worker, so its older
+    revision stays active and running beside the new one after the release."""
+    first = roll_out(WORKER, V1, "Multiple")
+    roll_out(WORKER, V2, "Multiple")
+    old = arm.state.revisions[first["revision_name"]]
+    assert old["active"] and old.get("replicas", 1) == 1
+
+
+def test_a_worker_runs_single_mode_and_its_gate_waits_for_the_old_revision(
+    arm: ArmServer,
+) -> None:
+    """In a multiple-mode stack a worker (no ingress) still runs single mode: the platform
+    deactivates v1 once v2 is ready, and the gate passes only when no older revision runs a
+    replica; one that keeps running fails it, naming the revision and its image."""
+    mode = app_revision_mode(WORKER, RevisionMode.MULTIPLE)
+    assert mode is RevisionMode.SINGLE
+    assert app_revision_mode(DRAINED, RevisionMode.MULTIPLE) is RevisionMode.SINGLE
+    first = roll_out(WORKER, V1, "Single")
+    second = roll_out(WORKER, V2, "Single")
+    assert not arm.state.revisions[first["revision_name"]]["active"]
+    outs = exclusive_gate(second, V2)
+    assert outs["evidence"]["consecutive_successes"] == 2
+    # The platform has not deactivated v1 (it waits for v2 to be ready) and never does.
+    arm.state.revisions[first["revision_name"]].update(active=True, replicas=1)
+    with pytest.raises(HealthGateError) as failed:
+        exclusive_gate(second, V2)
+    assert f"not yet the only version: still running: {first['revision_name']}" in str(
+        failed.value
+    )

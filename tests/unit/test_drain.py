@@ -65,12 +65,24 @@ def test_azure_worker_at_zero_scales_to_zero_in_single_mode() -> None:
     assert one(plan, ":HealthGate", "gate-worker").inputs["platform"]["replicas"] == 0
 
 
-def test_azure_worker_at_one_keeps_its_scale_and_mode() -> None:
+def test_azure_worker_at_one_keeps_its_scale_and_runs_single_mode() -> None:
+    """In multiple mode a worker's older revision would keep running beside the new one (no
+    traffic moves for a worker): a worker runs single mode in every stack, where the platform
+    deactivates the old revision once the new one is ready, and its gate waits for that
+    (`exclusive`); the api keeps the stack's multiple mode and its traffic shift."""
     plan = cloud_worker("azure-production", 1)
     app = one(plan, "app:ContainerApp", "service-worker")
     assert app.inputs["template"]["scale"] == {"minReplicas": 1, "maxReplicas": 1}
-    assert app.inputs["configuration"]["activeRevisionsMode"] == "Multiple"
-    assert "replicas" not in one(plan, ":HealthGate", "gate-worker").inputs["platform"]
+    assert app.inputs["configuration"]["activeRevisionsMode"] == "Single"
+    rollout = one(plan, ":RevisionRollout", "service-worker-revision")
+    assert rollout.inputs["revision_mode"] == "single"
+    platform = one(plan, ":HealthGate", "gate-worker").inputs["platform"]
+    assert "replicas" not in platform and platform["exclusive"] is True
+    assert not [r for r in plan.resources if r.name == "traffic-shift-worker"]
+    api = one(plan, "app:ContainerApp", "service-api")
+    assert api.inputs["configuration"]["activeRevisionsMode"] == "Multiple"
+    assert "exclusive" not in one(plan, ":HealthGate", "gate-api").inputs["platform"]
+    assert one(plan, ":TrafficShift", "traffic-shift-api")
 
 
 def test_azure_single_mode_gates_ask_for_the_only_serving_revision() -> None:
