@@ -24,9 +24,9 @@ from infra.config_build import load_build
 from infra.config_cache import check_cache_references, load_cache
 from infra.config_checks import load_checks, load_identity, load_snapshot_when, load_verify
 from infra.config_freeze import load_freeze
-from infra.config_promotion import PROMOTED_FROM, load_promoted_from, load_promotion
 from infra.config_notifications import KEY as KEY_NOTIFICATIONS
 from infra.config_notifications import load_notifications
+from infra.config_promotion import PROMOTED_FROM, load_promoted_from, load_promotion
 from infra.config_reader import (
     Problems,
     Reader,
