@@ -129,3 +129,38 @@ def test_the_plan_shows_checks_identity_and_verify_jobs_in_release_order() -> No
         "note: offline plan: image digests are placeholders derived from each pin; `pulumi "
         "preview` resolves the real ones from the registry",
     ]
+
+
+@pytest.mark.parametrize(
+    ("stack", "platform"),
+    [("staging", "ecs"), ("production", "ecs"), ("azure-staging", "containerapps"),
+     ("azure-production", "containerapps")],
+)  # fmt: skip
+def test_checks_identity_budget_and_verify_jobs_reach_aws_and_azure_gates(
+    stack: str, platform: str
+) -> None:
+    """The same wiring on the cloud targets under mocks: the gate gets the configured checks,
+    identity `none` (proved by the platform check the target gives it) and the failure budget,
+    and the plan lists the verify jobs in release order."""
+    p = evaluate(apply_sets(load_stack_config(stack), [
+        'services.api.checks=[{"path": "/healthz", "assertions": [{"path": "status", '
+        '"equals": "ok"}]}, {"path": "/runs", "method": "POST", "body": {"dry_run": true}, '
+        '"expectedStatus": 202}]',
+        'services.api.identity={"version": "none"}',
+        "healthGate.failureLimit=2",
+        'services.api.verify={"command": ["./scripts/smoke.sh"]}',
+        'migration.verify={"command": ["alembic", "check"]}',
+    ]))  # fmt: skip
+    api = one(p, ":HealthGate", "gate-api").inputs
+    assert [(c["method"], c["path"], c["expected_status"]) for c in api["checks"]] == [
+        ("GET", "/healthz", 200), ("POST", "/runs", 202)]  # fmt: skip
+    assert api["checks"][0]["assertions"] == [{"path": "status", "op": "equals", "value": "ok"}]
+    assert api["identity"] == {"source": "none"} and api["failure_limit"] == 2
+    assert api["platform"]["kind"] == platform
+    order = release_order(p)
+    steps = [line.split(". ", 1)[1] for line in order]
+    assert steps.index("migration") < steps.index("migration verify: alembic check")
+    rollout = next(i for i, s in enumerate(steps) if s.startswith("api rollout + gate"))
+    assert steps.index("migration verify: alembic check") < rollout
+    assert steps[rollout + 1] == "api verify: ./scripts/smoke.sh", order
+    assert steps[-1] == "ledger"
