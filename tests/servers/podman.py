@@ -160,12 +160,13 @@ class PodmanEngine:
     def cleanup(self) -> None:
         """Remove every container, volume and network whose name starts with `name_prefix`."""
         client = self.client()
-        # ignore_removed: a container removed between the list and its inspect (docker SDK
-        # inspects each listed container) is gone already, which is what cleanup wants.
-        for container in client.containers.list(all=True, ignore_removed=True):
-            if container.name.startswith(self.name_prefix):
+        # The low-level list (no per-container inspect, unlike `containers.list`): a container
+        # another test removes between the list and an inspect made podman answer 404 or 500.
+        for summary in client.api.containers(all=True):
+            names = [str(n).lstrip("/") for n in summary.get("Names") or []]
+            if any(n.startswith(self.name_prefix) for n in names):
                 with contextlib.suppress(docker.errors.DockerException):
-                    container.remove(force=True)
+                    client.api.remove_container(summary["Id"], force=True)
         for volume in client.volumes.list():
             if volume.name.startswith(self.name_prefix):
                 with contextlib.suppress(docker.errors.DockerException):
