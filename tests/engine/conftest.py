@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.docker.conftest import ImageSet, client, images  # noqa: F401 (fixtures)
 from tests.docker.test_snapshot import DATABASE, USER, start_postgres, volume_dir
@@ -111,12 +112,15 @@ class Project:
     env: dict[str, str]
     timings: dict[str, float] = field(default_factory=dict)
 
-    def pulumi(self, *args: str, timeout: float = 180, check: bool = True) -> PulumiResult:
+    def pulumi(self, *args: str, timeout: float = 180, check: bool = True,
+               env: Mapping[str, str] | None = None) -> PulumiResult:  # fmt: skip
+        """`pulumi <args>` in the project folder; `env` adds to (or overrides) its environment
+        for this call alone."""
         argv = ["pulumi", *args]
         began = time.monotonic()
         done = subprocess.run(
-            argv, cwd=self.root, env=self.env, capture_output=True, text=True,
-            timeout=timeout, check=False,
+            argv, cwd=self.root, env={**self.env, **(env or {})}, capture_output=True,
+            text=True, timeout=timeout, check=False,
         )  # fmt: skip
         result = PulumiResult(
             argv, done.returncode, done.stdout, done.stderr, time.monotonic() - began
@@ -172,6 +176,56 @@ class Project:
     def resource_outputs(self, name: str, *, show_secrets: bool = False) -> dict[str, Any]:
         outputs: dict[str, Any] = self.state(show_secrets=show_secrets)[name]["outputs"]
         return outputs
+
+
+@dataclass
+class NamedStack:
+    """One more stack of an engine project, by name, for tests that release their own stack
+    beside the shared one: every `pulumi` call non-interactive on that stack, with `env` (the
+    deploy's actor, say) and then a call's own `env` on top of the project's environment."""
+
+    project: Project
+    name: str
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def stack_file(self) -> Path:
+        return self.project.root / f"Pulumi.{self.name}.yaml"
+
+    def pulumi(self, *args: str, env: Mapping[str, str] | None = None,
+               check: bool = True) -> PulumiResult:  # fmt: skip
+        return self.project.pulumi(*args, "--non-interactive", "--stack", self.name,
+                                   env={**self.env, **(env or {})}, check=check)  # fmt: skip
+
+    def init(self, config: Mapping[str, Any] | None = None) -> None:
+        """`pulumi stack init`; with `config`, over a stack file written from it first."""
+        if config is not None:
+            self.stack_file.write_text(json.dumps({"config": config}, indent=2))
+        self.pulumi("stack", "init")
+
+    def up(self, *, env: Mapping[str, str] | None = None, check: bool = True) -> PulumiResult:
+        return self.pulumi("up", "--yes", "--skip-preview", env=env, check=check)
+
+    def set(self, key: str, value: str) -> None:
+        """`pulumi config set --path <key> <value>`, as a user re-pins or configures."""
+        self.pulumi("config", "set", "--path", key, value)
+
+    def outputs(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.pulumi("stack", "output", "--json").stdout)
+        return data
+
+    def ledger(self) -> dict[str, Any]:
+        ledger: dict[str, Any] = self.outputs()["ledger"]
+        return ledger
+
+    def resources(self) -> dict[str, dict[str, Any]]:
+        """resource name -> its state entry, from `pulumi stack export` (the checkpoint)."""
+        exported = json.loads(self.pulumi("stack", "export").stdout)
+        return {r["urn"].rsplit("::", 1)[-1]: r for r in exported["deployment"]["resources"]}
+
+    def destroy(self) -> None:
+        """Teardown: removes what the stack runs; a failure here never fails a test."""
+        self.pulumi("destroy", "--yes", "--skip-preview", check=False)
 
 
 def step_ops(steps: list[dict[str, Any]]) -> dict[str, str]:
@@ -269,6 +323,67 @@ def app() -> Iterator[HttpApp]:
         yield running
 
 
+@dataclass(frozen=True)
+class Servers:
+    """What every stack of the engine project runs against, for the session: the CLI's
+    directory, the registry, podman, the database container and the api's HTTP app."""
+
+    pulumi_bin: str
+    registry: ApiRegistry
+    engine: PodmanEngine
+    database: Database
+    app: HttpApp
+
+    def project(self, work: Path) -> Project:
+        """The engine project in `work/project`: releasegate's Pulumi.yaml (its typed config)
+        running tests/engine/project/program, a relative `venv` link to the repository's, and
+        a file backend of its own under `work/state`."""
+        root = work / "project"
+        shutil.copytree(PROJECT / "program", root / "program",
+                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+        project_file = (REPO / "Pulumi.yaml").read_text()
+        assert "\nmain: infra/\n" in project_file
+        (root / "Pulumi.yaml").write_text(
+            project_file.replace("\nmain: infra/\n", "\nmain: program/\n")
+        )
+        (root / "venv").symlink_to(os.path.relpath(REPO / "venv", root))
+        return Project(root, _environment(self.pulumi_bin, work / "state"))
+
+    def config(self, name_prefix: str) -> dict[str, Any]:
+        """A stack's config on the engine target: the api at v1.0.0 behind its gate, the m1
+        migration, these servers, and `name_prefix` for its containers (each stack its own)."""
+        return {
+            "releasegate:cloud": "local",
+            "releasegate:release": {"api": "v1.0.0", "migrations": "m1"},
+            "releasegate:services": {
+                "api": {"port": 8000, "healthPath": "/health/ready", "secrets": ["DATABASE_URL"]},
+            },
+            "releasegate:migration": {"command": migration_command(0), "timeoutSeconds": 60},
+            "releasegate:database": {"name": DATABASE, "username": USER},
+            "releasegate:healthGate": {
+                "requestTimeoutSeconds": 2, "intervalSeconds": 0.2, "successThreshold": 2,
+                "failureThreshold": 3, "startupSeconds": 1, "deadlineSeconds": 10,
+            },
+            "releasegate:local": {"dockerHost": self.engine.base_url},
+            "releasegate:ledgerHistory": 5,
+            "engine:registry": self.registry.server.address,
+            "engine:appUrl": self.app.url,
+            "engine:dbContainer": self.database.container.name,
+            "engine:namePrefix": name_prefix,
+        }  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def servers(
+    pulumi_bin: str,
+    api_registry: ApiRegistry,
+    engine: PodmanEngine,
+    database: Database,
+    app: HttpApp,
+) -> Servers:
+    return Servers(pulumi_bin, api_registry, engine, database, app)
+
+
 @dataclass
 class Stack:
     project: Project
@@ -332,48 +447,33 @@ def _environment(bindir: str, state: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def stack(
-    pulumi_bin: str,
-    api_registry: ApiRegistry,
-    engine: PodmanEngine,
+    servers: Servers,
     images: ImageSet,  # noqa: F811
-    database: Database,
-    app: HttpApp,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     """The project in a temporary folder, its stack initialised and configured: releasegate's
     Pulumi.yaml (its typed config) running tests/engine/project/program."""
-    work = tmp_path_factory.mktemp("engine")
-    root = work / "project"
-    shutil.copytree(PROJECT / "program", root / "program",
-                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
-    project_file = (REPO / "Pulumi.yaml").read_text()
-    assert "\nmain: infra/\n" in project_file
-    (root / "Pulumi.yaml").write_text(
-        project_file.replace("\nmain: infra/\n", "\nmain: program/\n")
-    )
-    (root / "venv").symlink_to(os.path.relpath(REPO / "venv", root))
-    project = Project(root, _environment(pulumi_bin, work / "state"))
-    name_prefix = f"{engine.name_prefix}engine"
-    config: Mapping[str, Any] = {
-        "releasegate:cloud": "local",
-        "releasegate:release": {"api": "v1.0.0", "migrations": "m1"},
-        "releasegate:services": {
-            "api": {"port": 8000, "healthPath": "/health/ready", "secrets": ["DATABASE_URL"]},
-        },
-        "releasegate:migration": {"command": migration_command(0), "timeoutSeconds": 60},
-        "releasegate:database": {"name": DATABASE, "username": USER},
-        "releasegate:healthGate": {
-            "requestTimeoutSeconds": 2, "intervalSeconds": 0.2, "successThreshold": 2,
-            "failureThreshold": 3, "startupSeconds": 1, "deadlineSeconds": 10,
-        },
-        "releasegate:local": {"dockerHost": engine.base_url},
-        "releasegate:ledgerHistory": 5,
-        "engine:registry": api_registry.server.address,
-        "engine:appUrl": app.url,
-        "engine:dbContainer": database.container.name,
-        "engine:namePrefix": name_prefix,
-    }  # fmt: skip
-    (root / f"Pulumi.{STACK}.yaml").write_text(json.dumps({"config": config}, indent=2))
+    project = servers.project(tmp_path_factory.mktemp("engine"))
+    name_prefix = f"{servers.engine.name_prefix}engine"
+    config = servers.config(name_prefix)
+    (project.root / f"Pulumi.{STACK}.yaml").write_text(json.dumps({"config": config}, indent=2))
     project.pulumi("stack", "init", STACK, "--non-interactive")
-    yield Stack(project, app, api_registry, engine, database, images, name_prefix)
+    yield Stack(project, servers.app, servers.registry, servers.engine, servers.database, images,
+                name_prefix)  # fmt: skip
     project.pulumi("destroy", "--yes", "--non-interactive", "--stack", STACK, check=False)
+
+
+def stack_beside(stack: Stack, name: str, suffix: str,
+                 env: Mapping[str, str] | None = None) -> NamedStack:  # fmt: skip
+    """Stack `name` in the shared stack's project, initialised: the shared stack's config
+    (its secrets left out: the new stack generates its own) with the name prefix plus `suffix`
+    (its own service container) and the api at v1.0.0 with m1, whatever the shared stack pins
+    now; `env` goes with each of its `pulumi` calls."""
+    document = yaml.safe_load((stack.project.root / f"Pulumi.{STACK}.yaml").read_text())
+    config = {k: v for k, v in document["config"].items()
+              if not isinstance(v, dict) or "secure" not in v}  # fmt: skip
+    config["engine:namePrefix"] = f"{stack.name_prefix}{suffix}"
+    config["releasegate:release"] = {"api": "v1.0.0", "migrations": "m1"}
+    beside = NamedStack(stack.project, name, dict(env or {}))
+    beside.init(config)
+    return beside

@@ -13,30 +13,16 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-import yaml
 
-from tests.engine.conftest import REPO, STACK, PulumiResult, Stack
+from tests.engine.conftest import REPO, NamedStack, Stack, stack_beside
 
 pytestmark = [pytest.mark.servers]
 
 PINS_STACK = "pins"
 ACTOR = "engine-tester"
 REASON = "the v1.2.0 gate failed on a stale canary; verified by hand"
-
-
-def run(stack: Stack, *args: str, env: dict[str, str] | None = None,
-        check: bool = True) -> PulumiResult:  # fmt: skip
-    """`pulumi <args> --stack pins`, with the deploy's actor and optional extra environment."""
-    project = stack.project
-    saved = project.env
-    project.env = {**saved, "GITHUB_ACTOR": ACTOR, **(env or {})}
-    try:
-        return project.pulumi(*args, "--non-interactive", "--stack", PINS_STACK, check=check)
-    finally:
-        project.env = saved
 
 
 def infra(stack: Stack, *args: str, env: dict[str, str] | None = None
@@ -50,48 +36,31 @@ def infra(stack: Stack, *args: str, env: dict[str, str] | None = None
     )  # fmt: skip
 
 
-def resources(stack: Stack) -> dict[str, dict[str, Any]]:
-    """resource name -> state entry, from `pulumi stack export` (the checkpoint)."""
-    exported = json.loads(run(stack, "stack", "export").stdout)
-    return {r["urn"].rsplit("::", 1)[-1]: r for r in exported["deployment"]["resources"]}
-
-
-def ledger(stack: Stack) -> dict[str, Any]:
-    outputs = json.loads(run(stack, "stack", "output", "--json").stdout)
-    value: dict[str, Any] = outputs["ledger"]
-    return value
-
-
 @pytest.fixture(scope="module")
-def pinned(stack: Stack) -> Iterator[Stack]:
+def pinned(stack: Stack) -> Iterator[NamedStack]:
     """A second stack of the engine project (its own service container), released once at
-    api v1.0.0."""
-    root = stack.project.root
-    document = yaml.safe_load((root / f"Pulumi.{STACK}.yaml").read_text())
-    config = {k: v for k, v in document["config"].items()
-              if not isinstance(v, dict) or "secure" not in v}  # fmt: skip
-    config["engine:namePrefix"] = f"{stack.name_prefix}-pin"
-    config["releasegate:release"] = {"api": "v1.0.0", "migrations": "m1"}
-    (root / f"Pulumi.{PINS_STACK}.yaml").write_text(json.dumps({"config": config}, indent=2))
-    stack.project.pulumi("stack", "init", PINS_STACK, "--non-interactive")
+    api v1.0.0; its `pulumi` calls run as the deploy's actor."""
+    pinned = stack_beside(stack, PINS_STACK, "-pin", env={"GITHUB_ACTOR": ACTOR})
     stack.app.healthy("v1.0.0")
-    run(stack, "up", "--yes", "--skip-preview")
-    yield stack
-    run(stack, "destroy", "--yes", "--skip-preview", check=False)
+    pinned.up()
+    yield pinned
+    pinned.destroy()
 
 
 @pytest.mark.timeout(900)
-def test_a_pin_that_failed_its_gate_is_refused_until_a_reason_is_given(pinned: Stack) -> None:
-    stack = pinned
-    good = ledger(stack)["current"]
+def test_a_pin_that_failed_its_gate_is_refused_until_a_reason_is_given(
+    pinned: NamedStack,
+    stack: Stack,
+) -> None:
+    good = pinned.ledger()["current"]
     assert good["outcome"] == "succeeded" and good["actor"] == ACTOR
 
     # A release whose gate fails: the app keeps serving v1.0.0.
-    run(stack, "config", "set", "--path", "release.api", "v1.2.0")
-    failed_up = run(stack, "up", "--yes", "--skip-preview", check=False)
+    pinned.set("release.api", "v1.2.0")
+    failed_up = pinned.up(check=False)
     assert failed_up.returncode != 0 and "health gate for 'api' failed" in failed_up.output
-    assert ledger(stack)["current"]["id"] == good["id"], "a failed gate changed the ledger"
-    attempt = resources(stack)["release-attempt"]["outputs"]["attempts"][0]
+    assert pinned.ledger()["current"]["id"] == good["id"], "a failed gate changed the ledger"
+    attempt = pinned.resources()["release-attempt"]["outputs"]["attempts"][0]
     failed_id, failed_at = attempt["id"], attempt["started_at"]
     digest = stack.registry.digests["v1.2.0"]
     assert attempt["pins"]["services"]["api"]["digest"] == digest and failed_id != good["id"]
@@ -112,8 +81,8 @@ def test_a_pin_that_failed_its_gate_is_refused_until_a_reason_is_given(pinned: S
 
     # The next up with the reason ships (v1.2.0 is served now) and records the override.
     stack.app.healthy("v1.2.0")
-    run(stack, "up", "--yes", "--skip-preview", env={"RELEASEGATE_OVERRIDE_REASON": REASON})
-    current = ledger(stack)["current"]
+    pinned.up(env={"RELEASEGATE_OVERRIDE_REASON": REASON})
+    current = pinned.ledger()["current"]
     assert (current["id"], current["outcome"], current["actor"]) == (failed_id, "succeeded", ACTOR)
     [override] = current["overrides"]
     assert (override["kind"], override["reason"]) == ("failed-pin", REASON)
@@ -122,7 +91,7 @@ def test_a_pin_that_failed_its_gate_is_refused_until_a_reason_is_given(pinned: S
     assert current["started_at"] <= current["recorded_at"]
 
     # Another person previewing the unchanged stack, without a reason: nothing changes.
-    run(stack, "preview", "--expect-no-changes", env={"GITHUB_ACTOR": "someone-else"})
+    pinned.pulumi("preview", "--expect-no-changes", env={"GITHUB_ACTOR": "someone-else"})
     after = infra(stack, "check-pins", env={"RELEASEGATE_OVERRIDE_REASON": ""})
     assert after.returncode == 0, after.stderr  # it passed its gates since
 

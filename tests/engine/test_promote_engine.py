@@ -12,40 +12,33 @@ each pin came from. A later staging release that fails its gate is refused by na
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from tests.docker.test_snapshot import DATABASE, USER
 from tests.engine.conftest import (
-    PROJECT,
     REPO,
     ApiRegistry,
-    Database,
+    NamedStack,
     Project,
-    _environment,
+    Servers,
     migration_command,
 )
 from tests.servers.http_app import HttpApp
-from tests.servers.podman import PodmanEngine
 
 pytestmark = [pytest.mark.servers]
 
 PRODUCTION_HEADER = "# production: promoted from staging, never pinned by hand\n"
 
 
-def _stack_file(name: str, api: str, migrations: str, extra: str,
-                registry: ApiRegistry, app: HttpApp, engine: PodmanEngine,
-                database: Database) -> str:  # fmt: skip
+def _stack_file(name: str, api: str, migrations: str, extra: str, servers: Servers) -> str:
     """A stack file as a team writes one (block YAML, a comment), for the engine target."""
     return (
         f"# {name} of the promotion engine test\n"
@@ -62,13 +55,13 @@ def _stack_file(name: str, api: str, migrations: str, extra: str,
         # fails within seconds of start-up (failureThreshold in a row).
         "  releasegate:healthGate: {requestTimeoutSeconds: 2, intervalSeconds: 0.2,\n"
         "    successThreshold: 2, failureThreshold: 3, startupSeconds: 5, deadlineSeconds: 30}\n"
-        f"  releasegate:local: {{dockerHost: '{engine.base_url}'}}\n"
+        f"  releasegate:local: {{dockerHost: '{servers.engine.base_url}'}}\n"
         "  releasegate:ledgerHistory: 5\n"
         f"{extra}"
-        f"  engine:registry: '{registry.server.address}'\n"
-        f"  engine:appUrl: '{app.url}'\n"
-        f"  engine:dbContainer: {database.container.name}\n"
-        f"  engine:namePrefix: {engine.name_prefix}promote-{name}\n"
+        f"  engine:registry: '{servers.registry.server.address}'\n"
+        f"  engine:appUrl: '{servers.app.url}'\n"
+        f"  engine:dbContainer: {servers.database.container.name}\n"
+        f"  engine:namePrefix: {servers.engine.name_prefix}promote-{name}\n"
     )
 
 
@@ -82,14 +75,8 @@ class Promotion:
     def production_file(self) -> Path:
         return self.project.root / "Pulumi.production.yaml"
 
-    def up(self, stack: str, *, check: bool = True) -> Any:
-        return self.project.pulumi("up", "--yes", "--skip-preview", "--non-interactive",
-                                   "--stack", stack, check=check)  # fmt: skip
-
-    def outputs(self, stack: str) -> dict[str, Any]:
-        result = self.project.pulumi("stack", "output", "--json", "--stack", stack)
-        data: dict[str, Any] = json.loads(result.stdout)
-        return data
+    def stack(self, name: str) -> NamedStack:
+        return NamedStack(self.project, name)
 
     def promote(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The command as a user runs it, in the project folder's backend and passphrase."""
@@ -101,38 +88,22 @@ class Promotion:
 
 
 @pytest.fixture(scope="module")
-def promotion(
-    pulumi_bin: str,
-    api_registry: ApiRegistry,
-    engine: PodmanEngine,
-    database: Database,
-    app: HttpApp,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Promotion]:
-    work = tmp_path_factory.mktemp("promote")
-    root = work / "project"
-    shutil.copytree(PROJECT / "program", root / "program",
-                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
-    project_file = (REPO / "Pulumi.yaml").read_text()
-    (root / "Pulumi.yaml").write_text(
-        project_file.replace("\nmain: infra/\n", "\nmain: program/\n")
+def promotion(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Promotion]:
+    promotion = Promotion(servers.project(tmp_path_factory.mktemp("promote")), servers.app,
+                          servers.registry)  # fmt: skip
+    promotion.stack("staging").stack_file.write_text(
+        _stack_file("staging", "v1.1.0", "m2", "", servers)
     )
-    (root / "venv").symlink_to(os.path.relpath(REPO / "venv", root))
-    project = Project(root, _environment(pulumi_bin, work / "state"))
-    parts = (api_registry, app, engine, database)
-    (root / "Pulumi.staging.yaml").write_text(
-        _stack_file("staging", "v1.1.0", "m2", "", *parts)
-    )
-    (root / "Pulumi.production.yaml").write_text(
+    promotion.production_file.write_text(
         PRODUCTION_HEADER
         + _stack_file("production", "v1.0.0", "m1",
-                      "  releasegate:promotion: {from: staging, minSoakMinutes: 60}\n", *parts)
+                      "  releasegate:promotion: {from: staging, minSoakMinutes: 60}\n", servers)
     )  # fmt: skip
     for name in ("staging", "production"):
-        project.pulumi("stack", "init", name, "--non-interactive")
-    yield Promotion(project, app, api_registry)
+        promotion.stack(name).init()
+    yield promotion
     for name in ("staging", "production"):
-        project.pulumi("destroy", "--yes", "--non-interactive", "--stack", name, check=False)
+        promotion.stack(name).destroy()
 
 
 @pytest.mark.timeout(900)
@@ -141,10 +112,10 @@ def test_promote_refuses_an_unsoaked_release_then_writes_the_pins_and_production
 ) -> None:
     digests = promotion.registry.digests
     promotion.app.healthy("v1.0.0")
-    promotion.up("production")
+    promotion.stack("production").up()
     promotion.app.healthy("v1.1.0")
-    promotion.up("staging")
-    staging = promotion.outputs("staging")["ledger"]["current"]
+    promotion.stack("staging").up()
+    staging = promotion.stack("staging").outputs()["ledger"]["current"]
     assert staging["services"]["api"]["digest"] == digests["v1.1.0"]
 
     before = promotion.production_file.read_text()
@@ -176,8 +147,8 @@ def test_promote_refuses_an_unsoaked_release_then_writes_the_pins_and_production
     }  # fmt: skip
 
     # The user commits; the deploy runs `pulumi up` on production: gated, recorded.
-    promotion.up("production")
-    current = promotion.outputs("production")["ledger"]["current"]
+    promotion.stack("production").up()
+    current = promotion.stack("production").outputs()["ledger"]["current"]
     assert current["id"] == staging["id"], "production runs exactly staging's digests"
     assert current["services"]["api"]["tag"] == "v1.1.0"
     assert current["services"]["api"]["gate"]["served_version"] == "v1.1.0"
@@ -192,7 +163,7 @@ def test_promote_refuses_an_unsoaked_release_then_writes_the_pins_and_production
 def test_promote_refuses_a_staging_release_that_failed_its_gate(promotion: Promotion) -> None:
     staging_file = promotion.project.root / "Pulumi.staging.yaml"
     staging_file.write_text(staging_file.read_text().replace("api: v1.1.0", "api: v1.2.0"))
-    failed = promotion.up("staging", check=False)  # the app keeps serving v1.1.0
+    failed = promotion.stack("staging").up(check=False)  # the app keeps serving v1.1.0
     assert failed.returncode != 0
     before = promotion.production_file.read_text()
     refused = promotion.promote("--from", "staging", "--to", "production", "--yes")

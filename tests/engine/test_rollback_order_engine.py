@@ -11,8 +11,6 @@ program), the stack file holds the re-pins, and the command says to commit it.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,54 +22,29 @@ import pytest
 import yaml
 
 from tests.docker.test_snapshot import DATABASE, USER
-from tests.engine.conftest import (
-    PROJECT,
-    REPO,
-    ApiRegistry,
-    Database,
-    Project,
-    _environment,
-    migration_command,
-)
+from tests.engine.conftest import REPO, ApiRegistry, NamedStack, Servers, migration_command
 from tests.servers.http_app import HttpApp
-from tests.servers.podman import PodmanEngine
 
 pytestmark = [pytest.mark.servers]
 
 STACK = "order"
 
 
-@dataclass
-class Ordered:
-    project: Project
+@dataclass(kw_only=True)
+class Ordered(NamedStack):
     app: HttpApp
     registry: ApiRegistry
 
-    @property
-    def stack_file(self) -> Path:
-        return self.project.root / f"Pulumi.{STACK}.yaml"
-
-    def up(self) -> Any:
-        return self.project.pulumi("up", "--yes", "--skip-preview", "--non-interactive",
-                                   "--stack", STACK)  # fmt: skip
-
-    def ledger(self) -> dict[str, Any]:
-        result = self.project.pulumi("stack", "output", "--json", "--stack", STACK)
-        ledger: dict[str, Any] = json.loads(result.stdout)["ledger"]
-        return ledger
-
     def ledger_state(self) -> dict[str, Any]:
         """The ReleaseLedger resource's outputs in the checkpoint (`marked` is not exported)."""
-        result = self.project.pulumi("stack", "export", "--stack", STACK)
-        resources = json.loads(result.stdout)["deployment"]["resources"]
+        resources = self.resources().values()
         found = next(r for r in resources if r["type"].endswith(":ReleaseLedger"))
         outputs: dict[str, Any] = found["outputs"]
         return outputs
 
     def pin(self, api: str, web: str) -> None:
         for name, tag in (("api", api), ("web", web)):
-            self.project.pulumi("config", "set", "--path", "--stack", STACK,
-                                f"release.{name}", tag)  # fmt: skip
+            self.set(f"release.{name}", tag)
 
     def infra(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -83,27 +56,12 @@ class Ordered:
 
 
 @pytest.fixture(scope="module")
-def ordered(
-    pulumi_bin: str,
-    api_registry: ApiRegistry,
-    engine: PodmanEngine,
-    database: Database,
-    app: HttpApp,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Ordered]:
-    work = tmp_path_factory.mktemp("rollback-order")
-    root = work / "project"
-    shutil.copytree(PROJECT / "program", root / "program",
-                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
-    project_file = (REPO / "Pulumi.yaml").read_text()
-    (root / "Pulumi.yaml").write_text(
-        project_file.replace("\nmain: infra/\n", "\nmain: program/\n")
-    )
-    (root / "venv").symlink_to(os.path.relpath(REPO / "venv", root))
-    project = Project(root, _environment(pulumi_bin, work / "state"))
+def ordered(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ordered]:
+    project = servers.project(tmp_path_factory.mktemp("rollback-order"))
+    ordered = Ordered(project, STACK, app=servers.app, registry=servers.registry)
     service = {"port": 8000, "healthPath": "/health/ready", "secrets": ["DATABASE_URL"],
                "repository": "releasegate/api"}  # fmt: skip
-    (root / f"Pulumi.{STACK}.yaml").write_text(
+    ordered.stack_file.write_text(
         "# the rollback order engine test's stack: web ships after the api it calls\n"
         "config:\n"
         "  releasegate:cloud: local\n"
@@ -118,16 +76,16 @@ def ordered(
         f"  releasegate:database: {{name: {DATABASE}, username: {USER}}}\n"
         "  releasegate:healthGate: {requestTimeoutSeconds: 2, intervalSeconds: 0.2,\n"
         "    successThreshold: 2, failureThreshold: 3, startupSeconds: 1, deadlineSeconds: 10}\n"
-        f"  releasegate:local: {{dockerHost: '{engine.base_url}'}}\n"
+        f"  releasegate:local: {{dockerHost: '{servers.engine.base_url}'}}\n"
         "  releasegate:ledgerHistory: 6\n"
-        f"  engine:registry: '{api_registry.server.address}'\n"
-        f"  engine:appUrl: '{app.url}'\n"
-        f"  engine:dbContainer: {database.container.name}\n"
-        f"  engine:namePrefix: {engine.name_prefix}order\n"
+        f"  engine:registry: '{servers.registry.server.address}'\n"
+        f"  engine:appUrl: '{servers.app.url}'\n"
+        f"  engine:dbContainer: {servers.database.container.name}\n"
+        f"  engine:namePrefix: {servers.engine.name_prefix}order\n"
     )
-    project.pulumi("stack", "init", STACK, "--non-interactive")
-    yield Ordered(project, app, api_registry)
-    project.pulumi("destroy", "--yes", "--non-interactive", "--stack", STACK, check=False)
+    ordered.init()
+    yield ordered
+    ordered.destroy()
 
 
 @pytest.mark.timeout(900)
@@ -208,7 +166,7 @@ def test_rollback_with_commit_commits_the_stack_file_on_a_new_branch(ordered: Or
     _git(root, "commit", "--quiet", "-m", "the order stack")
     before = ordered.ledger()["current"]
     ordered.app.healthy("v1.2.0")
-    ordered.project.pulumi("config", "set", "--path", "--stack", STACK, "release.api", "v1.2.0")
+    ordered.set("release.api", "v1.2.0")
     ordered.up()
     shipped = ordered.ledger()["current"]
     assert shipped["services"]["api"]["tag"] == "v1.2.0"

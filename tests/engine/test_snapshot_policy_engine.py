@@ -6,10 +6,8 @@ re-pin takes none."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,16 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.docker.test_snapshot import DATABASE, USER
-from tests.engine.conftest import (
-    PROJECT,
-    REPO,
-    ApiRegistry,
-    Database,
-    Project,
-    _environment,
-    migration_command,
-)
+from tests.engine.conftest import Database, NamedStack, Servers
 from tests.servers.http_app import HttpApp
 from tests.servers.podman import PodmanEngine
 
@@ -35,31 +24,15 @@ pytestmark = [pytest.mark.servers]
 STACK = "snapshots"
 
 
-@dataclass
-class Snapshots:
-    project: Project
+@dataclass(kw_only=True)
+class Snapshots(NamedStack):
     app: HttpApp
     database: Database
     engine: PodmanEngine
     name_prefix: str
 
-    def up(self) -> Any:
-        return self.project.pulumi("up", "--yes", "--skip-preview", "--non-interactive",
-                                   "--stack", STACK)  # fmt: skip
-
-    def set(self, key: str, value: str) -> None:
-        self.project.pulumi("config", "set", "--path", "--stack", STACK, key, value)
-
-    def outputs(self) -> dict[str, Any]:
-        result = self.project.pulumi("stack", "output", "--json", "--stack", STACK)
-        data: dict[str, Any] = json.loads(result.stdout)
-        return data
-
     def migration_history(self) -> list[Any]:
-        result = self.project.pulumi("stack", "export", "--stack", STACK)
-        resources = json.loads(result.stdout)["deployment"]["resources"]
-        run = next(r for r in resources if r["urn"].endswith("::migration"))
-        history: list[Any] = run["outputs"]["history"]
+        history: list[Any] = self.resources()["migration"]["outputs"]["history"]
         return history
 
     def dump(self, name: str) -> os.stat_result:
@@ -74,49 +47,15 @@ class Snapshots:
 
 
 @pytest.fixture(scope="module")
-def snapshots(
-    pulumi_bin: str,
-    api_registry: ApiRegistry,
-    engine: PodmanEngine,
-    database: Database,
-    app: HttpApp,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Snapshots]:
-    work = tmp_path_factory.mktemp("snapshot-policy-engine")
-    root = work / "project"
-    shutil.copytree(PROJECT / "program", root / "program",
-                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
-    project_file = (REPO / "Pulumi.yaml").read_text()
-    (root / "Pulumi.yaml").write_text(
-        project_file.replace("\nmain: infra/\n", "\nmain: program/\n")
-    )
-    (root / "venv").symlink_to(os.path.relpath(REPO / "venv", root))
-    project = Project(root, _environment(pulumi_bin, work / "state"))
-    name_prefix = f"{engine.name_prefix}snap"
-    config: dict[str, Any] = {
-        "releasegate:cloud": "local",
-        "releasegate:release": {"api": "v1.0.0", "migrations": "m1"},
-        "releasegate:services": {
-            "api": {"port": 8000, "healthPath": "/health/ready", "secrets": ["DATABASE_URL"]},
-        },
-        "releasegate:migration": {"command": migration_command(0), "timeoutSeconds": 60},
-        "releasegate:snapshot": {"when": "always"},
-        "releasegate:database": {"name": DATABASE, "username": USER},
-        "releasegate:healthGate": {
-            "requestTimeoutSeconds": 2, "intervalSeconds": 0.2, "successThreshold": 2,
-            "failureThreshold": 3, "startupSeconds": 1, "deadlineSeconds": 10,
-        },
-        "releasegate:local": {"dockerHost": engine.base_url},
-        "releasegate:ledgerHistory": 5,
-        "engine:registry": api_registry.server.address,
-        "engine:appUrl": app.url,
-        "engine:dbContainer": database.container.name,
-        "engine:namePrefix": name_prefix,
-    }  # fmt: skip
-    (root / f"Pulumi.{STACK}.yaml").write_text(json.dumps({"config": config}, indent=2))
-    project.pulumi("stack", "init", STACK, "--non-interactive")
-    yield Snapshots(project, app, database, engine, name_prefix)
-    project.pulumi("destroy", "--yes", "--non-interactive", "--stack", STACK, check=False)
+def snapshots(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snapshots]:
+    project = servers.project(tmp_path_factory.mktemp("snapshot-policy-engine"))
+    name_prefix = f"{servers.engine.name_prefix}snap"
+    config = {**servers.config(name_prefix), "releasegate:snapshot": {"when": "always"}}
+    snapshots = Snapshots(project, STACK, app=servers.app, database=servers.database,
+                          engine=servers.engine, name_prefix=name_prefix)  # fmt: skip
+    snapshots.init(config)
+    yield snapshots
+    snapshots.destroy()
 
 
 @pytest.mark.timeout(600)

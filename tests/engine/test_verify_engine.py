@@ -11,27 +11,12 @@ the api shipping after the migration is not rolled out, and the ledger is unchan
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
-from tests.docker.test_snapshot import DATABASE, USER
-from tests.engine.conftest import (
-    PROJECT,
-    REPO,
-    SECRET_FILE,
-    SECRET_SIG,
-    ApiRegistry,
-    Database,
-    Project,
-    _environment,
-    migration_command,
-)
+from tests.engine.conftest import SECRET_FILE, SECRET_SIG, ApiRegistry, NamedStack, Servers
 from tests.servers.http_app import HttpApp
 from tests.servers.podman import PodmanEngine
 
@@ -46,30 +31,12 @@ FAILING = (
 """Prints the database URL (a careless tool): only its redacted form may reach the output."""
 
 
-@dataclass
-class Verified:
-    project: Project
+@dataclass(kw_only=True)
+class Verified(NamedStack):
     app: HttpApp
     registry: ApiRegistry
     engine: PodmanEngine
     name_prefix: str
-
-    def up(self, *, check: bool = True) -> Any:
-        return self.project.pulumi("up", "--yes", "--skip-preview", "--non-interactive",
-                                   "--stack", STACK, check=check)  # fmt: skip
-
-    def set(self, key: str, value: str) -> None:
-        self.project.pulumi("config", "set", "--path", "--stack", STACK, key, value)
-
-    def ledger(self) -> dict[str, Any]:
-        result = self.project.pulumi("stack", "output", "--json", "--stack", STACK)
-        ledger: dict[str, Any] = json.loads(result.stdout)["ledger"]
-        return ledger
-
-    def state(self) -> dict[str, dict[str, Any]]:
-        result = self.project.pulumi("stack", "export", "--stack", STACK)
-        resources = json.loads(result.stdout)["deployment"]["resources"]
-        return {r["urn"].rsplit("::", 1)[-1]: r for r in resources}
 
     def api_image_digest(self) -> str:
         container = self.engine.client().containers.get(f"{self.name_prefix}-api")
@@ -78,51 +45,19 @@ class Verified:
 
 
 @pytest.fixture(scope="module")
-def verified(
-    pulumi_bin: str,
-    api_registry: ApiRegistry,
-    engine: PodmanEngine,
-    database: Database,
-    app: HttpApp,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Verified]:
-    work = tmp_path_factory.mktemp("verify-engine")
-    root = work / "project"
-    shutil.copytree(PROJECT / "program", root / "program",
-                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
-    project_file = (REPO / "Pulumi.yaml").read_text()
-    (root / "Pulumi.yaml").write_text(
-        project_file.replace("\nmain: infra/\n", "\nmain: program/\n")
-    )
-    (root / "venv").symlink_to(os.path.relpath(REPO / "venv", root))
-    project = Project(root, _environment(pulumi_bin, work / "state"))
-    name_prefix = f"{engine.name_prefix}verify"
-    config: dict[str, Any] = {
-        "releasegate:cloud": "local",
-        "releasegate:release": {"api": "v1.0.0", "migrations": "m1"},
-        "releasegate:services": {
-            "api": {"port": 8000, "healthPath": "/health/ready", "secrets": ["DATABASE_URL"]},
-        },
-        "releasegate:migration": {
-            "command": migration_command(0), "timeoutSeconds": 60,
-            "verify": {"command": ["-c", PASSING], "timeoutSeconds": 60},
-        },
-        "releasegate:database": {"name": DATABASE, "username": USER},
-        "releasegate:healthGate": {
-            "requestTimeoutSeconds": 2, "intervalSeconds": 0.2, "successThreshold": 2,
-            "failureThreshold": 3, "startupSeconds": 1, "deadlineSeconds": 10,
-        },
-        "releasegate:local": {"dockerHost": engine.base_url},
-        "releasegate:ledgerHistory": 5,
-        "engine:registry": api_registry.server.address,
-        "engine:appUrl": app.url,
-        "engine:dbContainer": database.container.name,
-        "engine:namePrefix": name_prefix,
-    }  # fmt: skip
-    (root / f"Pulumi.{STACK}.yaml").write_text(json.dumps({"config": config}, indent=2))
-    project.pulumi("stack", "init", STACK, "--non-interactive")
-    yield Verified(project, app, api_registry, engine, name_prefix)
-    project.pulumi("destroy", "--yes", "--non-interactive", "--stack", STACK, check=False)
+def verified(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Verified]:
+    project = servers.project(tmp_path_factory.mktemp("verify-engine"))
+    name_prefix = f"{servers.engine.name_prefix}verify"
+    config = servers.config(name_prefix)
+    config["releasegate:migration"] = {
+        **config["releasegate:migration"],
+        "verify": {"command": ["-c", PASSING], "timeoutSeconds": 60},
+    }
+    verified = Verified(project, STACK, app=servers.app, registry=servers.registry,
+                        engine=servers.engine, name_prefix=name_prefix)  # fmt: skip
+    verified.init(config)
+    yield verified
+    verified.destroy()
 
 
 @pytest.mark.timeout(600)
@@ -137,7 +72,7 @@ def test_a_passing_migration_verify_is_recorded_in_the_ledger(verified: Verified
     assert summary["exit_code"] == 0, summary
     assert summary["checked_at"] and summary["duration_seconds"] is not None, summary
     assert set(summary) == {"checked_at", "exit_code", "duration_seconds"}  # no log tail
-    run = verified.state()["verify-migrations"]["outputs"]
+    run = verified.resources()["verify-migrations"]["outputs"]
     assert run["exit_code"] == 0
     assert isinstance(run["log_tail"], dict) and SECRET_SIG in run["log_tail"], run["log_tail"]
     assert verified.api_image_digest() == verified.registry.digests["v1.0.0"]
@@ -167,7 +102,7 @@ def test_a_failing_migration_verify_stops_the_up_before_the_api_ships(
     assert verified.api_image_digest() == verified.registry.digests["v1.0.0"]
     assert verified.app.requests == requests, "the api's gate ran after a failed verify"
     assert verified.ledger() == before
-    state = verified.state()
+    state = verified.resources()
     # The migration itself ran (m2): the verify after it is what stopped the release.
     history = state["migration"]["outputs"]["history"]
     assert [h["release"] for h in history][-1] == "m2", history
