@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from components.aws.spec import AwsSpec
 from components.azure.spec import AzureSpec
 from components.freeze_window import FreezeWindow
+from components.gates import http_checks
 from components.imageref import ImageRef
 
 if TYPE_CHECKING:  # components.notifications_spec imports SecretValue from here
@@ -71,12 +72,14 @@ class BuildSpec:
     """Plain build args (no secret-looking names: build args stay in the image history)."""
 
 
-ASSERTION_OPS = ("equals", "notEquals", "oneOf", "lessThan", "greaterThan")
-"""The comparisons a check's body assertion may make (config names, kept as the op)."""
+ASSERTION_OPS = http_checks.OPS
+"""The comparisons a check's body assertion may make (config names, kept as the op). The
+config loader and the health gate's input check share the gate's own vocabulary
+(components/gates/http_checks.py), so config can accept nothing the gate refuses."""
 
-CHECK_METHODS = ("GET", "HEAD", "POST")
+CHECK_METHODS = http_checks.METHODS
 
-IDENTITY_SOURCES = ("field", "header", "none")
+IDENTITY_SOURCES = http_checks.IDENTITY_SOURCES
 
 SNAPSHOT_WHEN = ("migrations", "always")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -138,6 +138,32 @@ def test_http_to_a_tls_port_counts_from_the_first_probe(tmp_path: Path) -> None:
 
 
 @contextmanager
+def serving(on_accept: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A local port whose accept loop (a thread of its own) hands each connection to
+    `on_accept`; yields the port, and stops the loop and closes the port on exit."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            on_accept(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(2)
+        server.close()
+
+
+@contextmanager
 def nginx_like_tls_port(folder: Path) -> Iterator[int]:
     """A TLS port that answers a plain-HTTP request with nginx's (and an ALB's) "400 The plain
     HTTP request was sent to HTTPS port", and completes TLS handshakes."""
@@ -147,9 +173,6 @@ def nginx_like_tls_port(folder: Path) -> Iterator[int]:
     body = b"<html><h1>400 Bad Request</h1>The plain HTTP request was sent to HTTPS port</html>"
     answer = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: "
               + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.05)
-    stop = threading.Event()
 
     def handle(conn: socket.socket) -> None:
         with conn:
@@ -165,22 +188,11 @@ def nginx_like_tls_port(folder: Path) -> Iterator[int]:
             except OSError:
                 pass  # the client went away; nothing to answer
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+    def in_a_thread(conn: socket.socket) -> None:
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(2)
-        server.close()
+    with serving(in_a_thread) as port:
+        yield port
 
 
 @pytest.mark.timeout(10)
@@ -209,26 +221,8 @@ def test_a_400_from_a_plain_http_app_is_an_answer_not_a_protocol_verdict(app: Ht
 @contextmanager
 def closing_port() -> Iterator[int]:
     """A port that accepts and closes at once, as docker-proxy does before the app listens."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.05)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(2)
-        server.close()
+    with serving(socket.socket.close) as port:
+        yield port
 
 
 @pytest.mark.timeout(10)
