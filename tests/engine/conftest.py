@@ -19,6 +19,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -138,6 +139,16 @@ class Project:
             "up", "--yes", "--skip-preview", "--non-interactive", "--stack", STACK, check=check
         )
 
+    def infra(self, *args: str, env: Mapping[str, str] | None = None,
+              timeout: float = 300) -> subprocess.CompletedProcess[str]:  # fmt: skip
+        """`python -m infra <args> --cwd <project>` as an operator or CI runs it: the project's
+        backend and passphrase, `env` on top, no terminal to answer a prompt."""
+        return subprocess.run(
+            [sys.executable, "-m", "infra", *args, "--cwd", str(self.root)],
+            cwd=REPO, env={**self.env, **(env or {})}, capture_output=True, text=True,
+            timeout=timeout, check=False, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
     def preview_json(self) -> list[dict[str, Any]]:
         result = self.pulumi("preview", "--json", "--non-interactive", "--stack", STACK)
         steps: list[dict[str, Any]] = json.loads(result.stdout).get("steps") or []
@@ -222,6 +233,12 @@ class NamedStack:
         """resource name -> its state entry, from `pulumi stack export` (the checkpoint)."""
         exported = json.loads(self.pulumi("stack", "export").stdout)
         return {r["urn"].rsplit("::", 1)[-1]: r for r in exported["deployment"]["resources"]}
+
+    def infra(self, *args: str, env: Mapping[str, str] | None = None,
+              timeout: float = 300) -> subprocess.CompletedProcess[str]:  # fmt: skip
+        """`python -m infra <args> --stack <name>` (Project.infra): the project's environment
+        and `env`, not the stack's own `env`, which goes with its `pulumi` calls."""
+        return self.project.infra(*args, "--stack", self.name, env=env, timeout=timeout)
 
     def destroy(self) -> None:
         """Teardown: removes what the stack runs; a failure here never fails a test."""

@@ -10,30 +10,17 @@ actor and the duration; an unchanged stack previews clean whoever runs it; and
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-from tests.engine.conftest import REPO, NamedStack, Stack, stack_beside
+from tests.engine.conftest import NamedStack, Stack, stack_beside
 
 pytestmark = [pytest.mark.servers]
 
 PINS_STACK = "pins"
 ACTOR = "engine-tester"
 REASON = "the v1.2.0 gate failed on a stale canary; verified by hand"
-
-
-def infra(stack: Stack, *args: str, env: dict[str, str] | None = None
-          ) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    """`python -m infra <args> --stack pins --cwd <project>`, as an operator or CI runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "infra", *args, "--stack", PINS_STACK,
-         "--cwd", str(stack.project.root)],
-        cwd=REPO, env={**stack.project.env, **(env or {})}, capture_output=True, text=True,
-        timeout=300, check=False, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -66,17 +53,17 @@ def test_a_pin_that_failed_its_gate_is_refused_until_a_reason_is_given(
     assert attempt["pins"]["services"]["api"]["digest"] == digest and failed_id != good["id"]
 
     # The committed stack file still pins v1.2.0: refused, naming pin, release, when and why.
-    refused = infra(stack, "check-pins", env={"RELEASEGATE_OVERRIDE_REASON": ""})
+    refused = pinned.infra("check-pins", env={"RELEASEGATE_OVERRIDE_REASON": ""})
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert f"api v1.2.0 ({digest}) was in release {failed_id}, failed at {failed_at}" in (
         refused.stderr), refused.stderr  # fmt: skip
     assert "never passed its gates" in refused.stderr and "--override-reason" in refused.stderr
     assert "migrations" not in refused.stderr.split("\n", 1)[1], "m1 ran before: not refused"
 
-    with_flag = infra(stack, "check-pins", "--override-reason", REASON)
+    with_flag = pinned.infra("check-pins", "--override-reason", REASON)
     assert with_flag.returncode == 0, with_flag.stderr
     assert REASON in with_flag.stdout and failed_id in with_flag.stdout
-    with_env = infra(stack, "check-pins", env={"RELEASEGATE_OVERRIDE_REASON": REASON})
+    with_env = pinned.infra("check-pins", env={"RELEASEGATE_OVERRIDE_REASON": REASON})
     assert with_env.returncode == 0, with_env.stderr
 
     # The next up with the reason ships (v1.2.0 is served now) and records the override.
@@ -92,11 +79,11 @@ def test_a_pin_that_failed_its_gate_is_refused_until_a_reason_is_given(
 
     # Another person previewing the unchanged stack, without a reason: nothing changes.
     pinned.pulumi("preview", "--expect-no-changes", env={"GITHUB_ACTOR": "someone-else"})
-    after = infra(stack, "check-pins", env={"RELEASEGATE_OVERRIDE_REASON": ""})
+    after = pinned.infra("check-pins", env={"RELEASEGATE_OVERRIDE_REASON": ""})
     assert after.returncode == 0, after.stderr  # it passed its gates since
 
     # The deployment log: the failed release, then the same pins succeeding with the override.
-    markdown = infra(stack, "releases", "--format", "markdown")
+    markdown = pinned.infra("releases", "--format", "markdown")
     assert markdown.returncode == 0, markdown.stderr
     text = markdown.stdout
     assert f"## {failed_id}: failed" in text and f"## {failed_id}: succeeded" in text
@@ -104,7 +91,7 @@ def test_a_pin_that_failed_its_gate_is_refused_until_a_reason_is_given(
     assert text.index(f"## {failed_id}: succeeded") < text.index(f"## {failed_id}: failed")
     assert f"- Who: {ACTOR}" in text and f"- Override (failed-pin): {REASON}" in text
     assert f"| api | v1.2.0 | {digest} | served v1.2.0 in " in text
-    rows = json.loads(infra(stack, "releases", "--format", "json").stdout)
+    rows = json.loads(pinned.infra("releases", "--format", "json").stdout)
     assert [(r["release"], r["outcome"]) for r in rows] == [
         (failed_id, "succeeded"), (failed_id, "failed"), (good["id"], "succeeded"),
     ]  # fmt: skip

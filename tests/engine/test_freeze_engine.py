@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.engine.conftest import REPO, NamedStack, Stack, stack_beside
+from tests.engine.conftest import NamedStack, Stack, stack_beside
 
 pytestmark = [pytest.mark.servers]
 
@@ -91,14 +90,9 @@ def test_rollback_inside_a_freeze_window_needs_a_reason(frozen: NamedStack, stac
         frozen.set("release.api", "v1.1.0")
         stack.app.healthy("v1.1.0")
         frozen.up(env={"RELEASEGATE_OVERRIDE_REASON": "setup"})
-    command = [sys.executable, "-m", "infra", "rollback", "--stack", FREEZE_STACK, "--cwd",
-               str(stack.project.root), "--yes"]  # fmt: skip
 
     def rollback(*extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*command, *extra], cwd=REPO, env=stack.project.env, capture_output=True, text=True,
-            timeout=300, check=False, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        return frozen.infra("rollback", "--yes", *extra)
 
     refused = rollback()
     assert refused.returncode == 2, refused.stdout + refused.stderr

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,6 @@ import yaml
 
 from tests.docker.test_snapshot import DATABASE, USER
 from tests.engine.conftest import (
-    REPO,
     ApiRegistry,
     NamedStack,
     Project,
@@ -80,11 +78,7 @@ class Promotion:
 
     def promote(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The command as a user runs it, in the project folder's backend and passphrase."""
-        return subprocess.run(
-            [sys.executable, "-m", "infra", "promote", *args, "--cwd", str(self.project.root)],
-            cwd=REPO, env=self.project.env, capture_output=True, text=True, timeout=300,
-            check=False,
-        )  # fmt: skip
+        return self.project.infra("promote", *args)
 
 
 @pytest.fixture(scope="module")

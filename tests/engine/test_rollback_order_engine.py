@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ import pytest
 import yaml
 
 from tests.docker.test_snapshot import DATABASE, USER
-from tests.engine.conftest import REPO, ApiRegistry, NamedStack, Servers, migration_command
+from tests.engine.conftest import ApiRegistry, NamedStack, Servers, migration_command
 from tests.servers.http_app import HttpApp
 
 pytestmark = [pytest.mark.servers]
@@ -45,14 +44,6 @@ class Ordered(NamedStack):
     def pin(self, api: str, web: str) -> None:
         for name, tag in (("api", api), ("web", web)):
             self.set(f"release.{name}", tag)
-
-    def infra(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "infra", *args, "--stack", STACK,
-             "--cwd", str(self.project.root)],
-            cwd=REPO, env=self.project.env, capture_output=True, text=True, timeout=600,
-            check=False, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +95,7 @@ def test_rollback_of_two_services_goes_web_then_api_each_gated_and_says_to_commi
                                                                   "web": "v1.1.0"}  # fmt: skip
 
     ordered.app.healthy("v1.0.0")  # what the rolled-back builds serve
-    result = ordered.infra("rollback", "--yes")
+    result = ordered.infra("rollback", "--yes", timeout=600)
     output = result.stdout
     assert result.returncode == 0, output[-6000:] + result.stderr[-3000:]
 
@@ -173,7 +164,7 @@ def test_rollback_with_commit_commits_the_stack_file_on_a_new_branch(ordered: Or
     _git(root, "commit", "--quiet", "-m", "ship api v1.2.0", "--", ordered.stack_file.name)
 
     ordered.app.healthy("v1.0.0")
-    result = ordered.infra("rollback", "--service", "api", "--yes", "--commit")
+    result = ordered.infra("rollback", "--service", "api", "--yes", "--commit", timeout=600)
     output = result.stdout
     assert result.returncode == 0, output[-6000:] + result.stderr[-3000:]
     assert "1. api: v1.2.0 -> v1.0.0" in output and "step 1/1 done: api serves v1.0.0" in output
