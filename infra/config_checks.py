@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from components.gates.check_inputs import CHECK_PATH
 from components.spec import (
     ASSERTION_OPS,
     CHECK_METHODS,
@@ -31,7 +32,6 @@ from components.spec import (
 from infra.config_reader import Problems, Reader, nearest, record_schema
 from infra.settings import KEY_SNAPSHOT, NAMESPACE
 
-PATH = re.compile(r"^/\S*$")
 FIELD = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 HEADER = re.compile(r"^[A-Za-z0-9-]+$")
 CHECK_KEYS = {"path", "method", "body", "expectedStatus", "assertions", "carriesVersion"}
@@ -96,7 +96,9 @@ def _load_check(problems: Problems, key: str, raw: Any, expected_status: int) ->
         problems.add(key, raw, "an object with path, method, body, expectedStatus, assertions")
         return None
     r = Reader(problems, key, raw, CHECK_KEYS)
-    path = r.string("path", None, PATH, "a path starting with '/', e.g. /readyz")
+    path = r.string(
+        "path", None, CHECK_PATH, "a path starting with one '/', no '#' or spaces, e.g. /readyz"
+    )
     if raw.get("path") is None and not _typo(raw, CHECK_KEYS):
         problems.raw(f"{NAMESPACE}:{key}.path: missing; allowed: a path starting with '/'")
     before = _count(problems)

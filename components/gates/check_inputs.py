@@ -33,7 +33,7 @@ HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 """An HTTP header name (RFC 9110 `token`)."""
 FIELD_PATH = re.compile(r"^[^.\s]+(\.[^.\s]+)*$")
 """A dotted JSON path: `version`, `build.version`, `items.0.status`."""
-_CHECK_PATH = re.compile(r"^/(?!/)[^\s#]*$")
+CHECK_PATH = re.compile(r"^/(?!/)[^\s#]*$")
 """An absolute path (and query) on the service's origin; `//host` would name another host."""
 
 CHECK_KEYS: tuple[str, ...] = (
@@ -108,7 +108,7 @@ def check_problems(check: object, at: str, identity_source: str | None) -> list[
                      f"carries_version}}, got {check!r}")]
     problems = _unknown_keys(check, CHECK_KEYS, at)
     path = check.get("path")
-    if _known(path) and not (isinstance(path, str) and _CHECK_PATH.match(path)):
+    if _known(path) and not (isinstance(path, str) and CHECK_PATH.match(path)):
         problems.append((f"{at}.path", "must be a path on the service's origin starting "
                          f"with one / (such as /health/ready), got {path!r}"))
     method = check.get("method") or "GET"

@@ -144,7 +144,7 @@ def test_failure_limit_and_startup_before_deadline() -> None:
          "with '/', e.g. /health/ready"),
         ({"checks": [{"path": "healthz"}], "identity": {"version": "none"}},
          "releasegate:services.api.checks[0].path: 'healthz' is not valid; allowed: a path "
-         "starting with '/', e.g. /readyz"),
+         "starting with one '/', no '#' or spaces, e.g. /readyz"),
         ({"checks": [{"method": "GET"}], "identity": {"version": "none"}},
          "releasegate:services.api.checks[0].path: missing; allowed: a path starting with '/'"),
         ({"checks": [{"path": "/x", "method": "PUT"}], "identity": {"version": "none"}},
@@ -249,3 +249,14 @@ def test_migration_verify_and_snapshot_errors() -> None:
     assert problems({"snapshot": {"whne": "always"}})[0].startswith(
         "releasegate:snapshot.whne: unknown setting; did you mean 'when'?"
     )
+
+
+@pytest.mark.parametrize("path", ["//other.example/health", "/health#ready", "/a b"])
+def test_a_check_path_the_gate_would_refuse_is_refused_by_the_loader(path: str) -> None:
+    """The loader and the gate's own input check share one path rule (CHECK_PATH): `//host`
+    names another host and `#` never reaches the server, so neither passes config either."""
+    found = problems(services(checks=[{"path": path}]))
+    assert found == [
+        f"releasegate:services.api.checks[0].path: {path!r} is not valid; allowed: a path "
+        "starting with one '/', no '#' or spaces, e.g. /readyz"
+    ], found
